@@ -1,1 +1,72 @@
-fn main(){}
+//! `cvmmap_streamer`: maps errors to the documented exit codes, in one place.
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success (source ended, frame limit, idle timeout, or a signal) |
+//! | 1 | runtime failure |
+//! | 2 | invalid arguments or configuration |
+//! | 5 | pipeline initialisation error (missing encoder) |
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use clap::Parser;
+use clap::error::ErrorKind;
+use cvmmap_streamer::config::Cli;
+use cvmmap_streamer::encode::EncodeError;
+use cvmmap_streamer::output::OutputError;
+use cvmmap_streamer::pipeline::{self, PipelineError};
+use tracing_subscriber::EnvFilter;
+
+fn exit_code(e: &PipelineError) -> u8 {
+    match e {
+        PipelineError::Encode(EncodeError::MissingElement { .. } | EncodeError::Init(_)) => 5,
+        PipelineError::Encode(EncodeError::Build { .. }) => 5,
+        PipelineError::Output(OutputError::Bind { .. } | OutputError::Config { .. }) => 2,
+        _ => 1,
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // One line naming the flag, then the documented exit code 2.
+            let text = e.to_string();
+            eprintln!("{}", text.lines().next().unwrap_or("error: invalid arguments"));
+            return ExitCode::from(2);
+        }
+    };
+    let config = match cli.into_config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        if let Err(e) = signal_hook::flag::register(sig, stop.clone()) {
+            eprintln!("error: cannot install signal handler: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    match pipeline::run(&config, stop) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(exit_code(&e))
+        }
+    }
+}

@@ -1,1 +1,57 @@
-//! TODO
+//! Command line ([`cli`]) and the validated configuration the pipeline runs.
+
+pub mod cli;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::encode::EncoderSettings;
+use crate::ingest::IngestConfig;
+use crate::ingest::dummy::DummyConfig;
+
+pub use cli::Cli;
+
+/// Where frames come from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    Cvmmap(IngestConfig),
+    Dummy(DummyConfig),
+}
+
+/// RTP output settings (`--rtp*`).
+#[derive(Debug, Clone)]
+pub struct RtpOutput {
+    pub endpoint: SocketAddr,
+    pub payload_type: u8,
+    pub sdp_path: Option<PathBuf>,
+    pub mtu: usize,
+}
+
+/// Everything the pipeline needs, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub source: Source,
+    pub queue_size: usize,
+    pub encoder: EncoderSettings,
+    pub rtp: Option<RtpOutput>,
+    /// Counters and outcome as one JSON object, written at exit.
+    pub summary_json: Option<PathBuf>,
+    /// Interval of the periodic status log line.
+    pub status_interval: Duration,
+}
+
+/// A flag combination the streamer refuses (exit code 2). The message names
+/// the flag.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{flag}: {reason}")]
+pub struct ConfigError {
+    pub flag: &'static str,
+    pub reason: String,
+}
+
+impl ConfigError {
+    pub fn new(flag: &'static str, reason: impl Into<String>) -> Self {
+        Self { flag, reason: reason.into() }
+    }
+}

@@ -1,1 +1,91 @@
-//! TODO
+//! The encoder: raw frames in, Annex-B access units out.
+//!
+//! This module is the only place GStreamer lives ([`gst`]). Everything else
+//! sees the narrow [`VideoEncoder`] interface and [`AccessUnit`]s.
+
+pub mod gst;
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::ingest::Frame;
+
+/// Output codec (`--codec`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Codec {
+    H264,
+    H265,
+}
+
+impl fmt::Display for Codec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Codec::H264 => "h264",
+            Codec::H265 => "h265",
+        })
+    }
+}
+
+/// Encoder knobs (`--gop`, `--b-frames`, `--bitrate-kbps`, `--preset`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncoderSettings {
+    pub codec: Codec,
+    pub gop: u32,
+    pub b_frames: u32,
+    pub bitrate_kbps: u32,
+    pub preset: String,
+}
+
+/// One encoded access unit, Annex-B framed (start codes included).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessUnit {
+    pub codec: Codec,
+    pub data: Vec<u8>,
+    /// Presentation time on the output timeline (ns since the first frame).
+    pub pts_ns: u64,
+    /// Decode time on the output timeline; equals `pts_ns` without B-frames.
+    pub dts_ns: u64,
+    pub keyframe: bool,
+    /// The producer's capture timestamp of the frame this unit encodes.
+    pub capture_ts_ns: u64,
+}
+
+/// Where encoded access units go. Called on the encoder's streaming thread:
+/// implementations must not block.
+pub type AccessUnitSink = Arc<dyn Fn(AccessUnit) + Send + Sync>;
+
+/// A frame to encode, already placed on the output timeline.
+#[derive(Debug)]
+pub struct EncodeInput {
+    pub frame: Frame,
+    pub pts_ns: u64,
+    /// Ask for a keyframe (with parameter sets) at this frame.
+    pub force_keyframe: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EncodeError {
+    #[error("GStreamer element {element:?} is not installed ({hint})")]
+    MissingElement { element: &'static str, hint: &'static str },
+    #[error("GStreamer initialisation failed: {0}")]
+    Init(String),
+    #[error("cannot build the {codec} encoder pipeline: {message}")]
+    Build { codec: Codec, message: String },
+    #[error("{pixel_format:?} frames are not supported by the encoder")]
+    UnsupportedFormat { pixel_format: crate::contract::PixelFormat },
+    #[error("encoder pipeline failed: {message}")]
+    Runtime { message: String },
+    #[error("encoder did not drain within {ms} ms")]
+    DrainTimeout { ms: u64 },
+}
+
+/// The narrow encoder interface.
+pub trait VideoEncoder: Send {
+    /// Queues one frame. Frames of a new geometry reconfigure the encoder;
+    /// the first unit after that is a keyframe with fresh parameter sets.
+    fn encode(&mut self, input: EncodeInput) -> Result<(), EncodeError>;
+    /// Drains everything queued and stops.
+    fn finish(&mut self) -> Result<(), EncodeError>;
+    /// The element actually encoding (e.g. `x264enc`), for logs and evidence.
+    fn element_name(&self) -> &'static str;
+}

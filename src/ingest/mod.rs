@@ -1,1 +1,40 @@
-//! TODO
+//! Ingest: from a cv-mmap producer (or an in-process dummy source) to the
+//! latest-frame queue.
+//!
+//! - [`shm`]: the read-only mapping, remapped when the producer resizes or
+//!   re-creates the segment.
+//! - [`snapshot`]: the coherent, bounds-checked copy of one frame.
+//! - [`sync`]: the ZeroMQ sync listener (a hint, not the truth).
+//! - [`runtime`]: the loop that ties them together.
+//! - [`queue`]: the bounded latest-frame queue.
+//! - [`dummy`]: the in-process test-pattern source (`--input-mode dummy`).
+
+pub mod dummy;
+pub mod frame;
+pub mod queue;
+pub mod runtime;
+pub mod shm;
+pub mod snapshot;
+pub mod sync;
+
+use std::path::PathBuf;
+
+pub use frame::{Frame, VideoGeometry};
+pub use queue::{LatestQueue, Pop};
+pub use runtime::{IngestConfig, IngestEnd, run_ingest};
+
+/// Ingest failures. Most producer trouble is not an error (the loop waits
+/// and retries); these are the cases that stop ingest.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("invalid shared-memory name {name:?}: expected NAME or /NAME without other slashes")]
+    BadShmName { name: String },
+    #[error("shared-memory segment {path} does not exist")]
+    SegmentMissing { path: PathBuf },
+    #[error("shared-memory segment {path} is {size} bytes, smaller than the 256-byte metadata")]
+    SegmentTooSmall { path: PathBuf, size: usize },
+    #[error("cannot map shared-memory segment {path}: {source}")]
+    SegmentIo { path: PathBuf, source: std::io::Error },
+    #[error("ZeroMQ error on {endpoint}: {source}")]
+    Zmq { endpoint: String, source: zmq::Error },
+}

@@ -1,0 +1,280 @@
+//! The command line. Flags, defaults and exit codes follow the C++ original's
+//! README (the public interface); new flags extend it.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+use super::{Config, ConfigError, RtpOutput, Source};
+use crate::contract::Target;
+use crate::encode::{Codec, EncoderSettings};
+use crate::ingest::IngestConfig;
+use crate::ingest::dummy::DummyConfig;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RunMode {
+    /// Ingest, encode and publish (the only mode).
+    Pipeline,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InputMode {
+    /// Read a cv-mmap producer (shared memory + ZeroMQ sync).
+    Cvmmap,
+    /// Generate the contract's test pattern in-process.
+    Dummy,
+}
+
+/// x264/x265 speed presets accepted by `--preset`.
+pub const PRESETS: [&str; 10] =
+    ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo"];
+
+#[derive(Debug, Clone, Parser)]
+#[command(name = "cvmmap_streamer", version, about = "Stream a cv-mmap producer over RTP with low latency")]
+pub struct Cli {
+    /// Run mode (kept for compatibility with the C++ original).
+    #[arg(long, value_enum, default_value = "pipeline")]
+    pub run_mode: RunMode,
+    /// Where frames come from.
+    #[arg(long, value_enum, default_value = "cvmmap")]
+    pub input_mode: InputMode,
+
+    // --- input -------------------------------------------------------------
+    /// Source as cvmmap://instance[@prefix][?namespace=ns] (or a bare instance);
+    /// an alternative to --shm-name + --zmq-endpoint.
+    #[arg(long, value_name = "TARGET", conflicts_with_all = ["shm_name", "zmq_endpoint"])]
+    pub source: Option<String>,
+    /// POSIX shared-memory segment name.
+    #[arg(long, value_name = "NAME")]
+    pub shm_name: Option<String>,
+    /// ZeroMQ PUB endpoint of the producer's frame sync.
+    #[arg(long, value_name = "URI")]
+    pub zmq_endpoint: Option<String>,
+    /// Only accept syncs carrying this label (default: the --source instance, or any).
+    #[arg(long, value_name = "LABEL")]
+    pub source_label: Option<String>,
+    /// NATS server for producer status/control (used once NATS support lands).
+    #[arg(long, value_name = "URL", default_value = "nats://localhost:4222")]
+    pub nats_url: String,
+    /// Ingest queue capacity (1 = latest frame only).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub queue_size: u32,
+
+    // --- codec -------------------------------------------------------------
+    /// Video codec.
+    #[arg(long, value_enum)]
+    pub codec: Codec,
+    /// GOP size (keyframe interval in frames).
+    #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub gop: u32,
+    /// B-frames between references (0 = lowest latency).
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=16))]
+    pub b_frames: u32,
+    /// Target bitrate in kbit/s.
+    #[arg(long, value_name = "KBPS", default_value_t = 2500, value_parser = clap::value_parser!(u32).range(50..=200_000))]
+    pub bitrate_kbps: u32,
+    /// Encoder speed preset.
+    #[arg(long, default_value = "superfast", value_parser = clap::builder::PossibleValuesParser::new(PRESETS))]
+    pub preset: String,
+
+    // --- RTP ---------------------------------------------------------------
+    /// Enable RTP output.
+    #[arg(long)]
+    pub rtp: bool,
+    /// RTP destination HOST:PORT (required with --rtp).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub rtp_endpoint: Option<String>,
+    /// RTP dynamic payload type.
+    #[arg(long, value_name = "PT", default_value_t = 96, value_parser = clap::value_parser!(u8).range(96..=127))]
+    pub rtp_payload_type: u8,
+    /// Write the session description (SDP) here.
+    #[arg(long, value_name = "PATH")]
+    pub rtp_sdp: Option<PathBuf>,
+    /// Largest UDP payload (RTP header included), in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 1400, value_parser = clap::value_parser!(u16).range(200..=65000))]
+    pub rtp_mtu: u16,
+
+    // --- limits ------------------------------------------------------------
+    /// Process at most N frames, then exit (0 = unlimited).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub ingest_max_frames: u64,
+    /// Exit when no frame arrived for MS milliseconds (0 = never).
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub ingest_idle_timeout_ms: u64,
+
+    // --- dummy source ------------------------------------------------------
+    #[arg(long, value_name = "LABEL", default_value = "dummy")]
+    pub dummy_label: String,
+    /// Frames to generate (0 = until stopped).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub dummy_frames: u64,
+    #[arg(long, value_name = "FPS", default_value_t = 30.0)]
+    pub dummy_fps: f64,
+    #[arg(long, value_name = "PX", default_value_t = 640, value_parser = clap::value_parser!(u32).range(16..=8192))]
+    pub dummy_width: u32,
+    #[arg(long, value_name = "PX", default_value_t = 360, value_parser = clap::value_parser!(u32).range(16..=8192))]
+    pub dummy_height: u32,
+
+    // --- reporting ---------------------------------------------------------
+    /// Write counters and outcome as one JSON object at exit.
+    #[arg(long, value_name = "PATH")]
+    pub summary_json: Option<PathBuf>,
+    /// Seconds between status log lines (0 = none).
+    #[arg(long, value_name = "S", default_value_t = 5)]
+    pub status_interval_s: u64,
+}
+
+fn resolve_endpoint(text: &str) -> Result<SocketAddr, ConfigError> {
+    let bad = |why: String| ConfigError::new("--rtp-endpoint", format!("{text:?} {why}"));
+    let mut addrs = text.to_socket_addrs().map_err(|e| bad(format!("is not HOST:PORT ({e})")))?;
+    let addr = addrs.next().ok_or_else(|| bad("resolves to no address".into()))?;
+    if addr.port() == 0 {
+        return Err(bad("has port 0".into()));
+    }
+    Ok(addr)
+}
+
+impl Cli {
+    /// Validates flag combinations and builds the pipeline configuration.
+    pub fn into_config(self) -> Result<Config, ConfigError> {
+        let source = match self.input_mode {
+            InputMode::Dummy => {
+                if !(self.dummy_fps.is_finite() && self.dummy_fps > 0.0 && self.dummy_fps <= 1000.0) {
+                    return Err(ConfigError::new("--dummy-fps", format!("{} is not in (0, 1000]", self.dummy_fps)));
+                }
+                Source::Dummy(DummyConfig {
+                    label: self.dummy_label.clone(),
+                    width: self.dummy_width,
+                    height: self.dummy_height,
+                    fps: self.dummy_fps,
+                    frames: if self.ingest_max_frames > 0 && (self.dummy_frames == 0 || self.ingest_max_frames < self.dummy_frames) {
+                        self.ingest_max_frames
+                    } else {
+                        self.dummy_frames
+                    },
+                })
+            }
+            InputMode::Cvmmap => {
+                let (shm_name, zmq_endpoint, label) = match (&self.source, &self.shm_name, &self.zmq_endpoint) {
+                    (Some(t), _, _) => {
+                        let target: Target = t.parse().map_err(|e| ConfigError::new("--source", format!("{e}")))?;
+                        (target.shm_name(), target.zmq_endpoint(), Some(target.instance().to_owned()))
+                    }
+                    (None, Some(shm), Some(ep)) => (shm.clone(), ep.clone(), None),
+                    (None, None, _) => {
+                        return Err(ConfigError::new("--shm-name", "required (or --source cvmmap://...)"));
+                    }
+                    (None, Some(_), None) => {
+                        return Err(ConfigError::new("--zmq-endpoint", "required with --shm-name"));
+                    }
+                };
+                Source::Cvmmap(IngestConfig {
+                    shm_name,
+                    zmq_endpoint,
+                    label: self.source_label.clone().or(label),
+                    max_frames: self.ingest_max_frames,
+                    idle_timeout: (self.ingest_idle_timeout_ms > 0)
+                        .then(|| Duration::from_millis(self.ingest_idle_timeout_ms)),
+                    poll_interval: Duration::from_millis(10),
+                })
+            }
+        };
+
+        let rtp = if self.rtp {
+            let Some(ep) = &self.rtp_endpoint else {
+                return Err(ConfigError::new("--rtp-endpoint", "required with --rtp"));
+            };
+            Some(RtpOutput {
+                endpoint: resolve_endpoint(ep)?,
+                payload_type: self.rtp_payload_type,
+                sdp_path: self.rtp_sdp.clone(),
+                mtu: usize::from(self.rtp_mtu),
+            })
+        } else {
+            if self.rtp_endpoint.is_some() || self.rtp_sdp.is_some() {
+                return Err(ConfigError::new("--rtp", "required when --rtp-endpoint or --rtp-sdp is given"));
+            }
+            None
+        };
+
+        Ok(Config {
+            source,
+            queue_size: self.queue_size as usize,
+            encoder: EncoderSettings {
+                codec: self.codec,
+                gop: self.gop,
+                b_frames: self.b_frames,
+                bitrate_kbps: self.bitrate_kbps,
+                preset: self.preset.clone(),
+            },
+            rtp,
+            summary_json: self.summary_json.clone(),
+            status_interval: Duration::from_secs(self.status_interval_s),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, String> {
+        let cli = Cli::try_parse_from(std::iter::once("cvmmap_streamer").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        cli.into_config().map_err(|e| e.to_string())
+    }
+
+    const BASE: [&str; 6] = ["--codec", "h264", "--shm-name", "s1", "--zmq-endpoint", "ipc:///tmp/s1.ipc"];
+
+    #[test]
+    fn seed_example_parses_with_defaults() {
+        let mut a = BASE.to_vec();
+        a.extend(["--rtp", "--rtp-endpoint", "127.0.0.1:5004", "--rtp-sdp", "/tmp/s1.sdp"]);
+        let c = parse(&a).unwrap();
+        let rtp = c.rtp.unwrap();
+        assert_eq!(rtp.payload_type, 96);
+        assert_eq!(rtp.endpoint.port(), 5004);
+        assert_eq!(c.queue_size, 1);
+        assert_eq!((c.encoder.gop, c.encoder.b_frames), (30, 0));
+    }
+
+    #[test]
+    fn rtp_without_endpoint_names_the_flag() {
+        let mut a = BASE.to_vec();
+        a.push("--rtp");
+        assert!(parse(&a).unwrap_err().contains("--rtp-endpoint"));
+    }
+
+    #[test]
+    fn payload_type_95_names_the_flag() {
+        let mut a = BASE.to_vec();
+        a.extend(["--rtp", "--rtp-endpoint", "127.0.0.1:5004", "--rtp-payload-type", "95"]);
+        assert!(parse(&a).unwrap_err().contains("--rtp-payload-type"));
+    }
+
+    #[test]
+    fn source_target_derives_names_and_label() {
+        let c = parse(&["--codec", "h264", "--source", "cvmmap://cam0@/run/x?namespace=zed"]).unwrap();
+        let Source::Cvmmap(i) = c.source else { panic!() };
+        assert_eq!(i.shm_name, "zed_cam0");
+        assert_eq!(i.zmq_endpoint, "ipc:///run/x/zed_cam0");
+        assert_eq!(i.label.as_deref(), Some("cam0"));
+    }
+
+    #[test]
+    fn missing_source_and_bad_endpoint_are_rejected() {
+        assert!(parse(&["--codec", "h264"]).unwrap_err().contains("--shm-name"));
+        let mut a = BASE.to_vec();
+        a.extend(["--rtp", "--rtp-endpoint", "nonsense"]);
+        assert!(parse(&a).unwrap_err().contains("--rtp-endpoint"));
+        assert!(parse(&["--codec", "h264", "--source", "cvmmap://"]).unwrap_err().contains("--source"));
+    }
+
+    #[test]
+    fn dummy_mode_needs_no_shm() {
+        let c = parse(&["--codec", "h264", "--input-mode", "dummy", "--dummy-frames", "10"]).unwrap();
+        assert!(matches!(c.source, Source::Dummy(DummyConfig { frames: 10, .. })));
+    }
+}

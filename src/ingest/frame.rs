@@ -1,0 +1,37 @@
+//! A raw video frame, copied once out of shared memory.
+
+use crate::contract::PixelFormat;
+
+/// Geometry of the video plane as the producer described it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VideoGeometry {
+    pub pixel_format: PixelFormat,
+    pub width: u32,
+    pub height: u32,
+    /// Bytes per row in `Frame::data` (may include padding).
+    pub stride: usize,
+}
+
+impl VideoGeometry {
+    /// Bytes of one row without padding.
+    pub fn row_bytes(&self) -> usize {
+        self.width as usize * self.pixel_format.channels() as usize
+    }
+
+    /// Bytes of the whole plane as stored in a frame: `stride * height`.
+    pub fn plane_bytes(&self) -> usize {
+        self.stride * self.height as usize
+    }
+}
+
+/// One frame taken from the producer. `data` holds `geometry.height` rows of
+/// `geometry.stride` bytes: the single copy the hot path makes.
+#[derive(Debug)]
+pub struct Frame {
+    /// The producer's frame counter (metadata offset 0x0C).
+    pub frame_count: u32,
+    /// The producer's capture timestamp in ns (metadata offset 0x10).
+    pub capture_ts_ns: u64,
+    pub geometry: VideoGeometry,
+    pub data: Vec<u8>,
+}

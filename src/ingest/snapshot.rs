@@ -1,0 +1,101 @@
+//! The coherent snapshot: one copy of a frame out of shared memory, rejected
+//! when the producer changed it meanwhile.
+//!
+//! Upstream has no seqlock (contract §2, "Producer write order and torn
+//! reads"): the consumer reads the frame counter (0x0C) and timestamp (0x10),
+//! copies the payload, reads both again, and drops the frame as torn when
+//! either changed. The algorithm is generic over [`SharedRegion`] so that it
+//! is tested against real shared memory and against a region that injects a
+//! write at an exact point.
+
+use super::frame::{Frame, VideoGeometry};
+use crate::contract::{self, Depth, FrameLayout, METADATA_SIZE, MetadataError, PAYLOAD_OFFSET};
+
+/// A read outside the region was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("read of {len} bytes at offset {offset} is outside the mapping")]
+pub struct OutOfBounds {
+    pub offset: usize,
+    pub len: usize,
+}
+
+/// Memory another process may be writing: copies only, bounds-checked.
+pub trait SharedRegion {
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Copies `dst.len()` bytes starting at `offset`, or refuses.
+    fn read_at(&self, offset: usize, dst: &mut [u8]) -> Result<(), OutOfBounds>;
+}
+
+/// The frame counter and timestamp that identify one published frame.
+pub type FrameId = (u32, u64);
+
+/// What one snapshot attempt found.
+#[derive(Debug)]
+pub enum Snapshot {
+    /// The metadata still describes the frame identified by `last`.
+    Unchanged,
+    /// A coherent copy of a new frame.
+    Frame(Frame),
+    /// Counter or timestamp changed during the copy; nothing was kept.
+    Torn { before: FrameId, after: FrameId },
+    /// The metadata failed validation (not ready, re-initialising, corrupt).
+    Invalid(MetadataError),
+    /// Valid metadata, but the video plane is not something we can encode.
+    Unsupported { reason: &'static str, depth: Depth },
+    /// The metadata points outside the mapping (it grew: remap and retry).
+    OutOfBounds(OutOfBounds),
+}
+
+fn frame_id(meta: &[u8]) -> Option<FrameId> {
+    contract::read_counter_and_timestamp(meta)
+}
+
+/// Takes one snapshot. `last` is the id of the frame delivered before, so an
+/// unchanged segment costs one 256-byte read.
+pub fn take(region: &impl SharedRegion, last: Option<FrameId>) -> Snapshot {
+    let mut meta = [0u8; METADATA_SIZE];
+    if let Err(e) = region.read_at(0, &mut meta) {
+        return Snapshot::OutOfBounds(e);
+    }
+    let Some(before) = frame_id(&meta) else {
+        return Snapshot::Invalid(MetadataError::TooShort { len: meta.len() });
+    };
+    if Some(before) == last {
+        return Snapshot::Unchanged;
+    }
+    let layout: FrameLayout = match contract::parse_metadata(&meta, region.len()) {
+        Ok(l) => l,
+        Err(e) => return Snapshot::Invalid(e),
+    };
+    let plane = &layout.video;
+    if plane.depth != Depth::U8 {
+        return Snapshot::Unsupported { reason: "video plane depth must be U8", depth: plane.depth };
+    }
+    let geometry = VideoGeometry {
+        pixel_format: plane.pixel_format,
+        width: plane.width,
+        height: plane.height,
+        stride: plane.stride,
+    };
+    // The parser guarantees offset + stride*height <= payload_size <= len - 256.
+    let mut data = vec![0u8; geometry.plane_bytes()];
+    if let Err(e) = region.read_at(PAYLOAD_OFFSET + plane.offset, &mut data) {
+        return Snapshot::OutOfBounds(e);
+    }
+    let mut ids = [0u8; 0x18];
+    if let Err(e) = region.read_at(0, &mut ids) {
+        return Snapshot::OutOfBounds(e);
+    }
+    let after = frame_id(&ids).unwrap_or((0, 0));
+    if after != before {
+        return Snapshot::Torn { before, after };
+    }
+    Snapshot::Frame(Frame { frame_count: before.0, capture_ts_ns: before.1, geometry, data })
+}
+
+#[cfg(test)]
+#[path = "snapshot_tests.rs"]
+mod tests;

@@ -1,0 +1,169 @@
+//! Wires the stages: source thread -> latest-frame queue -> encoder ->
+//! outputs (called on the encoder's streaming thread; they never block).
+
+pub mod stats;
+pub mod timeline;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tracing::{info, warn};
+
+pub use stats::{Stats, StatsSnapshot};
+pub use timeline::{Stamp, Timeline};
+
+use crate::config::{Config, Source};
+use crate::encode::gst::GstEncoder;
+use crate::encode::{AccessUnitSink, EncodeError, EncodeInput, VideoEncoder};
+use crate::ingest::dummy::run_dummy;
+use crate::ingest::{IngestEnd, IngestError, LatestQueue, Pop, run_ingest};
+use crate::output::{OutputError, Outputs};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    #[error("cannot write the summary {path}: {source}")]
+    Summary { path: String, source: std::io::Error },
+}
+
+/// Why a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// `--ingest-max-frames` (or `--dummy-frames`) reached.
+    MaxFrames,
+    /// `--ingest-idle-timeout-ms` elapsed without a frame.
+    IdleTimeout,
+    /// SIGINT or SIGTERM.
+    Stopped,
+}
+
+impl From<IngestEnd> for EndReason {
+    fn from(e: IngestEnd) -> Self {
+        match e {
+            IngestEnd::MaxFrames => EndReason::MaxFrames,
+            IngestEnd::IdleTimeout => EndReason::IdleTimeout,
+            IngestEnd::Stopped => EndReason::Stopped,
+        }
+    }
+}
+
+/// What a run did: written as `--summary-json` and logged at exit.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    pub end: EndReason,
+    /// The encoder element that actually ran.
+    pub encoder: &'static str,
+    pub codec: String,
+    pub elapsed_ms: u64,
+    pub stats: StatsSnapshot,
+}
+
+impl RunSummary {
+    pub fn write_json(&self, path: &Path) -> Result<(), PipelineError> {
+        let text = serde_json::to_string(self).expect("summary serialises");
+        std::fs::write(path, text + "\n")
+            .map_err(|source| PipelineError::Summary { path: path.display().to_string(), source })
+    }
+}
+
+/// Runs the pipeline until the source ends or `stop` is set.
+pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<RunSummary, PipelineError> {
+    let started = Instant::now();
+    let stats = Arc::new(Stats::default());
+    let outputs = Arc::new(Mutex::new(Outputs::open(config, stats.clone())?));
+    let sink: AccessUnitSink = {
+        let outputs = outputs.clone();
+        Arc::new(move |au| outputs.lock().unwrap_or_else(|p| p.into_inner()).publish(&au))
+    };
+    let mut encoder = GstEncoder::new(config.encoder.clone(), sink, stats.clone())?;
+    info!(encoder = encoder.element_name(), codec = %config.encoder.codec, "software encoder selected");
+
+    let queue = Arc::new(LatestQueue::new(config.queue_size));
+    let source = {
+        let (queue, stats, stop, source) = (queue.clone(), stats.clone(), stop.clone(), config.source.clone());
+        std::thread::Builder::new()
+            .name("ingest".into())
+            .spawn(move || {
+                let end = match &source {
+                    Source::Cvmmap(cfg) => run_ingest(cfg, &queue, &stats, &stop),
+                    Source::Dummy(cfg) => {
+                        run_dummy(cfg, &queue, &stats, &stop);
+                        Ok(if stop.load(Ordering::Relaxed) { IngestEnd::Stopped } else { IngestEnd::MaxFrames })
+                    }
+                };
+                queue.close();
+                end
+            })
+            .expect("spawn ingest thread")
+    };
+
+    let encode_result = encode_loop(config, &queue, &mut encoder, &stats);
+    if encode_result.is_err() {
+        // Stop the source so that the join below returns.
+        stop.store(true, Ordering::Relaxed);
+        queue.close();
+    }
+    let end = source.join().expect("ingest thread panicked");
+    encode_result?;
+    let end: EndReason = end?.into();
+    encoder.finish()?;
+    outputs.lock().unwrap_or_else(|p| p.into_inner()).finish();
+
+    let summary = RunSummary {
+        end,
+        encoder: encoder.element_name(),
+        codec: config.encoder.codec.to_string(),
+        elapsed_ms: started.elapsed().as_millis() as u64,
+        stats: stats.snapshot(),
+    };
+    info!(?end, stats = ?summary.stats, "pipeline finished");
+    if let Some(path) = &config.summary_json {
+        summary.write_json(path)?;
+    }
+    Ok(summary)
+}
+
+fn encode_loop(
+    config: &Config,
+    queue: &LatestQueue<crate::ingest::Frame>,
+    encoder: &mut dyn VideoEncoder,
+    stats: &Stats,
+) -> Result<(), EncodeError> {
+    let mut timeline = Timeline::new();
+    let mut last_status = Instant::now();
+    loop {
+        match queue.pop_timeout(Duration::from_millis(200)) {
+            Pop::Item(frame) => {
+                let stamp = timeline.map(frame.capture_ts_ns);
+                if stamp.discontinuity {
+                    warn!(pts_ns = stamp.pts_ns, "capture clock jumped: new timeline segment, forcing a keyframe");
+                }
+                encoder.encode(EncodeInput { frame, pts_ns: stamp.pts_ns, force_keyframe: stamp.discontinuity })?;
+            }
+            Pop::TimedOut => {}
+            Pop::Closed => return Ok(()),
+        }
+        if !config.status_interval.is_zero() && last_status.elapsed() >= config.status_interval {
+            last_status = Instant::now();
+            let s = stats.snapshot();
+            info!(
+                ingested = s.frames_ingested,
+                encoded = s.frames_encoded,
+                torn = s.frames_torn,
+                dropped = s.frames_dropped_queue,
+                access_units = s.access_units,
+                rtp_packets = s.rtp_packets_sent,
+                "status"
+            );
+        }
+    }
+}

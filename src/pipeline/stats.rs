@@ -1,0 +1,64 @@
+//! Counters shared by every stage; read by the status line and the summary.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+
+macro_rules! counters {
+    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {
+        /// Lock-free counters, incremented by the stage that owns the event.
+        #[derive(Debug, Default)]
+        pub struct Stats { $($(#[$doc])* pub $name: AtomicU64,)* }
+
+        /// A point-in-time copy of [`Stats`].
+        #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+        pub struct StatsSnapshot { $(pub $name: u64,)* }
+
+        impl Stats {
+            pub fn snapshot(&self) -> StatsSnapshot {
+                StatsSnapshot { $($name: self.$name.load(Ordering::Relaxed),)* }
+            }
+        }
+    };
+}
+
+counters! {
+    /// Sync messages received for our source.
+    syncs_received,
+    /// Sync messages skipped (other magic, other label, malformed).
+    syncs_skipped,
+    /// Frames copied out of shared memory and queued.
+    frames_ingested,
+    /// Frames rejected because counter or timestamp changed during the copy.
+    frames_torn,
+    /// Frames dropped by the latest-frame queue because it was full.
+    frames_dropped_queue,
+    /// Times the metadata failed validation (segment not ready or corrupt).
+    metadata_invalid,
+    /// Times the segment was (re)mapped.
+    segment_maps,
+    /// Producer resets seen (frame counter went backwards).
+    producer_resets,
+    /// Frames handed to the encoder.
+    frames_encoded,
+    /// Access units produced by the encoder.
+    access_units,
+    /// Keyframe access units produced by the encoder.
+    keyframes,
+    /// RTP packets sent.
+    rtp_packets_sent,
+    /// RTP payload bytes sent (including RTP headers).
+    rtp_bytes_sent,
+    /// RTP packets the socket refused (receiver absent, buffer full).
+    rtp_send_errors,
+}
+
+impl Stats {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn incr(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}

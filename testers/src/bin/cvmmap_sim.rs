@@ -1,0 +1,5 @@
+//! cv-mmap producer simulator; see `cvmmap_testers::sim`.
+
+fn main() {
+    std::process::exit(cvmmap_testers::sim::main_entry());
+}

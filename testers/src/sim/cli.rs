@@ -1,0 +1,354 @@
+//! Command line of `cvmmap_sim` and its validation into a [`SimConfig`].
+//!
+//! Every rejected value becomes one line naming the flag; the caller exits 2
+//! (seed README "Exit Codes" and "Simulator Label Length").
+
+use std::fmt;
+use std::path::PathBuf;
+
+use clap::Parser;
+
+use super::layout::{Abi, Geometry, LABEL_CAPACITY, PixelFormat};
+use super::naming::{self, MAX_IPC_PATH};
+
+/// cv-mmap producer simulator: writes the §6 test pattern into POSIX shared
+/// memory and publishes a ZeroMQ sync message per frame.
+#[derive(Debug, Parser)]
+#[command(name = "cvmmap_sim", version)]
+pub struct SimArgs {
+    /// Instance name written into each sync message (at most 24 bytes).
+    #[arg(long)]
+    pub label: Option<String>,
+    /// POSIX shared-memory name (the segment is /dev/shm/NAME).
+    #[arg(long, value_name = "NAME")]
+    pub shm_name: Option<String>,
+    /// ZeroMQ endpoint to bind the PUB socket on, e.g. ipc:///tmp/cvmmap_cam.
+    #[arg(long, value_name = "ENDPOINT")]
+    pub zmq_endpoint: Option<String>,
+    /// cvmmap://instance[@prefix][?namespace=ns]; gives shm name, endpoint and label.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Metadata ABI.
+    #[arg(long, value_enum, default_value_t = Abi::V2)]
+    pub abi: Abi,
+    /// Pixel format of the payload.
+    #[arg(long, value_enum, default_value_t = PixelFormat::Bgr)]
+    pub format: PixelFormat,
+    #[arg(long, default_value_t = 640)]
+    pub width: u32,
+    #[arg(long, default_value_t = 360)]
+    pub height: u32,
+    /// Frames per second (> 0).
+    #[arg(long, default_value_t = 30.0, allow_negative_numbers = true)]
+    pub fps: f64,
+    /// Number of frames to publish; 0 = until SIGINT/SIGTERM.
+    #[arg(long, default_value_t = 0)]
+    pub frames: u64,
+    /// Extra bytes at the end of each row (stride = width*channels + BYTES).
+    #[arg(long, value_name = "BYTES", default_value_t = 0)]
+    pub row_padding: u32,
+    /// Write a one-line JSON summary here at exit.
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+}
+
+/// Validated simulator settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimConfig {
+    pub label: String,
+    pub shm_name: String,
+    pub endpoint: String,
+    pub abi: Abi,
+    pub geometry: Geometry,
+    pub fps: f64,
+    /// 0 = endless.
+    pub frames: u64,
+    pub json: Option<PathBuf>,
+}
+
+/// A one-line argument error; the binary prints it and exits 2.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArgError(pub String);
+
+impl fmt::Display for ArgError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn fail<T>(msg: String) -> Result<T, ArgError> {
+    Err(ArgError(msg))
+}
+
+/// Seed README "Simulator Label Length": more than 24 bytes is rejected.
+pub fn check_label(label: &str) -> Result<(), ArgError> {
+    if label.len() > LABEL_CAPACITY {
+        return fail(format!(
+            "--label is {} bytes long, at most {LABEL_CAPACITY} bytes are allowed",
+            label.len()
+        ));
+    }
+    if label.is_empty() || !label.bytes().all(|b| b.is_ascii_graphic()) {
+        return fail("--label must be non-empty printable ASCII".to_string());
+    }
+    Ok(())
+}
+
+fn check_shm_name(name: &str) -> Result<String, ArgError> {
+    let name = name.strip_prefix('/').unwrap_or(name);
+    if name.is_empty() || name.len() > 255 || name.contains('/') || name.contains('\0') {
+        return fail(format!(
+            "--shm-name `{name}` must be 1..255 bytes without '/'"
+        ));
+    }
+    Ok(name.to_string())
+}
+
+fn check_endpoint(endpoint: &str) -> Result<(), ArgError> {
+    let Some((scheme, addr)) = endpoint.split_once("://") else {
+        return fail(format!(
+            "--zmq-endpoint `{endpoint}` needs a transport, e.g. ipc://PATH"
+        ));
+    };
+    if addr.is_empty() || addr.contains('\0') {
+        return fail(format!("--zmq-endpoint `{endpoint}` has an empty address"));
+    }
+    if scheme == "ipc" && addr.len() > MAX_IPC_PATH {
+        return fail(format!(
+            "--zmq-endpoint ipc path is {} bytes, at most {MAX_IPC_PATH}",
+            addr.len()
+        ));
+    }
+    Ok(())
+}
+
+fn check_geometry(a: &SimArgs) -> Result<Geometry, ArgError> {
+    if a.width == 0 {
+        return fail("--width must be > 0".to_string());
+    }
+    if a.height == 0 {
+        return fail("--height must be > 0".to_string());
+    }
+    if a.format == PixelFormat::Yuyv && !a.width.is_multiple_of(2) {
+        return fail(format!(
+            "--width {} must be even for --format yuyv",
+            a.width
+        ));
+    }
+    if a.abi == Abi::V1 {
+        if a.width > u32::from(u16::MAX) {
+            return fail(format!("--width {} does not fit the v1 u16 field", a.width));
+        }
+        if a.height > u32::from(u16::MAX) {
+            return fail(format!(
+                "--height {} does not fit the v1 u16 field",
+                a.height
+            ));
+        }
+    }
+    let stride = u64::from(a.width) * u64::from(a.format.channels()) + u64::from(a.row_padding);
+    let size = stride * u64::from(a.height);
+    if size > u64::from(u32::MAX) {
+        return fail(format!(
+            "--width/--height/--row-padding give {size} payload bytes, more than the u32 size field"
+        ));
+    }
+    Ok(Geometry {
+        width: a.width,
+        height: a.height,
+        stride: stride as u32,
+        format: a.format,
+    })
+}
+
+impl SimArgs {
+    /// Checks every flag and derives the names (§1) where they are not explicit.
+    pub fn into_config(self) -> Result<SimConfig, ArgError> {
+        if let Some(label) = &self.label {
+            check_label(label)?;
+        }
+        if !(self.fps.is_finite() && self.fps > 0.0) {
+            return fail(format!("--fps {} must be a finite number > 0", self.fps));
+        }
+        let geometry = check_geometry(&self)?;
+
+        // Names: target first, else the bare target `<label>`; explicit flags override.
+        let derived = match (&self.target, &self.label) {
+            (Some(t), _) => {
+                Some(naming::parse_target(t).map_err(|e| ArgError(format!("--target: {e}")))?)
+            }
+            (None, Some(l)) if self.shm_name.is_none() || self.zmq_endpoint.is_none() => {
+                Some(naming::parse_target(l).map_err(|e| {
+                    ArgError(format!(
+                        "--label cannot name the source: {e}; pass --shm-name and --zmq-endpoint"
+                    ))
+                })?)
+            }
+            _ => None,
+        };
+        let label = match (self.label, &derived) {
+            (Some(l), _) => l,
+            (None, Some(d)) => d.instance.clone(),
+            (None, None) => return fail("--label (or --target) is required".to_string()),
+        };
+        let shm_name = match (&self.shm_name, &derived) {
+            (Some(n), _) => check_shm_name(n)?,
+            (None, Some(d)) => d.shm_name.clone(),
+            (None, None) => return fail("--shm-name (or --target) is required".to_string()),
+        };
+        let endpoint = match (self.zmq_endpoint, &derived) {
+            (Some(e), _) => e,
+            (None, Some(d)) => d.endpoint.clone(),
+            (None, None) => return fail("--zmq-endpoint (or --target) is required".to_string()),
+        };
+        check_endpoint(&endpoint)?;
+        Ok(SimConfig {
+            label,
+            shm_name,
+            endpoint,
+            abi: self.abi,
+            geometry,
+            fps: self.fps,
+            frames: self.frames,
+            json: self.json,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(args: &[&str]) -> Result<SimConfig, ArgError> {
+        let mut argv = vec!["cvmmap_sim"];
+        argv.extend_from_slice(args);
+        SimArgs::try_parse_from(argv).unwrap().into_config()
+    }
+
+    #[test]
+    fn label_length_rule() {
+        let l24 = "a".repeat(24);
+        let l25 = "a".repeat(25);
+        assert!(check_label(&l24).is_ok());
+        let e = check_label(&l25).unwrap_err();
+        assert!(e.0.contains("--label") && e.0.contains("25"), "{e}");
+        assert!(!e.0.contains('\n'));
+        // 24 bytes is fine with explicit names, but cannot be a §1 instance (max 23).
+        assert!(
+            config(&[
+                "--label",
+                &l24,
+                "--shm-name",
+                "s",
+                "--zmq-endpoint",
+                "ipc:///tmp/s"
+            ])
+            .is_ok()
+        );
+        assert!(
+            config(&["--label", &l24])
+                .unwrap_err()
+                .0
+                .contains("--label")
+        );
+        assert!(
+            config(&[
+                "--label",
+                &l25,
+                "--shm-name",
+                "s",
+                "--zmq-endpoint",
+                "ipc:///tmp/s"
+            ])
+            .unwrap_err()
+            .0
+            .contains("--label")
+        );
+    }
+
+    #[test]
+    fn label_alone_derives_bare_target() {
+        let c = config(&["--label", "cam0"]).unwrap();
+        assert_eq!(
+            (c.label.as_str(), c.shm_name.as_str(), c.endpoint.as_str()),
+            ("cam0", "cvmmap_cam0", "ipc:///tmp/cvmmap_cam0")
+        );
+        assert_eq!(c.abi, Abi::V2);
+        assert_eq!(
+            c.geometry,
+            Geometry {
+                width: 640,
+                height: 360,
+                stride: 1920,
+                format: PixelFormat::Bgr
+            }
+        );
+        assert_eq!((c.fps, c.frames), (30.0, 0));
+    }
+
+    #[test]
+    fn target_gives_all_names_and_flags_override() {
+        let c = config(&["--target", "cvmmap://cam@/run/x?namespace=zed"]).unwrap();
+        assert_eq!(
+            (c.label.as_str(), c.shm_name.as_str(), c.endpoint.as_str()),
+            ("cam", "zed_cam", "ipc:///run/x/zed_cam")
+        );
+        let c = config(&["--target", "cam", "--shm-name", "/other", "--label", "lbl"]).unwrap();
+        assert_eq!(
+            (c.label.as_str(), c.shm_name.as_str(), c.endpoint.as_str()),
+            ("lbl", "other", "ipc:///tmp/cvmmap_cam")
+        );
+        assert!(
+            config(&["--target", "cvmmap://bad name"])
+                .unwrap_err()
+                .0
+                .contains("--target")
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_flag() {
+        let base = ["--label", "c"];
+        let cases: &[(&[&str], &str)] = &[
+            (&["--fps", "0"], "--fps"),
+            (&["--fps", "-3"], "--fps"),
+            (&["--fps", "NaN"], "--fps"),
+            (&["--width", "0"], "--width"),
+            (&["--height", "0"], "--height"),
+            (&["--format", "yuyv", "--width", "641"], "--width"),
+            (&["--abi", "v1", "--width", "70000"], "--width"),
+            (&["--shm-name", "a/b"], "--shm-name"),
+            (&["--zmq-endpoint", "nothing"], "--zmq-endpoint"),
+            (
+                &["--width", "65535", "--height", "65535", "--format", "rgba"],
+                "--width",
+            ),
+        ];
+        for (extra, flag) in cases {
+            let mut args = base.to_vec();
+            args.extend_from_slice(extra);
+            let e = config(&args).unwrap_err();
+            assert!(e.0.contains(flag), "{extra:?}: {e}");
+        }
+        assert!(config(&[]).unwrap_err().0.contains("--label"));
+    }
+
+    #[test]
+    fn padding_and_formats_shape_geometry() {
+        let c = config(&[
+            "--label",
+            "c",
+            "--format",
+            "yuyv",
+            "--width",
+            "8",
+            "--height",
+            "2",
+            "--row-padding",
+            "3",
+        ])
+        .unwrap();
+        assert_eq!(c.geometry.stride, 19);
+        assert_eq!(c.geometry.payload_size(), 38);
+    }
+}

@@ -1,0 +1,90 @@
+//! `cvmmap_sim`: a faithful cv-mmap producer (contract `cv-mmap-ipc.md` §1–§3, §6).
+//!
+//! Exit codes: 0 after `--frames` frames or a clean stop on SIGINT/SIGTERM,
+//! 2 for bad arguments (seed README "Exit Codes"), 1 for runtime failures
+//! (shared memory or ZeroMQ setup).
+
+pub mod cli;
+pub mod layout;
+pub mod naming;
+pub mod pattern;
+pub mod publisher;
+pub mod runner;
+pub mod shm;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use clap::Parser;
+
+use cli::{SimArgs, SimConfig};
+use runner::RunSummary;
+
+/// Exit code for bad arguments.
+pub const EXIT_BAD_ARGS: i32 = 2;
+/// Exit code for runtime failures.
+pub const EXIT_RUNTIME: i32 = 1;
+
+fn install_signal_flag() -> std::io::Result<Arc<AtomicBool>> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [SIGINT, SIGTERM] {
+        // A second signal while stopping terminates at once.
+        signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&stop))?;
+        signal_hook::flag::register(sig, Arc::clone(&stop))?;
+    }
+    Ok(stop)
+}
+
+fn summary_json(cfg: &SimConfig, s: &RunSummary) -> String {
+    serde_json::json!({
+        "frames_published": s.frames_published,
+        "elapsed_ms": s.elapsed_ms,
+        "label": cfg.label,
+        "shm_name": cfg.shm_name,
+        "endpoint": cfg.endpoint,
+        "late_frames": s.late_frames,
+        "interrupted": s.interrupted,
+    })
+    .to_string()
+}
+
+/// Parses the process arguments, runs the simulator and returns the exit code.
+pub fn main_entry() -> i32 {
+    let cfg = match SimArgs::parse().into_config() {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            eprintln!("cvmmap_sim: error: {e}");
+            return EXIT_BAD_ARGS;
+        }
+    };
+    crate::logging::init();
+    let stop = match install_signal_flag() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("cannot install signal handlers: {e}");
+            return EXIT_RUNTIME;
+        }
+    };
+    let summary = match runner::run(&cfg, &stop) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("{e}");
+            return EXIT_RUNTIME;
+        }
+    };
+    tracing::info!(
+        "cvmmap_sim exiting: frames_published={} elapsed_ms={} late_frames={} interrupted={}",
+        summary.frames_published,
+        summary.elapsed_ms,
+        summary.late_frames,
+        summary.interrupted
+    );
+    if let Some(path) = &cfg.json
+        && let Err(e) = std::fs::write(path, summary_json(&cfg, &summary) + "\n")
+    {
+        tracing::error!("cannot write --json {}: {e}", path.display());
+        return EXIT_RUNTIME;
+    }
+    0
+}

@@ -1,0 +1,81 @@
+//! The producer's POSIX shared-memory segment (contract `cv-mmap-ipc.md` §2):
+//! `/dev/shm/<name>`, 256 bytes of metadata followed by the payload.
+
+use std::ffi::CString;
+use std::fs::{File, Permissions};
+use std::io;
+use std::os::fd::FromRawFd;
+use std::os::unix::fs::PermissionsExt;
+
+use memmap2::MmapMut;
+
+use super::layout::META_SIZE;
+
+/// Unlinks the shm name when dropped (also on a failed [`ShmSegment::create`]).
+#[derive(Debug)]
+struct Unlink(CString);
+
+impl Drop for Unlink {
+    fn drop(&mut self) {
+        // SAFETY: the pointer comes from a live, NUL-terminated CString.
+        unsafe { libc::shm_unlink(self.0.as_ptr()) };
+    }
+}
+
+/// A created, mapped segment; removed from `/dev/shm` on drop.
+#[derive(Debug)]
+pub struct ShmSegment {
+    map: MmapMut,
+    _file: File,
+    _unlink: Unlink,
+}
+
+impl ShmSegment {
+    /// Creates `/dev/shm/<name>` (mode 0666, a stale segment is removed first),
+    /// sizes it to `256 + payload_size` and maps it read-write.
+    pub fn create(name: &str, payload_size: usize) -> io::Result<Self> {
+        let cname = CString::new(format!("/{name}"))
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in shm name"))?;
+        // SAFETY: valid C string; a missing segment just makes shm_unlink fail.
+        unsafe { libc::shm_unlink(cname.as_ptr()) };
+        // SAFETY: valid C string; the returned fd is checked and then owned by a File.
+        let fd = unsafe {
+            libc::shm_open(
+                cname.as_ptr(),
+                libc::O_CREAT | libc::O_EXCL | libc::O_RDWR,
+                0o666 as libc::mode_t,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let unlink = Unlink(cname);
+        // SAFETY: fd is a freshly opened descriptor nobody else owns.
+        let file = unsafe { File::from_raw_fd(fd) };
+        // shm_open applies the umask; readers of other users need 0666.
+        file.set_permissions(Permissions::from_mode(0o666))?;
+        file.set_len((META_SIZE + payload_size) as u64)?;
+        // SAFETY: the segment is ours (O_EXCL); other processes only read it.
+        let map = unsafe { MmapMut::map_mut(&file)? };
+        Ok(Self {
+            map,
+            _file: file,
+            _unlink: unlink,
+        })
+    }
+
+    /// Metadata block `[0,256)` and payload `[256,..)`, split for separate writes.
+    pub fn parts_mut(&mut self) -> (&mut [u8], &mut [u8]) {
+        self.map.split_at_mut(META_SIZE)
+    }
+
+    /// Total mapped size in bytes.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Never true: the segment always holds at least the metadata.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}

@@ -1,0 +1,110 @@
+//! A real decoder we did not write: GStreamer's `udpsrc ! rtpXdepay ! parse
+//! ! avdec_X ! appsink`, counting decoded frames and recording their format.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodedFormat {
+    pub format: String,
+    pub width: i32,
+    pub height: i32,
+}
+
+pub struct GstRtpDecoder {
+    pipeline: gst::Pipeline,
+    frames: Arc<AtomicU64>,
+    format: Arc<Mutex<Option<DecodedFormat>>>,
+}
+
+impl GstRtpDecoder {
+    /// Binds `port` and starts decoding; `codec` is "H264" or "H265".
+    pub fn start(port: u16, codec: &str, payload_type: u8) -> Self {
+        gst::init().unwrap();
+        let lower = codec.to_lowercase();
+        let desc = format!(
+            "udpsrc address=127.0.0.1 port={port} buffer-size=8388608 \
+             caps=\"application/x-rtp,media=video,clock-rate=90000,encoding-name={codec},payload={payload_type}\" \
+             ! rtp{lower}depay ! {lower}parse ! avdec_{lower} ! appsink name=sink sync=false"
+        );
+        let pipeline = gst::parse::launch(&desc).unwrap().downcast::<gst::Pipeline>().unwrap();
+        let sink = pipeline.by_name("sink").unwrap().downcast::<gst_app::AppSink>().unwrap();
+        let frames = Arc::new(AtomicU64::new(0));
+        let format = Arc::new(Mutex::new(None));
+        let (f, fmt) = (frames.clone(), format.clone());
+        sink.set_callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |s| {
+                    let sample = s.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                    if let Some(st) = sample.caps().and_then(|c| c.structure(0).map(|s| s.to_owned())) {
+                        let mut g = fmt.lock().unwrap();
+                        if g.is_none() {
+                            *g = Some(DecodedFormat {
+                                format: st.get::<String>("format").unwrap_or_default(),
+                                width: st.get::<i32>("width").unwrap_or(0),
+                                height: st.get::<i32>("height").unwrap_or(0),
+                            });
+                        }
+                    }
+                    f.fetch_add(1, Ordering::Relaxed);
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .build(),
+        );
+        pipeline.set_state(gst::State::Playing).unwrap();
+        // Live source: wait until it is actually playing (socket bound).
+        let (res, _, _) = pipeline.state(gst::ClockTime::from_seconds(5));
+        res.unwrap();
+        Self { pipeline, frames, format }
+    }
+
+    pub fn frames(&self) -> u64 {
+        self.frames.load(Ordering::Relaxed)
+    }
+
+    /// Waits until `n` frames were decoded, or until no new frame came for
+    /// `quiet` (the stream ended), bounded by `timeout` overall.
+    pub fn wait_frames(&self, n: u64, quiet: Duration, timeout: Duration) -> u64 {
+        let deadline = Instant::now() + timeout;
+        let (mut last, mut last_change) = (self.frames(), Instant::now());
+        while Instant::now() < deadline {
+            let now = self.frames();
+            if now >= n {
+                return now;
+            }
+            if now != last {
+                (last, last_change) = (now, Instant::now());
+            } else if now > 0 && last_change.elapsed() >= quiet {
+                return now;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.frames()
+    }
+
+    pub fn format(&self) -> Option<DecodedFormat> {
+        self.format.lock().unwrap().clone()
+    }
+
+    /// Pipeline errors so far (decoder complaints), as text.
+    pub fn errors(&self) -> Vec<String> {
+        let bus = self.pipeline.bus().unwrap();
+        std::iter::from_fn(|| bus.pop_filtered(&[gst::MessageType::Error]))
+            .filter_map(|m| match m.view() {
+                gst::MessageView::Error(e) => Some(e.error().to_string()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+impl Drop for GstRtpDecoder {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}

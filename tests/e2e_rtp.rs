@@ -1,0 +1,269 @@
+//! End to end over real parts: `cvmmap_sim` (shared memory + ZeroMQ) ->
+//! `cvmmap_streamer` (x264 + RTP/UDP) -> receivers (our strict tester, and
+//! GStreamer's and ffmpeg's decoders, which we did not write).
+
+mod common;
+
+use std::time::Duration;
+
+use common::decoder::GstRtpDecoder;
+use common::{Proc, Scratch, assert_exit, bin, free_udp_port, unique, wait_for_file};
+
+
+const T: Duration = Duration::from_secs(40);
+
+struct Names {
+    label: String,
+    shm: String,
+    ipc: String,
+}
+
+fn names(tag: &str) -> Names {
+    let id = unique(tag);
+    Names { label: format!("acc_{}", &id[id.len().saturating_sub(18)..]), shm: id.clone(), ipc: format!("ipc:///tmp/{id}.ipc") }
+}
+
+fn sim(s: &Scratch, n: &Names, extra: &[&str]) -> Proc {
+    let mut args = vec!["--label", &n.label, "--shm-name", &n.shm, "--zmq-endpoint", &n.ipc];
+    args.extend_from_slice(extra);
+    Proc::spawn(&bin("cvmmap_sim"), &args, s.path("sim.log"))
+}
+
+fn streamer(s: &Scratch, n: &Names, port: u16, extra: &[&str]) -> Proc {
+    let endpoint = format!("127.0.0.1:{port}");
+    let sdp = s.path("stream.sdp");
+    let summary = s.path("summary.json");
+    let mut args = vec![
+        "--codec",
+        "h264",
+        "--shm-name",
+        &n.shm,
+        "--zmq-endpoint",
+        &n.ipc,
+        "--rtp",
+        "--rtp-endpoint",
+        &endpoint,
+        "--rtp-payload-type",
+        "96",
+        "--rtp-sdp",
+        sdp.to_str().unwrap(),
+        "--summary-json",
+        summary.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    Proc::spawn(&bin("cvmmap_streamer"), &args, s.path("streamer.log"))
+}
+
+fn receiver(s: &Scratch, port: u16) -> Proc {
+    let port = port.to_string();
+    let json = s.path("receiver.json");
+    Proc::spawn(
+        &bin("rtp_receiver_tester"),
+        &[
+            "--port",
+            &port,
+            "--expect-pt",
+            "96",
+            "--packet-threshold",
+            "200",
+            "--timeout-ms",
+            "15000",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        s.path("receiver.log"),
+    )
+}
+
+#[derive(Clone, Copy, Debug)]
+enum First {
+    Simulator,
+    Streamer,
+    Receiver,
+}
+
+/// The issue's example: all three exit 0 whichever starts first.
+fn issue_example(first: First) {
+    let s = Scratch::new("e2e_example");
+    let n = names("ex");
+    let port = free_udp_port();
+    let sim_args = ["--frames", "300", "--fps", "30", "--width", "640", "--height", "360"];
+    let idle = ["--ingest-idle-timeout-ms", "3000"];
+    let (mut a, mut b, mut c) = match first {
+        First::Simulator => {
+            let a = sim(&s, &n, &sim_args);
+            let b = streamer(&s, &n, port, &idle);
+            let c = receiver(&s, port);
+            (a, b, c)
+        }
+        First::Streamer => {
+            let b = streamer(&s, &n, port, &idle);
+            let c = receiver(&s, port);
+            let a = sim(&s, &n, &sim_args);
+            (a, b, c)
+        }
+        First::Receiver => {
+            let c = receiver(&s, port);
+            let a = sim(&s, &n, &sim_args);
+            let b = streamer(&s, &n, port, &idle);
+            (a, b, c)
+        }
+    };
+    assert_exit(&mut c, T, 0);
+    assert_exit(&mut a, T, 0);
+    assert_exit(&mut b, T, 0);
+    let rx: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(s.path("receiver.json")).unwrap()).unwrap();
+    assert_eq!(rx["result"], "pass", "{rx}");
+    assert!(rx["packets"].as_u64().unwrap() >= 200, "{rx}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.path("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["encoder"], "x264enc", "{summary}");
+    assert_eq!(summary["end"], "idle_timeout", "{summary}");
+    assert!(summary["stats"]["access_units"].as_u64().unwrap() > 200, "{summary}");
+}
+
+#[test]
+fn e2e_issue_example_simulator_first() {
+    issue_example(First::Simulator);
+}
+
+#[test]
+fn e2e_issue_example_streamer_first() {
+    issue_example(First::Streamer);
+}
+
+#[test]
+fn e2e_issue_example_receiver_first() {
+    issue_example(First::Receiver);
+}
+
+/// Streams `frames` frames and decodes them with GStreamer; returns the
+/// decoded count and format.
+fn decode_run(sim_extra: &[&str], frames: u64) -> (u64, Option<common::decoder::DecodedFormat>, String) {
+    let s = Scratch::new("e2e_decode");
+    let n = names("dec");
+    let port = free_udp_port();
+    let decoder = GstRtpDecoder::start(port, "H264", 96);
+    let mut st = streamer(&s, &n, port, &["--ingest-idle-timeout-ms", "2000"]);
+    let frames_s = frames.to_string();
+    let mut args = vec!["--frames", frames_s.as_str(), "--fps", "30"];
+    args.extend_from_slice(sim_extra);
+    let mut sm = sim(&s, &n, &args);
+    assert_exit(&mut sm, T, 0);
+    assert_exit(&mut st, T, 0);
+    let got = decoder.wait_frames(frames, Duration::from_secs(2), Duration::from_secs(10));
+    let errors = decoder.errors();
+    assert!(errors.is_empty(), "decoder errors: {errors:?}");
+    (got, decoder.format(), st.output())
+}
+
+#[test]
+fn e2e_gstreamer_decodes_95_percent_of_300_frames_as_i420() {
+    let (got, format, log) = decode_run(&["--width", "640", "--height", "360"], 300);
+    assert!(got >= 285, "decoded {got} of 300 frames; streamer log:\n{log}");
+    let f = format.expect("a decoded format");
+    assert_eq!((f.format.as_str(), f.width, f.height), ("I420", 640, 360));
+}
+
+#[test]
+fn e2e_every_pixel_format_and_the_v1_layout_stream_the_same_way() {
+    let cases: &[&[&str]] = &[
+        &["--format", "bgr"],
+        &["--format", "rgb"],
+        &["--format", "bgra"],
+        &["--format", "rgba"],
+        &["--format", "gray"],
+        &["--format", "yuyv"],
+        &["--abi", "v1", "--format", "bgr"],
+        &["--abi", "v1", "--format", "gray"],
+        &["--format", "bgr", "--row-padding", "12"],
+    ];
+    for case in cases {
+        let mut args = case.to_vec();
+        args.extend(["--width", "640", "--height", "360"]);
+        let (got, format, log) = decode_run(&args, 45);
+        assert!(got >= 42, "{case:?}: decoded {got} of 45; streamer log:\n{log}");
+        let f = format.expect("a decoded format");
+        assert_eq!((f.format.as_str(), f.width, f.height), ("I420", 640, 360), "{case:?}");
+    }
+}
+
+#[test]
+fn e2e_ffmpeg_decodes_from_the_sdp_file() {
+    let s = Scratch::new("e2e_ffmpeg");
+    let n = names("ff");
+    let port = free_udp_port();
+    let mut st = streamer(&s, &n, port, &["--ingest-idle-timeout-ms", "2000"]);
+    let sdp = s.path("stream.sdp");
+    assert!(wait_for_file(&sdp, Duration::from_secs(10)), "no SDP file; log:\n{}", st.output());
+    let raw = s.path("out.yuv");
+    let ff = Proc::spawn(
+        std::path::Path::new("ffmpeg"),
+        &[
+            "-hide_banner",
+            "-nostdin",
+            "-protocol_whitelist",
+            "file,udp,rtp",
+            "-i",
+            sdp.to_str().unwrap(),
+            "-f",
+            "rawvideo",
+            "-y",
+            raw.to_str().unwrap(),
+        ],
+        s.path("ffmpeg.log"),
+    );
+    // ffmpeg binds the port from the SDP; give the decoder a moment to be
+    // listening by waiting for its banner line about the input.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !ff.output().contains("Input #0") && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut sm = sim(&s, &n, &["--frames", "150", "--fps", "30", "--width", "640", "--height", "360"]);
+    assert_exit(&mut sm, T, 0);
+    assert_exit(&mut st, T, 0);
+    let mut ff = ff;
+    ff.signal(2); // SIGINT: ffmpeg flushes and exits
+    ff.wait(Duration::from_secs(10));
+    let log = ff.output();
+    assert!(log.contains("yuv420p"), "ffmpeg did not report 4:2:0:\n{log}");
+    let frame = 640 * 360 * 3 / 2;
+    let frames = std::fs::metadata(&raw).map(|m| m.len() as usize / frame).unwrap_or(0);
+    assert!(frames >= 142, "ffmpeg decoded {frames} of 150 frames:\n{log}");
+}
+
+#[test]
+fn e2e_bad_arguments_exit_2_naming_the_flag() {
+    let s = Scratch::new("e2e_args");
+    let mut p = Proc::spawn(&bin("cvmmap_sim"), &["--label", &"x".repeat(25), "--frames", "1"], s.path("a.log"));
+    assert_exit(&mut p, T, 2);
+    assert!(p.output().contains("--label"), "{}", p.output());
+
+    let base = ["--codec", "h264", "--shm-name", "x", "--zmq-endpoint", "ipc:///tmp/x.ipc", "--rtp"];
+    let mut p = Proc::spawn(&bin("cvmmap_streamer"), &base, s.path("b.log"));
+    assert_exit(&mut p, T, 2);
+    assert!(p.output().contains("--rtp-endpoint"), "{}", p.output());
+
+    let mut args = base.to_vec();
+    args.extend(["--rtp-endpoint", "127.0.0.1:5004", "--rtp-payload-type", "95"]);
+    let mut p = Proc::spawn(&bin("cvmmap_streamer"), &args, s.path("c.log"));
+    assert_exit(&mut p, T, 2);
+    assert!(p.output().contains("--rtp-payload-type"), "{}", p.output());
+    assert_eq!(p.output().trim().lines().count(), 1, "one line: {}", p.output());
+}
+
+#[test]
+fn e2e_dummy_input_streams_without_a_producer() {
+    let s = Scratch::new("e2e_dummy");
+    let port = free_udp_port();
+    let decoder = GstRtpDecoder::start(port, "H264", 96);
+    let ep = format!("127.0.0.1:{port}");
+    let mut st = Proc::spawn(
+        &bin("cvmmap_streamer"),
+        &["--codec", "h264", "--input-mode", "dummy", "--dummy-frames", "60", "--dummy-fps", "60", "--rtp", "--rtp-endpoint", &ep],
+        s.path("streamer.log"),
+    );
+    assert_exit(&mut st, T, 0);
+    let got = decoder.wait_frames(60, Duration::from_secs(2), Duration::from_secs(10));
+    assert!(got >= 57, "decoded {got} of 60");
+}
