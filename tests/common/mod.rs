@@ -147,3 +147,25 @@ pub fn assert_exit(p: &mut Proc, timeout: Duration, expected: i32) {
     let code = p.wait_code(timeout);
     assert_eq!(code, expected, "{} exited {code}, expected {expected}; log:\n{}", p.name, p.output());
 }
+
+/// Whether some socket is bound to UDP `port` (from /proc/net/udp{,6}).
+pub fn udp_port_bound(port: u16) -> bool {
+    let needle = format!(":{port:04X} ");
+    ["/proc/net/udp", "/proc/net/udp6"].iter().any(|f| {
+        std::fs::read_to_string(f)
+            .map(|t| t.lines().skip(1).any(|l| l.split_whitespace().nth(1).is_some_and(|a| format!("{a} ").ends_with(&needle))))
+            .unwrap_or(false)
+    })
+}
+
+/// Waits until a receiver has bound UDP `port`, up to `timeout`.
+pub fn wait_udp_bound(port: u16, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if udp_port_bound(port) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
