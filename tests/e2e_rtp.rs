@@ -295,3 +295,24 @@ fn e2e_dummy_input_streams_without_a_producer() {
     let got = decoder.wait_frames(60, Duration::from_secs(2), Duration::from_secs(10));
     assert!(got >= 57, "decoded {got} of 60");
 }
+
+#[test]
+fn e2e_producer_restart_with_a_new_resolution_keeps_the_stream_going() {
+    let s = Scratch::new("e2e_restart");
+    let n = names("rs");
+    let port = free_udp_port();
+    let decoder = GstRtpDecoder::start(port, "H264", 96);
+    let mut st = streamer(&s, &n, port, &["--ingest-idle-timeout-ms", "3000"]);
+    for (w, h) in [("640", "360"), ("1280", "720")] {
+        let mut sm = sim(&s, &n, &["--frames", "45", "--fps", "30", "--width", w, "--height", h]);
+        assert_exit(&mut sm, T, 0);
+    }
+    assert_exit(&mut st, T, 0);
+    let got = decoder.wait_frames(90, Duration::from_secs(2), Duration::from_secs(10));
+    assert!(got >= 84, "decoded {got} of 90 across the restart; log:\n{}", st.output());
+    assert!(decoder.errors().is_empty(), "{:?}", decoder.errors());
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.path("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["stats"]["segment_maps"], 2, "{summary}");
+    assert!(st.output().contains("reconfiguring the encoder"), "{}", st.output());
+}

@@ -30,7 +30,7 @@ pub mod target;
 #[cfg(test)]
 mod proptests;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 
 pub use layout::{
     BITSTREAM_FORMAT_ANNEX_B, ENCODED_FLAG_KEYFRAME, EncodedAccessUnit, EncodedCodec, FrameLayout,

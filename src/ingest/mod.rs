@@ -16,6 +16,8 @@ pub mod runtime;
 pub mod shm;
 pub mod snapshot;
 pub mod sync;
+#[cfg(test)]
+mod test_segment;
 
 use std::path::PathBuf;
 

@@ -172,3 +172,7 @@ pub fn run_ingest(
         }
     }
 }
+
+#[cfg(test)]
+#[path = "runtime_tests.rs"]
+mod tests;

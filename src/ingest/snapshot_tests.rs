@@ -2,70 +2,23 @@
 
 use super::*;
 use crate::ingest::shm::Segment;
-use std::path::PathBuf;
 use std::sync::mpsc;
 use std::sync::{Arc, Barrier};
+
+use crate::ingest::test_segment::TestSegment;
 
 const W: u32 = 64;
 const H: u32 = 32;
 const STRIDE: usize = (W * 3) as usize;
 const PAYLOAD: usize = STRIDE * H as usize;
 
-/// A v2 header (contract §2) for one BGR U8 plane, built from the offsets.
-fn v2_header(frame_count: u32, ts: u64) -> [u8; 256] {
-    let mut m = [0u8; 256];
-    m[0..8].copy_from_slice(b"CV-MMAP\0");
-    m[8] = 2;
-    m[0x0C..0x10].copy_from_slice(&frame_count.to_le_bytes());
-    m[0x10..0x18].copy_from_slice(&ts.to_le_bytes());
-    m[0x18..0x20].copy_from_slice(&u64::from(frame_count).to_le_bytes());
-    m[0x20] = 1; // plane_count
-    m[0x21] = 1; // mask
-    m[0x22..0x24].copy_from_slice(&64u16.to_le_bytes());
-    m[0x24..0x26].copy_from_slice(&24u16.to_le_bytes());
-    m[0x26..0x28].copy_from_slice(&4u16.to_le_bytes());
-    m[0x28..0x2C].copy_from_slice(&(PAYLOAD as u32).to_le_bytes());
-    let d = &mut m[64..88];
-    d[0] = 0; // LEFT
-    d[1] = 1; // BGR
-    d[2] = 0; // U8
-    for (i, v) in [W, H, STRIDE as u32, 0, PAYLOAD as u32].iter().enumerate() {
-        d[4 + 4 * i..8 + 4 * i].copy_from_slice(&v.to_le_bytes());
-    }
-    m
-}
-
-/// A real segment under /dev/shm, removed on drop, with a writable mapping.
-struct TestSegment {
-    path: PathBuf,
-    map: memmap2::MmapMut,
-}
-
-impl TestSegment {
-    fn create(tag: &str) -> Self {
-        let path = PathBuf::from(format!("/dev/shm/cvmmap_snapshot_{}_{tag}", std::process::id()));
-        let f = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path).unwrap();
-        f.set_len((PAYLOAD_OFFSET + PAYLOAD) as u64).unwrap();
-        let map = unsafe { memmap2::MmapMut::map_mut(&f) }.unwrap();
-        Self { path, map }
-    }
-
-    /// Producer order (contract §2): payload, then metadata.
-    fn publish(&mut self, frame_count: u32, ts: u64) {
-        self.map[PAYLOAD_OFFSET..].fill(frame_count as u8);
-        self.map[..256].copy_from_slice(&v2_header(frame_count, ts));
-    }
-}
-
-impl Drop for TestSegment {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
+fn segment(tag: &str) -> TestSegment {
+    TestSegment::create(&format!("cvmmap_snapshot_{}_{tag}", std::process::id()), W, H)
 }
 
 #[test]
 fn a_published_frame_is_copied_whole_then_reported_unchanged() {
-    let mut seg = TestSegment::create("whole");
+    let mut seg = segment("whole");
     seg.publish(7, 1_000);
     let region = Segment::open(&seg.path).unwrap();
     let Snapshot::Frame(f) = take(&region, None) else { panic!("expected a frame") };
@@ -78,7 +31,7 @@ fn a_published_frame_is_copied_whole_then_reported_unchanged() {
 
 #[test]
 fn zeroed_metadata_is_invalid_not_a_frame() {
-    let seg = TestSegment::create("zero");
+    let seg = segment("zero");
     let region = Segment::open(&seg.path).unwrap();
     assert!(matches!(take(&region, None), Snapshot::Invalid(_)));
 }
@@ -109,7 +62,7 @@ impl SharedRegion for InterruptedRegion<'_> {
 
 #[test]
 fn a_frame_rewritten_by_a_writer_thread_during_the_copy_is_torn() {
-    let mut seg = TestSegment::create("torn");
+    let mut seg = segment("torn");
     seg.publish(1, 100);
     let region = Segment::open(&seg.path).unwrap();
     let (tx, rx) = mpsc::channel();
@@ -139,7 +92,7 @@ fn a_frame_rewritten_by_a_writer_thread_during_the_copy_is_torn() {
 
 #[test]
 fn free_running_writer_thread_causes_detected_torn_reads_and_never_a_crash() {
-    let seg = TestSegment::create("race");
+    let seg = segment("race");
     let path = seg.path.clone();
     let seg = Arc::new(std::sync::Mutex::new(seg));
     let region = Segment::open(&path).unwrap();
@@ -177,7 +130,7 @@ fn free_running_writer_thread_causes_detected_torn_reads_and_never_a_crash() {
 
 #[test]
 fn metadata_pointing_past_the_mapping_is_refused() {
-    let mut seg = TestSegment::create("oob");
+    let mut seg = segment("oob");
     seg.publish(1, 1);
     // Claim a payload bigger than the segment.
     seg.map[0x28..0x2C].copy_from_slice(&(PAYLOAD as u32 * 4).to_le_bytes());
