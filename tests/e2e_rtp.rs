@@ -7,8 +7,9 @@ mod common;
 use std::time::Duration;
 
 use common::decoder::GstRtpDecoder;
-use common::{Proc, Scratch, assert_exit, bin, free_udp_port, unique, wait_for_file, wait_udp_bound};
-
+use common::{
+    Proc, Scratch, assert_exit, bin, free_udp_port, unique, wait_for_file, wait_udp_bound,
+};
 
 const T: Duration = Duration::from_secs(40);
 
@@ -20,11 +21,22 @@ struct Names {
 
 fn names(tag: &str) -> Names {
     let id = unique(tag);
-    Names { label: format!("acc_{}", &id[id.len().saturating_sub(18)..]), shm: id.clone(), ipc: format!("ipc:///tmp/{id}.ipc") }
+    Names {
+        label: format!("acc_{}", &id[id.len().saturating_sub(18)..]),
+        shm: id.clone(),
+        ipc: format!("ipc:///tmp/{id}.ipc"),
+    }
 }
 
 fn sim(s: &Scratch, n: &Names, extra: &[&str]) -> Proc {
-    let mut args = vec!["--label", &n.label, "--shm-name", &n.shm, "--zmq-endpoint", &n.ipc];
+    let mut args = vec![
+        "--label",
+        &n.label,
+        "--shm-name",
+        &n.shm,
+        "--zmq-endpoint",
+        &n.ipc,
+    ];
     args.extend_from_slice(extra);
     Proc::spawn(&bin("cvmmap_sim"), &args, s.path("sim.log"))
 }
@@ -87,7 +99,9 @@ fn issue_example(first: First) {
     let s = Scratch::new("e2e_example");
     let n = names("ex");
     let port = free_udp_port();
-    let sim_args = ["--frames", "300", "--fps", "30", "--width", "640", "--height", "360"];
+    let sim_args = [
+        "--frames", "300", "--fps", "30", "--width", "640", "--height", "360",
+    ];
     let idle = ["--ingest-idle-timeout-ms", "3000"];
     let (mut a, mut b, mut c) = match first {
         First::Simulator => {
@@ -112,14 +126,18 @@ fn issue_example(first: First) {
     assert_exit(&mut c, T, 0);
     assert_exit(&mut a, T, 0);
     assert_exit(&mut b, T, 0);
-    let rx: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(s.path("receiver.json")).unwrap()).unwrap();
+    let rx: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.path("receiver.json")).unwrap()).unwrap();
     assert_eq!(rx["result"], "pass", "{rx}");
     assert!(rx["packets"].as_u64().unwrap() >= 200, "{rx}");
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(s.path("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["encoder"], "x264enc", "{summary}");
     assert_eq!(summary["end"], "idle_timeout", "{summary}");
-    assert!(summary["stats"]["access_units"].as_u64().unwrap() > 200, "{summary}");
+    assert!(
+        summary["stats"]["access_units"].as_u64().unwrap() > 200,
+        "{summary}"
+    );
 }
 
 #[test]
@@ -139,7 +157,10 @@ fn e2e_issue_example_receiver_first() {
 
 /// Streams `frames` frames and decodes them with GStreamer; returns the
 /// decoded count and format.
-fn decode_run(sim_extra: &[&str], frames: u64) -> (u64, Option<common::decoder::DecodedFormat>, String) {
+fn decode_run(
+    sim_extra: &[&str],
+    frames: u64,
+) -> (u64, Option<common::decoder::DecodedFormat>, String) {
     let s = Scratch::new("e2e_decode");
     let n = names("dec");
     let port = free_udp_port();
@@ -160,7 +181,10 @@ fn decode_run(sim_extra: &[&str], frames: u64) -> (u64, Option<common::decoder::
 #[test]
 fn e2e_gstreamer_decodes_95_percent_of_300_frames_as_i420() {
     let (got, format, log) = decode_run(&["--width", "640", "--height", "360"], 300);
-    assert!(got >= 285, "decoded {got} of 300 frames; streamer log:\n{log}");
+    assert!(
+        got >= 285,
+        "decoded {got} of 300 frames; streamer log:\n{log}"
+    );
     let f = format.expect("a decoded format");
     assert_eq!((f.format.as_str(), f.width, f.height), ("I420", 640, 360));
 }
@@ -170,9 +194,16 @@ fn format_case(case: &[&str]) {
     let mut args = case.to_vec();
     args.extend(["--width", "640", "--height", "360"]);
     let (got, format, log) = decode_run(&args, 45);
-    assert!(got >= 42, "{case:?}: decoded {got} of 45; streamer log:\n{log}");
+    assert!(
+        got >= 42,
+        "{case:?}: decoded {got} of 45; streamer log:\n{log}"
+    );
     let f = format.expect("a decoded format");
-    assert_eq!((f.format.as_str(), f.width, f.height), ("I420", 640, 360), "{case:?}");
+    assert_eq!(
+        (f.format.as_str(), f.width, f.height),
+        ("I420", 640, 360),
+        "{case:?}"
+    );
 }
 
 #[test]
@@ -227,7 +258,11 @@ fn e2e_ffmpeg_decodes_from_the_sdp_file() {
     let port = free_udp_port();
     let mut st = streamer(&s, &n, port, &["--ingest-idle-timeout-ms", "2000"]);
     let sdp = s.path("stream.sdp");
-    assert!(wait_for_file(&sdp, Duration::from_secs(10)), "no SDP file; log:\n{}", st.output());
+    assert!(
+        wait_for_file(&sdp, Duration::from_secs(10)),
+        "no SDP file; log:\n{}",
+        st.output()
+    );
     let raw = s.path("out.yuv");
     let ff = Proc::spawn(
         std::path::Path::new("ffmpeg"),
@@ -246,38 +281,78 @@ fn e2e_ffmpeg_decodes_from_the_sdp_file() {
         s.path("ffmpeg.log"),
     );
     // ffmpeg binds the port named in the SDP; start the producer only then.
-    assert!(wait_udp_bound(port, Duration::from_secs(10)), "ffmpeg never bound {port}:\n{}", ff.output());
-    let mut sm = sim(&s, &n, &["--frames", "150", "--fps", "30", "--width", "640", "--height", "360"]);
+    assert!(
+        wait_udp_bound(port, Duration::from_secs(10)),
+        "ffmpeg never bound {port}:\n{}",
+        ff.output()
+    );
+    let mut sm = sim(
+        &s,
+        &n,
+        &[
+            "--frames", "150", "--fps", "30", "--width", "640", "--height", "360",
+        ],
+    );
     assert_exit(&mut sm, T, 0);
     assert_exit(&mut st, T, 0);
     let mut ff = ff;
     ff.signal(2); // SIGINT: ffmpeg flushes and exits
     ff.wait(Duration::from_secs(10));
     let log = ff.output();
-    assert!(log.contains("yuv420p"), "ffmpeg did not report 4:2:0:\n{log}");
+    assert!(
+        log.contains("yuv420p"),
+        "ffmpeg did not report 4:2:0:\n{log}"
+    );
     let frame = 640 * 360 * 3 / 2;
-    let frames = std::fs::metadata(&raw).map(|m| m.len() as usize / frame).unwrap_or(0);
-    assert!(frames >= 142, "ffmpeg decoded {frames} of 150 frames:\n{log}");
+    let frames = std::fs::metadata(&raw)
+        .map(|m| m.len() as usize / frame)
+        .unwrap_or(0);
+    assert!(
+        frames >= 142,
+        "ffmpeg decoded {frames} of 150 frames:\n{log}"
+    );
 }
 
 #[test]
 fn e2e_bad_arguments_exit_2_naming_the_flag() {
     let s = Scratch::new("e2e_args");
-    let mut p = Proc::spawn(&bin("cvmmap_sim"), &["--label", &"x".repeat(25), "--frames", "1"], s.path("a.log"));
+    let mut p = Proc::spawn(
+        &bin("cvmmap_sim"),
+        &["--label", &"x".repeat(25), "--frames", "1"],
+        s.path("a.log"),
+    );
     assert_exit(&mut p, T, 2);
     assert!(p.output().contains("--label"), "{}", p.output());
 
-    let base = ["--codec", "h264", "--shm-name", "x", "--zmq-endpoint", "ipc:///tmp/x.ipc", "--rtp"];
+    let base = [
+        "--codec",
+        "h264",
+        "--shm-name",
+        "x",
+        "--zmq-endpoint",
+        "ipc:///tmp/x.ipc",
+        "--rtp",
+    ];
     let mut p = Proc::spawn(&bin("cvmmap_streamer"), &base, s.path("b.log"));
     assert_exit(&mut p, T, 2);
     assert!(p.output().contains("--rtp-endpoint"), "{}", p.output());
 
     let mut args = base.to_vec();
-    args.extend(["--rtp-endpoint", "127.0.0.1:5004", "--rtp-payload-type", "95"]);
+    args.extend([
+        "--rtp-endpoint",
+        "127.0.0.1:5004",
+        "--rtp-payload-type",
+        "95",
+    ]);
     let mut p = Proc::spawn(&bin("cvmmap_streamer"), &args, s.path("c.log"));
     assert_exit(&mut p, T, 2);
     assert!(p.output().contains("--rtp-payload-type"), "{}", p.output());
-    assert_eq!(p.output().trim().lines().count(), 1, "one line: {}", p.output());
+    assert_eq!(
+        p.output().trim().lines().count(),
+        1,
+        "one line: {}",
+        p.output()
+    );
 }
 
 #[test]
@@ -288,7 +363,19 @@ fn e2e_dummy_input_streams_without_a_producer() {
     let ep = format!("127.0.0.1:{port}");
     let mut st = Proc::spawn(
         &bin("cvmmap_streamer"),
-        &["--codec", "h264", "--input-mode", "dummy", "--dummy-frames", "60", "--dummy-fps", "60", "--rtp", "--rtp-endpoint", &ep],
+        &[
+            "--codec",
+            "h264",
+            "--input-mode",
+            "dummy",
+            "--dummy-frames",
+            "60",
+            "--dummy-fps",
+            "60",
+            "--rtp",
+            "--rtp-endpoint",
+            &ep,
+        ],
         s.path("streamer.log"),
     );
     assert_exit(&mut st, T, 0);
@@ -304,15 +391,27 @@ fn e2e_producer_restart_with_a_new_resolution_keeps_the_stream_going() {
     let decoder = GstRtpDecoder::start(port, "H264", 96);
     let mut st = streamer(&s, &n, port, &["--ingest-idle-timeout-ms", "3000"]);
     for (w, h) in [("640", "360"), ("1280", "720")] {
-        let mut sm = sim(&s, &n, &["--frames", "45", "--fps", "30", "--width", w, "--height", h]);
+        let mut sm = sim(
+            &s,
+            &n,
+            &["--frames", "45", "--fps", "30", "--width", w, "--height", h],
+        );
         assert_exit(&mut sm, T, 0);
     }
     assert_exit(&mut st, T, 0);
     let got = decoder.wait_frames(90, Duration::from_secs(2), Duration::from_secs(10));
-    assert!(got >= 84, "decoded {got} of 90 across the restart; log:\n{}", st.output());
+    assert!(
+        got >= 84,
+        "decoded {got} of 90 across the restart; log:\n{}",
+        st.output()
+    );
     assert!(decoder.errors().is_empty(), "{:?}", decoder.errors());
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(s.path("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["stats"]["segment_maps"], 2, "{summary}");
-    assert!(st.output().contains("reconfiguring the encoder"), "{}", st.output());
+    assert!(
+        st.output().contains("reconfiguring the encoder"),
+        "{}",
+        st.output()
+    );
 }

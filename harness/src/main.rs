@@ -6,7 +6,11 @@ use std::process::ExitCode;
 use clap::Parser;
 
 #[derive(Parser)]
-#[command(name = "harness", version, about = "Acceptance matrix, fault suite and benchmarks (not yet implemented)")]
+#[command(
+    name = "harness",
+    version,
+    about = "Acceptance matrix, fault suite and benchmarks (not yet implemented)"
+)]
 struct Cli {
     /// acceptance | faults | bench
     command: String,
@@ -14,6 +18,9 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    eprintln!("error: harness {}: not implemented yet (see the harness issue)", cli.command);
+    eprintln!(
+        "error: harness {}: not implemented yet (see the harness issue)",
+        cli.command
+    );
     ExitCode::from(2)
 }

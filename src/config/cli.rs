@@ -28,11 +28,25 @@ pub enum InputMode {
 }
 
 /// x264/x265 speed presets accepted by `--preset`.
-pub const PRESETS: [&str; 10] =
-    ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo"];
+pub const PRESETS: [&str; 10] = [
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+    "placebo",
+];
 
 #[derive(Debug, Clone, Parser)]
-#[command(name = "cvmmap_streamer", version, about = "Stream a cv-mmap producer over RTP with low latency")]
+#[command(
+    name = "cvmmap_streamer",
+    version,
+    about = "Stream a cv-mmap producer over RTP with low latency"
+)]
 pub struct Cli {
     /// Run mode (kept for compatibility with the C++ original).
     #[arg(long, value_enum, default_value = "pipeline")]
@@ -128,8 +142,12 @@ pub struct Cli {
 
 fn resolve_endpoint(text: &str) -> Result<SocketAddr, ConfigError> {
     let bad = |why: String| ConfigError::new("--rtp-endpoint", format!("{text:?} {why}"));
-    let mut addrs = text.to_socket_addrs().map_err(|e| bad(format!("is not HOST:PORT ({e})")))?;
-    let addr = addrs.next().ok_or_else(|| bad("resolves to no address".into()))?;
+    let mut addrs = text
+        .to_socket_addrs()
+        .map_err(|e| bad(format!("is not HOST:PORT ({e})")))?;
+    let addr = addrs
+        .next()
+        .ok_or_else(|| bad("resolves to no address".into()))?;
     if addr.port() == 0 {
         return Err(bad("has port 0".into()));
     }
@@ -141,15 +159,21 @@ impl Cli {
     pub fn into_config(self) -> Result<Config, ConfigError> {
         let source = match self.input_mode {
             InputMode::Dummy => {
-                if !(self.dummy_fps.is_finite() && self.dummy_fps > 0.0 && self.dummy_fps <= 1000.0) {
-                    return Err(ConfigError::new("--dummy-fps", format!("{} is not in (0, 1000]", self.dummy_fps)));
+                if !(self.dummy_fps.is_finite() && self.dummy_fps > 0.0 && self.dummy_fps <= 1000.0)
+                {
+                    return Err(ConfigError::new(
+                        "--dummy-fps",
+                        format!("{} is not in (0, 1000]", self.dummy_fps),
+                    ));
                 }
                 Source::Dummy(DummyConfig {
                     label: self.dummy_label.clone(),
                     width: self.dummy_width,
                     height: self.dummy_height,
                     fps: self.dummy_fps,
-                    frames: if self.ingest_max_frames > 0 && (self.dummy_frames == 0 || self.ingest_max_frames < self.dummy_frames) {
+                    frames: if self.ingest_max_frames > 0
+                        && (self.dummy_frames == 0 || self.ingest_max_frames < self.dummy_frames)
+                    {
                         self.ingest_max_frames
                     } else {
                         self.dummy_frames
@@ -157,19 +181,32 @@ impl Cli {
                 })
             }
             InputMode::Cvmmap => {
-                let (shm_name, zmq_endpoint, label) = match (&self.source, &self.shm_name, &self.zmq_endpoint) {
-                    (Some(t), _, _) => {
-                        let target: Target = t.parse().map_err(|e| ConfigError::new("--source", format!("{e}")))?;
-                        (target.shm_name(), target.zmq_endpoint(), Some(target.instance().to_owned()))
-                    }
-                    (None, Some(shm), Some(ep)) => (shm.clone(), ep.clone(), None),
-                    (None, None, _) => {
-                        return Err(ConfigError::new("--shm-name", "required (or --source cvmmap://...)"));
-                    }
-                    (None, Some(_), None) => {
-                        return Err(ConfigError::new("--zmq-endpoint", "required with --shm-name"));
-                    }
-                };
+                let (shm_name, zmq_endpoint, label) =
+                    match (&self.source, &self.shm_name, &self.zmq_endpoint) {
+                        (Some(t), _, _) => {
+                            let target: Target = t
+                                .parse()
+                                .map_err(|e| ConfigError::new("--source", format!("{e}")))?;
+                            (
+                                target.shm_name(),
+                                target.zmq_endpoint(),
+                                Some(target.instance().to_owned()),
+                            )
+                        }
+                        (None, Some(shm), Some(ep)) => (shm.clone(), ep.clone(), None),
+                        (None, None, _) => {
+                            return Err(ConfigError::new(
+                                "--shm-name",
+                                "required (or --source cvmmap://...)",
+                            ));
+                        }
+                        (None, Some(_), None) => {
+                            return Err(ConfigError::new(
+                                "--zmq-endpoint",
+                                "required with --shm-name",
+                            ));
+                        }
+                    };
                 Source::Cvmmap(IngestConfig {
                     shm_name,
                     zmq_endpoint,
@@ -194,7 +231,10 @@ impl Cli {
             })
         } else {
             if self.rtp_endpoint.is_some() || self.rtp_sdp.is_some() {
-                return Err(ConfigError::new("--rtp", "required when --rtp-endpoint or --rtp-sdp is given"));
+                return Err(ConfigError::new(
+                    "--rtp",
+                    "required when --rtp-endpoint or --rtp-sdp is given",
+                ));
             }
             None
         };
@@ -221,17 +261,31 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Result<Config, String> {
-        let cli = Cli::try_parse_from(std::iter::once("cvmmap_streamer").chain(args.iter().copied()))
-            .map_err(|e| e.to_string())?;
+        let cli =
+            Cli::try_parse_from(std::iter::once("cvmmap_streamer").chain(args.iter().copied()))
+                .map_err(|e| e.to_string())?;
         cli.into_config().map_err(|e| e.to_string())
     }
 
-    const BASE: [&str; 6] = ["--codec", "h264", "--shm-name", "s1", "--zmq-endpoint", "ipc:///tmp/s1.ipc"];
+    const BASE: [&str; 6] = [
+        "--codec",
+        "h264",
+        "--shm-name",
+        "s1",
+        "--zmq-endpoint",
+        "ipc:///tmp/s1.ipc",
+    ];
 
     #[test]
     fn seed_example_parses_with_defaults() {
         let mut a = BASE.to_vec();
-        a.extend(["--rtp", "--rtp-endpoint", "127.0.0.1:5004", "--rtp-sdp", "/tmp/s1.sdp"]);
+        a.extend([
+            "--rtp",
+            "--rtp-endpoint",
+            "127.0.0.1:5004",
+            "--rtp-sdp",
+            "/tmp/s1.sdp",
+        ]);
         let c = parse(&a).unwrap();
         let rtp = c.rtp.unwrap();
         assert_eq!(rtp.payload_type, 96);
@@ -250,14 +304,28 @@ mod tests {
     #[test]
     fn payload_type_95_names_the_flag() {
         let mut a = BASE.to_vec();
-        a.extend(["--rtp", "--rtp-endpoint", "127.0.0.1:5004", "--rtp-payload-type", "95"]);
+        a.extend([
+            "--rtp",
+            "--rtp-endpoint",
+            "127.0.0.1:5004",
+            "--rtp-payload-type",
+            "95",
+        ]);
         assert!(parse(&a).unwrap_err().contains("--rtp-payload-type"));
     }
 
     #[test]
     fn source_target_derives_names_and_label() {
-        let c = parse(&["--codec", "h264", "--source", "cvmmap://cam0@/run/x?namespace=zed"]).unwrap();
-        let Source::Cvmmap(i) = c.source else { panic!() };
+        let c = parse(&[
+            "--codec",
+            "h264",
+            "--source",
+            "cvmmap://cam0@/run/x?namespace=zed",
+        ])
+        .unwrap();
+        let Source::Cvmmap(i) = c.source else {
+            panic!()
+        };
         assert_eq!(i.shm_name, "zed_cam0");
         assert_eq!(i.zmq_endpoint, "ipc:///run/x/zed_cam0");
         assert_eq!(i.label.as_deref(), Some("cam0"));
@@ -265,16 +333,35 @@ mod tests {
 
     #[test]
     fn missing_source_and_bad_endpoint_are_rejected() {
-        assert!(parse(&["--codec", "h264"]).unwrap_err().contains("--shm-name"));
+        assert!(
+            parse(&["--codec", "h264"])
+                .unwrap_err()
+                .contains("--shm-name")
+        );
         let mut a = BASE.to_vec();
         a.extend(["--rtp", "--rtp-endpoint", "nonsense"]);
         assert!(parse(&a).unwrap_err().contains("--rtp-endpoint"));
-        assert!(parse(&["--codec", "h264", "--source", "cvmmap://"]).unwrap_err().contains("--source"));
+        assert!(
+            parse(&["--codec", "h264", "--source", "cvmmap://"])
+                .unwrap_err()
+                .contains("--source")
+        );
     }
 
     #[test]
     fn dummy_mode_needs_no_shm() {
-        let c = parse(&["--codec", "h264", "--input-mode", "dummy", "--dummy-frames", "10"]).unwrap();
-        assert!(matches!(c.source, Source::Dummy(DummyConfig { frames: 10, .. })));
+        let c = parse(&[
+            "--codec",
+            "h264",
+            "--input-mode",
+            "dummy",
+            "--dummy-frames",
+            "10",
+        ])
+        .unwrap();
+        assert!(matches!(
+            c.source,
+            Source::Dummy(DummyConfig { frames: 10, .. })
+        ));
     }
 }

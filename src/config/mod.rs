@@ -52,6 +52,9 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub fn new(flag: &'static str, reason: impl Into<String>) -> Self {
-        Self { flag, reason: reason.into() }
+        Self {
+            flag,
+            reason: reason.into(),
+        }
     }
 }

@@ -14,7 +14,9 @@ use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 use tracing::{debug, info};
 
-use super::{AccessUnit, AccessUnitSink, Codec, EncodeError, EncodeInput, EncoderSettings, VideoEncoder};
+use super::{
+    AccessUnit, AccessUnitSink, Codec, EncodeError, EncodeInput, EncoderSettings, VideoEncoder,
+};
 use crate::contract::PixelFormat;
 use crate::ingest::VideoGeometry;
 use crate::pipeline::Stats;
@@ -89,13 +91,27 @@ pub struct GstEncoder {
 }
 
 impl GstEncoder {
-    pub fn new(settings: EncoderSettings, sink: AccessUnitSink, stats: Arc<Stats>) -> Result<Self, EncodeError> {
+    pub fn new(
+        settings: EncoderSettings,
+        sink: AccessUnitSink,
+        stats: Arc<Stats>,
+    ) -> Result<Self, EncodeError> {
         let element = probe(settings.codec)?;
-        Ok(Self { settings, element, sink, stats, captures: Arc::default(), running: None })
+        Ok(Self {
+            settings,
+            element,
+            sink,
+            stats,
+            captures: Arc::default(),
+            running: None,
+        })
     }
 
     fn build_err(&self, message: impl Into<String>) -> EncodeError {
-        EncodeError::Build { codec: self.settings.codec, message: message.into() }
+        EncodeError::Build {
+            codec: self.settings.codec,
+            message: message.into(),
+        }
     }
 
     fn make_encoder(&self) -> Result<gst::Element, EncodeError> {
@@ -117,7 +133,10 @@ impl GstEncoder {
                 .property_from_str("speed-preset", &s.preset)
                 .property("key-int-max", s.gop as i32)
                 .property("bitrate", s.bitrate_kbps)
-                .property("option-string", format!("bframes={}:repeat-headers=1", s.b_frames))
+                .property(
+                    "option-string",
+                    format!("bframes={}:repeat-headers=1", s.b_frames),
+                )
                 .build()
                 .map_err(e)?,
         };
@@ -139,27 +158,46 @@ impl GstEncoder {
             .max_buffers(1)
             .max_bytes(0)
             .build();
-        let convert = gst::ElementFactory::make("videoconvert").build().map_err(|e| self.build_err(e.to_string()))?;
-        let i420 = gst::Caps::builder("video/x-raw").field("format", "I420").build();
+        let convert = gst::ElementFactory::make("videoconvert")
+            .build()
+            .map_err(|e| self.build_err(e.to_string()))?;
+        let i420 = gst::Caps::builder("video/x-raw")
+            .field("format", "I420")
+            .build();
         let encoder = self.make_encoder()?;
         let media = match self.settings.codec {
             Codec::H264 => "video/x-h264",
             Codec::H265 => "video/x-h265",
         };
-        let out_caps = gst::Caps::builder(media).field("stream-format", "byte-stream").field("alignment", "au").build();
-        let appsink = gst_app::AppSink::builder().caps(&out_caps).sync(false).build();
+        let out_caps = gst::Caps::builder(media)
+            .field("stream-format", "byte-stream")
+            .field("alignment", "au")
+            .build();
+        let appsink = gst_app::AppSink::builder()
+            .caps(&out_caps)
+            .sync(false)
+            .build();
 
         let pipeline = gst::Pipeline::new();
         let err = |e: gst::glib::BoolError| self.build_err(e.to_string());
         pipeline
-            .add_many([appsrc.upcast_ref(), &convert, &encoder, appsink.upcast_ref()])
+            .add_many([
+                appsrc.upcast_ref(),
+                &convert,
+                &encoder,
+                appsink.upcast_ref(),
+            ])
             .map_err(err)?;
         appsrc.link(&convert).map_err(err)?;
         convert.link_filtered(&encoder, &i420).map_err(err)?;
         encoder.link(&appsink).map_err(err)?;
 
-        let (sink, stats, captures, codec) =
-            (self.sink.clone(), self.stats.clone(), self.captures.clone(), self.settings.codec);
+        let (sink, stats, captures, codec) = (
+            self.sink.clone(),
+            self.stats.clone(),
+            self.captures.clone(),
+            self.settings.codec,
+        );
         appsink.set_callbacks(
             gst_app::AppSinkCallbacks::builder()
                 .new_sample(move |appsink| {
@@ -174,12 +212,21 @@ impl GstEncoder {
                     if keyframe {
                         Stats::incr(&stats.keyframes);
                     }
-                    sink(AccessUnit { codec, data: map.as_slice().to_vec(), pts_ns, dts_ns, keyframe, capture_ts_ns });
+                    sink(AccessUnit {
+                        codec,
+                        data: map.as_slice().to_vec(),
+                        pts_ns,
+                        dts_ns,
+                        keyframe,
+                        capture_ts_ns,
+                    });
                     Ok(gst::FlowSuccess::Ok)
                 })
                 .build(),
         );
-        pipeline.set_state(gst::State::Playing).map_err(|e| self.build_err(e.to_string()))?;
+        pipeline
+            .set_state(gst::State::Playing)
+            .map_err(|e| self.build_err(e.to_string()))?;
         info!(
             element = self.element,
             width = geometry.width,
@@ -187,24 +234,37 @@ impl GstEncoder {
             format = ?geometry.pixel_format,
             "encoder started"
         );
-        self.running = Some(Running { pipeline, appsrc, geometry, info });
+        self.running = Some(Running {
+            pipeline,
+            appsrc,
+            geometry,
+            info,
+        });
         Ok(())
     }
 
     /// Surfaces asynchronous pipeline errors (negotiation, encoder failure).
     fn check_bus(&self) -> Result<(), EncodeError> {
-        let Some(r) = &self.running else { return Ok(()) };
-        let Some(bus) = r.pipeline.bus() else { return Ok(()) };
+        let Some(r) = &self.running else {
+            return Ok(());
+        };
+        let Some(bus) = r.pipeline.bus() else {
+            return Ok(());
+        };
         while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
             if let gst::MessageView::Error(e) = msg.view() {
-                return Err(EncodeError::Runtime { message: format!("{} ({:?})", e.error(), e.debug()) });
+                return Err(EncodeError::Runtime {
+                    message: format!("{} ({:?})", e.error(), e.debug()),
+                });
             }
         }
         Ok(())
     }
 
     fn stop(&mut self) -> Result<(), EncodeError> {
-        let Some(r) = self.running.take() else { return Ok(()) };
+        let Some(r) = self.running.take() else {
+            return Ok(());
+        };
         let _ = r.appsrc.end_of_stream();
         let result = match r.pipeline.bus() {
             Some(bus) => match bus.timed_pop_filtered(
@@ -212,10 +272,14 @@ impl GstEncoder {
                 &[gst::MessageType::Eos, gst::MessageType::Error],
             ) {
                 Some(msg) => match msg.view() {
-                    gst::MessageView::Error(e) => Err(EncodeError::Runtime { message: e.error().to_string() }),
+                    gst::MessageView::Error(e) => Err(EncodeError::Runtime {
+                        message: e.error().to_string(),
+                    }),
                     _ => Ok(()),
                 },
-                None => Err(EncodeError::DrainTimeout { ms: DRAIN_TIMEOUT.as_millis() as u64 }),
+                None => Err(EncodeError::DrainTimeout {
+                    ms: DRAIN_TIMEOUT.as_millis() as u64,
+                }),
             },
             None => Ok(()),
         };
@@ -226,15 +290,26 @@ impl GstEncoder {
 
 fn lookup_capture(captures: &CaptureMap, pts_ns: u64) -> u64 {
     let map = captures.lock().unwrap_or_else(|p| p.into_inner());
-    map.iter().rev().find(|(pts, _)| *pts == pts_ns).map(|&(_, c)| c).unwrap_or(0)
+    map.iter()
+        .rev()
+        .find(|(pts, _)| *pts == pts_ns)
+        .map(|&(_, c)| c)
+        .unwrap_or(0)
 }
 
 impl VideoEncoder for GstEncoder {
     fn encode(&mut self, input: EncodeInput) -> Result<(), EncodeError> {
         self.check_bus()?;
         let geometry = input.frame.geometry;
-        if self.running.as_ref().is_some_and(|r| r.geometry != geometry) {
-            info!(?geometry, "input geometry changed: reconfiguring the encoder");
+        if self
+            .running
+            .as_ref()
+            .is_some_and(|r| r.geometry != geometry)
+        {
+            info!(
+                ?geometry,
+                "input geometry changed: reconfiguring the encoder"
+            );
             self.stop()?;
         }
         if self.running.is_none() {
@@ -262,7 +337,9 @@ impl VideoEncoder for GstEncoder {
                     &[0],
                     &[geometry.stride as i32],
                 )
-                .map_err(|e| EncodeError::Runtime { message: e.to_string() })?;
+                .map_err(|e| EncodeError::Runtime {
+                    message: e.to_string(),
+                })?;
             }
         }
         if input.force_keyframe {
@@ -273,7 +350,11 @@ impl VideoEncoder for GstEncoder {
                 .build();
             r.appsrc.send_event(event);
         }
-        r.appsrc.push_buffer(buffer).map_err(|e| EncodeError::Runtime { message: format!("push failed: {e:?}") })?;
+        r.appsrc
+            .push_buffer(buffer)
+            .map_err(|e| EncodeError::Runtime {
+                message: format!("push failed: {e:?}"),
+            })?;
         Stats::incr(&self.stats.frames_encoded);
         Ok(())
     }

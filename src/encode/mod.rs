@@ -66,13 +66,18 @@ pub struct EncodeInput {
 #[derive(Debug, thiserror::Error)]
 pub enum EncodeError {
     #[error("GStreamer element {element:?} is not installed ({hint})")]
-    MissingElement { element: &'static str, hint: &'static str },
+    MissingElement {
+        element: &'static str,
+        hint: &'static str,
+    },
     #[error("GStreamer initialisation failed: {0}")]
     Init(String),
     #[error("cannot build the {codec} encoder pipeline: {message}")]
     Build { codec: Codec, message: String },
     #[error("{pixel_format:?} frames are not supported by the encoder")]
-    UnsupportedFormat { pixel_format: crate::contract::PixelFormat },
+    UnsupportedFormat {
+        pixel_format: crate::contract::PixelFormat,
+    },
     #[error("encoder pipeline failed: {message}")]
     Runtime { message: String },
     #[error("encoder did not drain within {ms} ms")]

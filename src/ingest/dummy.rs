@@ -36,7 +36,10 @@ pub fn fill_test_pattern(data: &mut [u8], width: u32, height: u32, f: u64) {
 }
 
 fn wall_clock_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
 }
 
 /// Produces frames into `queue` until `cfg.frames` or `stop`.
@@ -53,7 +56,12 @@ pub fn run_dummy(cfg: &DummyConfig, queue: &LatestQueue<Frame>, stats: &Stats, s
     while !stop.load(Ordering::Relaxed) && (cfg.frames == 0 || f < cfg.frames) {
         let mut data = vec![0u8; geometry.plane_bytes()];
         fill_test_pattern(&mut data, cfg.width, cfg.height, f);
-        let frame = Frame { frame_count: f as u32, capture_ts_ns: wall_clock_ns(), geometry, data };
+        let frame = Frame {
+            frame_count: f as u32,
+            capture_ts_ns: wall_clock_ns(),
+            geometry,
+            data,
+        };
         if queue.push(frame).is_some() {
             Stats::incr(&stats.frames_dropped_queue);
         }
@@ -82,14 +90,23 @@ mod tests {
         fill_test_pattern(&mut d, w, h, 5);
         let px = |x: usize, y: usize| &d[(y * w as usize + x) * 3..][..3];
         assert_eq!(px(0, 0), [15, 25, 35]);
-        assert_eq!(px(10, 6), [(10 + 15) as u8, (12 + 25) as u8, (5 + 2 + 35) as u8]);
+        assert_eq!(
+            px(10, 6),
+            [(10 + 15) as u8, (12 + 25) as u8, (5 + 2 + 35) as u8]
+        );
     }
 
     #[test]
     fn produces_the_requested_number_of_frames() {
         let q = LatestQueue::new(16);
         let stats = Stats::default();
-        let cfg = DummyConfig { label: "t".into(), width: 8, height: 4, fps: 1000.0, frames: 5 };
+        let cfg = DummyConfig {
+            label: "t".into(),
+            width: 8,
+            height: 4,
+            fps: 1000.0,
+            frames: 5,
+        };
         run_dummy(&cfg, &q, &stats, &AtomicBool::new(false));
         assert_eq!(q.len(), 5);
         assert_eq!(stats.snapshot().frames_ingested, 5);

@@ -36,7 +36,13 @@ pub enum IngestError {
     #[error("shared-memory segment {path} is {size} bytes, smaller than the 256-byte metadata")]
     SegmentTooSmall { path: PathBuf, size: usize },
     #[error("cannot map shared-memory segment {path}: {source}")]
-    SegmentIo { path: PathBuf, source: std::io::Error },
+    SegmentIo {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("ZeroMQ error on {endpoint}: {source}")]
-    Zmq { endpoint: String, source: zmq::Error },
+    Zmq {
+        endpoint: String,
+        source: zmq::Error,
+    },
 }

@@ -38,7 +38,11 @@ impl<T> LatestQueue<T> {
         let capacity = capacity.max(1);
         Self {
             capacity,
-            state: Mutex::new(State { items: VecDeque::with_capacity(capacity), dropped: 0, closed: false }),
+            state: Mutex::new(State {
+                items: VecDeque::with_capacity(capacity),
+                dropped: 0,
+                closed: false,
+            }),
             ready: Condvar::new(),
         }
     }
@@ -87,7 +91,11 @@ impl<T> LatestQueue<T> {
             if now >= deadline {
                 return Pop::TimedOut;
             }
-            st = self.ready.wait_timeout(st, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+            st = self
+                .ready
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
         }
     }
 

@@ -91,7 +91,12 @@ pub fn run_ingest(
     let mut listener = SyncListener::connect(&ctx, &cfg.zmq_endpoint, cfg.label.clone())?;
     info!(shm = %path.display(), endpoint = %cfg.zmq_endpoint, label = ?cfg.label, "ingest started");
 
-    let mut att = Attachment { path, segment: None, last_check: Instant::now(), logged_missing: false };
+    let mut att = Attachment {
+        path,
+        segment: None,
+        last_check: Instant::now(),
+        logged_missing: false,
+    };
     let mut last: Option<FrameId> = None;
     let mut last_activity = Instant::now();
     let mut ingested = 0u64;
@@ -102,11 +107,14 @@ pub fn run_ingest(
         if stop.load(Ordering::Relaxed) {
             return Ok(IngestEnd::Stopped);
         }
-        if let Some(idle) = cfg.idle_timeout {
-            if last_activity.elapsed() >= idle {
-                info!(idle_ms = idle.as_millis() as u64, "no frame within the idle timeout");
-                return Ok(IngestEnd::IdleTimeout);
-            }
+        if let Some(idle) = cfg.idle_timeout
+            && last_activity.elapsed() >= idle
+        {
+            info!(
+                idle_ms = idle.as_millis() as u64,
+                "no frame within the idle timeout"
+            );
+            return Ok(IngestEnd::IdleTimeout);
         }
         let received = listener.wait(cfg.poll_interval)?;
         Stats::add(&stats.syncs_received, received.accepted);
@@ -114,25 +122,31 @@ pub fn run_ingest(
 
         att.refresh(stats, force_check);
         force_check = false;
-        let Some(segment) = &att.segment else { continue };
+        let Some(segment) = &att.segment else {
+            continue;
+        };
 
         match snapshot::take(segment, last) {
             Snapshot::Unchanged => {
                 // A sync for a frame the mapping does not show: the producer
                 // probably re-created the segment under the same name.
-                if let Some(sync) = received.latest {
-                    if Some((sync.frame_count, sync.timestamp_ns)) != last {
-                        force_check = true;
-                    }
+                if let Some(sync) = received.latest
+                    && Some((sync.frame_count, sync.timestamp_ns)) != last
+                {
+                    force_check = true;
                 }
             }
             Snapshot::Frame(frame) => {
                 last_invalid = None;
-                if let Some((prev, _)) = last {
-                    if frame.frame_count < prev {
-                        Stats::incr(&stats.producer_resets);
-                        info!(from = prev, to = frame.frame_count, "producer frame counter went backwards: reset");
-                    }
+                if let Some((prev, _)) = last
+                    && frame.frame_count < prev
+                {
+                    Stats::incr(&stats.producer_resets);
+                    info!(
+                        from = prev,
+                        to = frame.frame_count,
+                        "producer frame counter went backwards: reset"
+                    );
                 }
                 last = Some((frame.frame_count, frame.capture_ts_ns));
                 last_activity = Instant::now();

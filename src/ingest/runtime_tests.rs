@@ -10,7 +10,11 @@ use std::thread::JoinHandle;
 
 fn unique(tag: &str) -> String {
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    format!("cvmmap_rt_{}_{}_{tag}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "cvmmap_rt_{}_{}_{tag}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 struct Running {
@@ -22,19 +26,32 @@ struct Running {
 
 impl Running {
     fn start(cfg: IngestConfig) -> Self {
-        let (stats, queue, stop) = (Arc::new(Stats::default()), Arc::new(LatestQueue::new(16)), Arc::new(AtomicBool::new(false)));
+        let (stats, queue, stop) = (
+            Arc::new(Stats::default()),
+            Arc::new(LatestQueue::new(16)),
+            Arc::new(AtomicBool::new(false)),
+        );
         let handle = {
             let (stats, queue, stop) = (stats.clone(), queue.clone(), stop.clone());
             std::thread::spawn(move || run_ingest(&cfg, &queue, &stats, &stop))
         };
-        Self { stats, queue, stop, handle: Some(handle) }
+        Self {
+            stats,
+            queue,
+            stop,
+            handle: Some(handle),
+        }
     }
 
     /// Waits (bounded) until `n` frames were ingested.
     fn wait_ingested(&self, n: u64) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while self.stats.snapshot().frames_ingested < n {
-            assert!(Instant::now() < deadline, "only {:?} after 10 s", self.stats.snapshot());
+            assert!(
+                Instant::now() < deadline,
+                "only {:?} after 10 s",
+                self.stats.snapshot()
+            );
             std::thread::sleep(Duration::from_millis(2));
         }
     }
@@ -105,7 +122,10 @@ fn a_recreated_segment_of_another_size_is_remapped() {
     run.wait_ingested(2);
     assert_eq!(run.next_frame().geometry.width, 32);
     let f = run.next_frame();
-    assert_eq!((f.geometry.width, f.geometry.height, f.frame_count), (64, 48, 0));
+    assert_eq!(
+        (f.geometry.width, f.geometry.height, f.frame_count),
+        (64, 48, 0)
+    );
     let s = run.stats.snapshot();
     assert_eq!(s.segment_maps, 2, "{s:?}");
     assert_eq!(s.producer_resets, 1, "{s:?}");
@@ -166,6 +186,9 @@ fn syncs_with_other_magics_and_labels_are_skipped() {
     // Two skipped per accepted, give or take the round in flight and a round
     // cut by the subscription attaching.
     let s = run.stats.snapshot();
-    assert!(s.syncs_skipped + 2 >= 2 * s.syncs_received && s.syncs_skipped <= 2 * s.syncs_received + 2, "{s:?}");
+    assert!(
+        s.syncs_skipped + 2 >= 2 * s.syncs_received && s.syncs_skipped <= 2 * s.syncs_received + 2,
+        "{s:?}"
+    );
     let _ = std::fs::remove_file(format!("/tmp/{name}.ipc"));
 }

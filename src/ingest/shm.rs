@@ -31,7 +31,9 @@ pub enum Identity {
 pub fn shm_path(name: &str) -> Result<PathBuf, IngestError> {
     let bare = name.strip_prefix('/').unwrap_or(name);
     if bare.is_empty() || bare.len() > 255 || bare.contains('/') || bare == "." || bare == ".." {
-        return Err(IngestError::BadShmName { name: name.to_owned() });
+        return Err(IngestError::BadShmName {
+            name: name.to_owned(),
+        });
     }
     Ok(Path::new("/dev/shm").join(bare))
 }
@@ -48,24 +50,37 @@ impl Segment {
     /// Opens and maps the segment read-only. A missing segment is
     /// [`IngestError::SegmentMissing`] (the producer may not have started).
     pub fn open(path: &Path) -> Result<Self, IngestError> {
-        let io = |source| IngestError::SegmentIo { path: path.to_owned(), source };
+        let io = |source| IngestError::SegmentIo {
+            path: path.to_owned(),
+            source,
+        };
         let file = match File::open(path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(IngestError::SegmentMissing { path: path.to_owned() });
+                return Err(IngestError::SegmentMissing {
+                    path: path.to_owned(),
+                });
             }
             Err(e) => return Err(io(e)),
         };
         let meta = file.metadata().map_err(io)?;
         let len = usize::try_from(meta.len()).unwrap_or(usize::MAX);
         if len < METADATA_SIZE {
-            return Err(IngestError::SegmentTooSmall { path: path.to_owned(), size: len });
+            return Err(IngestError::SegmentTooSmall {
+                path: path.to_owned(),
+                size: len,
+            });
         }
         // SAFETY: the mapping is read-only and private to this struct; all
         // access goes through `read_at`, which bounds-checks and never forms
         // a reference to the shared bytes.
         let map = unsafe { MmapOptions::new().len(len).map(&file) }.map_err(io)?;
-        Ok(Self { path: path.to_owned(), file, map, dev_ino: (meta.dev(), meta.ino()) })
+        Ok(Self {
+            path: path.to_owned(),
+            file,
+            map,
+            dev_ino: (meta.dev(), meta.ino()),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -98,15 +113,27 @@ impl SharedRegion for Segment {
     }
 
     fn read_at(&self, offset: usize, dst: &mut [u8]) -> Result<(), OutOfBounds> {
-        let end = offset.checked_add(dst.len()).ok_or(OutOfBounds { offset, len: dst.len() })?;
+        let end = offset.checked_add(dst.len()).ok_or(OutOfBounds {
+            offset,
+            len: dst.len(),
+        })?;
         if end > self.map.len() {
-            return Err(OutOfBounds { offset, len: dst.len() });
+            return Err(OutOfBounds {
+                offset,
+                len: dst.len(),
+            });
         }
         // Order this read after any earlier read of the metadata.
         fence(Ordering::Acquire);
         // SAFETY: `offset..end` lies inside the live mapping (checked above);
         // `dst` is a distinct, exclusively borrowed buffer.
-        unsafe { std::ptr::copy_nonoverlapping(self.map.as_ptr().add(offset), dst.as_mut_ptr(), dst.len()) };
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                self.map.as_ptr().add(offset),
+                dst.as_mut_ptr(),
+                dst.len(),
+            )
+        };
         fence(Ordering::Acquire);
         Ok(())
     }

@@ -72,7 +72,10 @@ pub fn take(region: &impl SharedRegion, last: Option<FrameId>) -> Snapshot {
     };
     let plane = &layout.video;
     if plane.depth != Depth::U8 {
-        return Snapshot::Unsupported { reason: "video plane depth must be U8", depth: plane.depth };
+        return Snapshot::Unsupported {
+            reason: "video plane depth must be U8",
+            depth: plane.depth,
+        };
     }
     let geometry = VideoGeometry {
         pixel_format: plane.pixel_format,
@@ -93,7 +96,12 @@ pub fn take(region: &impl SharedRegion, last: Option<FrameId>) -> Snapshot {
     if after != before {
         return Snapshot::Torn { before, after };
     }
-    Snapshot::Frame(Frame { frame_count: before.0, capture_ts_ns: before.1, geometry, data })
+    Snapshot::Frame(Frame {
+        frame_count: before.0,
+        capture_ts_ns: before.1,
+        geometry,
+        data,
+    })
 }
 
 #[cfg(test)]

@@ -13,7 +13,11 @@ const STRIDE: usize = (W * 3) as usize;
 const PAYLOAD: usize = STRIDE * H as usize;
 
 fn segment(tag: &str) -> TestSegment {
-    TestSegment::create(&format!("cvmmap_snapshot_{}_{tag}", std::process::id()), W, H)
+    TestSegment::create(
+        &format!("cvmmap_snapshot_{}_{tag}", std::process::id()),
+        W,
+        H,
+    )
 }
 
 #[test]
@@ -21,12 +25,17 @@ fn a_published_frame_is_copied_whole_then_reported_unchanged() {
     let mut seg = segment("whole");
     seg.publish(7, 1_000);
     let region = Segment::open(&seg.path).unwrap();
-    let Snapshot::Frame(f) = take(&region, None) else { panic!("expected a frame") };
+    let Snapshot::Frame(f) = take(&region, None) else {
+        panic!("expected a frame")
+    };
     assert_eq!((f.frame_count, f.capture_ts_ns), (7, 1_000));
     assert_eq!(f.geometry.stride, STRIDE);
     assert_eq!(f.data.len(), PAYLOAD);
     assert!(f.data.iter().all(|&b| b == 7));
-    assert!(matches!(take(&region, Some((7, 1_000))), Snapshot::Unchanged));
+    assert!(matches!(
+        take(&region, Some((7, 1_000))),
+        Snapshot::Unchanged
+    ));
 }
 
 #[test]
@@ -75,7 +84,11 @@ fn a_frame_rewritten_by_a_writer_thread_during_the_copy_is_torn() {
             seg.publish(2, 200);
             done_w.wait();
         });
-        let interrupted = InterruptedRegion { inner: &region, start_writer: tx, writer_done: &done };
+        let interrupted = InterruptedRegion {
+            inner: &region,
+            start_writer: tx,
+            writer_done: &done,
+        };
         match take(&interrupted, None) {
             Snapshot::Torn { before, after } => {
                 assert_eq!(before, (1, 100));
@@ -85,7 +98,9 @@ fn a_frame_rewritten_by_a_writer_thread_during_the_copy_is_torn() {
         }
     });
     // The next attempt, undisturbed, gets frame 2 whole.
-    let Snapshot::Frame(f) = take(&region, None) else { panic!("expected a frame") };
+    let Snapshot::Frame(f) = take(&region, None) else {
+        panic!("expected a frame")
+    };
     assert_eq!(f.frame_count, 2);
     assert!(f.data.iter().all(|&b| b == 2));
 }

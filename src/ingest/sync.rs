@@ -37,21 +37,35 @@ impl SyncListener {
     /// Connects a SUB socket to the producer's PUB endpoint. Connecting to an
     /// endpoint whose producer has not started yet is fine: ZeroMQ
     /// reconnects in the background.
-    pub fn connect(ctx: &zmq::Context, endpoint: &str, label: Option<String>) -> Result<Self, IngestError> {
-        let zerr = |source| IngestError::Zmq { endpoint: endpoint.to_owned(), source };
+    pub fn connect(
+        ctx: &zmq::Context,
+        endpoint: &str,
+        label: Option<String>,
+    ) -> Result<Self, IngestError> {
+        let zerr = |source| IngestError::Zmq {
+            endpoint: endpoint.to_owned(),
+            source,
+        };
         let socket = ctx.socket(zmq::SUB).map_err(zerr)?;
         socket.set_linger(0).map_err(zerr)?;
         socket.set_rcvhwm(1024).map_err(zerr)?;
         socket.set_reconnect_ivl(50).map_err(zerr)?;
         socket.set_subscribe(b"").map_err(zerr)?;
         socket.connect(endpoint).map_err(zerr)?;
-        Ok(Self { socket, endpoint: endpoint.to_owned(), label })
+        Ok(Self {
+            socket,
+            endpoint: endpoint.to_owned(),
+            label,
+        })
     }
 
     /// Waits up to `timeout` for a message, then drains all pending ones
     /// without blocking, keeping the newest sync that matches our label.
     pub fn wait(&mut self, timeout: Duration) -> Result<Received, IngestError> {
-        let zerr = |source| IngestError::Zmq { endpoint: self.endpoint.clone(), source };
+        let zerr = |source| IngestError::Zmq {
+            endpoint: self.endpoint.clone(),
+            source,
+        };
         let mut out = Received::default();
         let ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
         if self.socket.poll(zmq::POLLIN, ms).map_err(zerr)? == 0 {

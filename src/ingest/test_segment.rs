@@ -11,8 +11,22 @@ use crate::contract::test_support::{BGR, Desc, Meta, U8, v2_header};
 pub fn bgr_header(w: u32, h: u32, frame_count: u32, ts: u64) -> [u8; 256] {
     let size = w * h * 3;
     let mut m: Meta = v2_header(0, 1, 1, size);
-    m.u32(0x0C, frame_count).u64(0x10, ts).u64(0x18, u64::from(frame_count));
-    m.desc(0, Desc { plane_type: 0, pixel_format: BGR, depth: U8, width: w, height: h, stride: w * 3, offset: 0, size });
+    m.u32(0x0C, frame_count)
+        .u64(0x10, ts)
+        .u64(0x18, u64::from(frame_count));
+    m.desc(
+        0,
+        Desc {
+            plane_type: 0,
+            pixel_format: BGR,
+            depth: U8,
+            width: w,
+            height: h,
+            stride: w * 3,
+            offset: 0,
+            size,
+        },
+    );
     m.0
 }
 
@@ -29,17 +43,33 @@ impl TestSegment {
     pub fn create(name: &str, width: u32, height: u32) -> Self {
         let path = PathBuf::from(format!("/dev/shm/{name}"));
         let _ = std::fs::remove_file(&path);
-        let f = std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(&path).unwrap();
-        f.set_len((PAYLOAD_OFFSET + (width * height * 3) as usize) as u64).unwrap();
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .unwrap();
+        f.set_len((PAYLOAD_OFFSET + (width * height * 3) as usize) as u64)
+            .unwrap();
         let map = unsafe { memmap2::MmapMut::map_mut(&f) }.unwrap();
-        Self { path, map, width, height }
+        Self {
+            path,
+            map,
+            width,
+            height,
+        }
     }
 
     /// Resizes in place (same inode, `ftruncate`) and remaps, as a producer
     /// does for bigger frames.
     pub fn resize_in_place(&mut self, width: u32, height: u32) {
-        let f = std::fs::OpenOptions::new().read(true).write(true).open(&self.path).unwrap();
-        f.set_len((PAYLOAD_OFFSET + (width * height * 3) as usize) as u64).unwrap();
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&self.path)
+            .unwrap();
+        f.set_len((PAYLOAD_OFFSET + (width * height * 3) as usize) as u64)
+            .unwrap();
         self.map = unsafe { memmap2::MmapMut::map_mut(&f) }.unwrap();
         (self.width, self.height) = (width, height);
     }

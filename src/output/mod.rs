@@ -15,11 +15,17 @@ use crate::pipeline::Stats;
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
     #[error("cannot open a UDP socket towards {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("invalid output configuration: {reason}")]
     Config { reason: String },
     #[error("cannot write the SDP file {path}: {source}")]
-    Sdp { path: PathBuf, source: std::io::Error },
+    Sdp {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Every enabled output.
@@ -30,7 +36,11 @@ pub struct Outputs {
 impl Outputs {
     pub fn open(config: &Config, stats: Arc<Stats>) -> Result<Self, OutputError> {
         let rtp = match &config.rtp {
-            Some(cfg) => Some(rtp_udp::RtpUdpOutput::open(cfg, config.encoder.codec, stats)?),
+            Some(cfg) => Some(rtp_udp::RtpUdpOutput::open(
+                cfg,
+                config.encoder.codec,
+                stats,
+            )?),
             None => {
                 tracing::warn!("no output enabled: frames are encoded and discarded");
                 None

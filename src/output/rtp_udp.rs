@@ -37,7 +37,9 @@ pub struct RtpUdpOutput {
 impl RtpUdpOutput {
     pub fn open(cfg: &RtpOutput, codec: Codec, stats: Arc<Stats>) -> Result<Self, OutputError> {
         if codec != Codec::H264 {
-            return Err(OutputError::Config { reason: format!("RTP output of {codec} is not supported yet") });
+            return Err(OutputError::Config {
+                reason: format!("RTP output of {codec} is not supported yet"),
+            });
         }
         let dest = cfg.endpoint;
         let bind = |source| OutputError::Bind { addr: dest, source };
@@ -54,7 +56,9 @@ impl RtpUdpOutput {
             initial_seq: rand::random(),
             mtu: cfg.mtu,
         })
-        .map_err(|e| OutputError::Config { reason: e.to_string() })?;
+        .map_err(|e| OutputError::Config {
+            reason: e.to_string(),
+        })?;
         let mut out = Self {
             socket,
             dest,
@@ -75,7 +79,9 @@ impl RtpUdpOutput {
     }
 
     fn write_sdp(&mut self) -> Result<(), OutputError> {
-        let Some(file) = &mut self.sdp else { return Ok(()) };
+        let Some(file) = &mut self.sdp else {
+            return Ok(());
+        };
         let (sps, pps) = match &self.sprop {
             Some((s, p)) => (Some(s.as_slice()), Some(p.as_slice())),
             None => (None, None),
@@ -86,7 +92,11 @@ impl RtpUdpOutput {
             dest_addr: self.dest.ip(),
             port: self.dest.port(),
             payload_type: self.packetizer.payload_type(),
-            codec: SdpCodec::H264 { profile_level_id: sps.and_then(h264::profile_level_id), sps, pps },
+            codec: SdpCodec::H264 {
+                profile_level_id: sps.and_then(h264::profile_level_id),
+                sps,
+                pps,
+            },
         };
         if file.write(&params.to_string())? {
             info!(path = %file.path().display(), with_parameter_sets = sps.is_some(), "SDP written");
@@ -100,8 +110,14 @@ impl RtpUdpOutput {
             return;
         }
         let found = h264::find_parameter_sets(&au.data);
-        let (Some(sps), Some(pps)) = (found.sps, found.pps) else { return };
-        if self.sprop.as_ref().is_some_and(|(s, p)| s == sps && p == pps) {
+        let (Some(sps), Some(pps)) = (found.sps, found.pps) else {
+            return;
+        };
+        if self
+            .sprop
+            .as_ref()
+            .is_some_and(|(s, p)| s == sps && p == pps)
+        {
             return;
         }
         self.sprop = Some((sps.to_vec(), pps.to_vec()));
@@ -120,25 +136,31 @@ impl RtpUdpOutput {
         let ts = self.rtp_timestamp(au.pts_ns);
         let (socket, stats) = (&self.socket, &self.stats);
         let mut refused = None;
-        let _ = self.packetizer.packetize(&mut self.payloader, &au.data, ts, |packet: &[u8]| {
-            match socket.send(packet) {
-                Ok(_) => {
-                    Stats::incr(&stats.rtp_packets_sent);
-                    Stats::add(&stats.rtp_bytes_sent, packet.len() as u64);
+        let _ = self
+            .packetizer
+            .packetize(&mut self.payloader, &au.data, ts, |packet: &[u8]| {
+                match socket.send(packet) {
+                    Ok(_) => {
+                        Stats::incr(&stats.rtp_packets_sent);
+                        Stats::add(&stats.rtp_bytes_sent, packet.len() as u64);
+                    }
+                    Err(e) => {
+                        Stats::incr(&stats.rtp_send_errors);
+                        refused.get_or_insert(e.kind());
+                    }
                 }
-                Err(e) => {
-                    Stats::incr(&stats.rtp_send_errors);
-                    refused.get_or_insert(e.kind());
-                }
-            }
-            Ok::<(), std::convert::Infallible>(())
-        });
-        if let Some(kind) = refused {
-            if !self.refused_logged {
-                self.refused_logged = true;
-                let why = if kind == ErrorKind::ConnectionRefused { "no receiver yet" } else { "socket busy" };
-                warn!(dest = %self.dest, ?kind, why, "RTP packets dropped (counted; logged once)");
-            }
+                Ok::<(), std::convert::Infallible>(())
+            });
+        if let Some(kind) = refused
+            && !self.refused_logged
+        {
+            self.refused_logged = true;
+            let why = if kind == ErrorKind::ConnectionRefused {
+                "no receiver yet"
+            } else {
+                "socket busy"
+            };
+            warn!(dest = %self.dest, ?kind, why, "RTP packets dropped (counted; logged once)");
         }
     }
 }

@@ -26,7 +26,10 @@ impl SdpFile {
         if self.last.as_deref() == Some(text) {
             return Ok(false);
         }
-        let err = |source| OutputError::Sdp { path: self.path.clone(), source };
+        let err = |source| OutputError::Sdp {
+            path: self.path.clone(),
+            source,
+        };
         let mut tmp = self.path.clone().into_os_string();
         tmp.push(format!(".tmp-{}", std::process::id()));
         let tmp = PathBuf::from(tmp);
@@ -51,8 +54,15 @@ mod tests {
         assert!(f.write("v=0\r\n").unwrap());
         assert!(!f.write("v=0\r\n").unwrap());
         assert!(f.write("v=1\r\n").unwrap());
-        assert_eq!(std::fs::read_to_string(dir.join("a.sdp")).unwrap(), "v=1\r\n");
-        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "no temporary file left");
+        assert_eq!(
+            std::fs::read_to_string(dir.join("a.sdp")).unwrap(),
+            "v=1\r\n"
+        );
+        assert_eq!(
+            std::fs::read_dir(&dir).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

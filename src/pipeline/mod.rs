@@ -31,7 +31,10 @@ pub enum PipelineError {
     #[error(transparent)]
     Output(#[from] OutputError),
     #[error("cannot write the summary {path}: {source}")]
-    Summary { path: String, source: std::io::Error },
+    Summary {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// Why a run ended.
@@ -70,8 +73,10 @@ pub struct RunSummary {
 impl RunSummary {
     pub fn write_json(&self, path: &Path) -> Result<(), PipelineError> {
         let text = serde_json::to_string(self).expect("summary serialises");
-        std::fs::write(path, text + "\n")
-            .map_err(|source| PipelineError::Summary { path: path.display().to_string(), source })
+        std::fs::write(path, text + "\n").map_err(|source| PipelineError::Summary {
+            path: path.display().to_string(),
+            source,
+        })
     }
 }
 
@@ -82,14 +87,24 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipelin
     let outputs = Arc::new(Mutex::new(Outputs::open(config, stats.clone())?));
     let sink: AccessUnitSink = {
         let outputs = outputs.clone();
-        Arc::new(move |au| outputs.lock().unwrap_or_else(|p| p.into_inner()).publish(&au))
+        Arc::new(move |au| {
+            outputs
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .publish(&au)
+        })
     };
     let mut encoder = GstEncoder::new(config.encoder.clone(), sink, stats.clone())?;
     info!(encoder = encoder.element_name(), codec = %config.encoder.codec, "software encoder selected");
 
     let queue = Arc::new(LatestQueue::new(config.queue_size));
     let source = {
-        let (queue, stats, stop, source) = (queue.clone(), stats.clone(), stop.clone(), config.source.clone());
+        let (queue, stats, stop, source) = (
+            queue.clone(),
+            stats.clone(),
+            stop.clone(),
+            config.source.clone(),
+        );
         std::thread::Builder::new()
             .name("ingest".into())
             .spawn(move || {
@@ -97,7 +112,11 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipelin
                     Source::Cvmmap(cfg) => run_ingest(cfg, &queue, &stats, &stop),
                     Source::Dummy(cfg) => {
                         run_dummy(cfg, &queue, &stats, &stop);
-                        Ok(if stop.load(Ordering::Relaxed) { IngestEnd::Stopped } else { IngestEnd::MaxFrames })
+                        Ok(if stop.load(Ordering::Relaxed) {
+                            IngestEnd::Stopped
+                        } else {
+                            IngestEnd::MaxFrames
+                        })
                     }
                 };
                 queue.close();
@@ -145,9 +164,16 @@ fn encode_loop(
             Pop::Item(frame) => {
                 let stamp = timeline.map(frame.capture_ts_ns);
                 if stamp.discontinuity {
-                    warn!(pts_ns = stamp.pts_ns, "capture clock jumped: new timeline segment, forcing a keyframe");
+                    warn!(
+                        pts_ns = stamp.pts_ns,
+                        "capture clock jumped: new timeline segment, forcing a keyframe"
+                    );
                 }
-                encoder.encode(EncodeInput { frame, pts_ns: stamp.pts_ns, force_keyframe: stamp.discontinuity })?;
+                encoder.encode(EncodeInput {
+                    frame,
+                    pts_ns: stamp.pts_ns,
+                    force_keyframe: stamp.discontinuity,
+                })?;
             }
             Pop::TimedOut => {}
             Pop::Closed => return Ok(()),

@@ -32,7 +32,12 @@ pub struct Timeline {
 
 impl Default for Timeline {
     fn default() -> Self {
-        Self { offset: None, last_pts: 0, last_capture: 0, interval_ns: DEFAULT_INTERVAL_NS }
+        Self {
+            offset: None,
+            last_pts: 0,
+            last_capture: 0,
+            interval_ns: DEFAULT_INTERVAL_NS,
+        }
     }
 }
 
@@ -53,7 +58,10 @@ impl Timeline {
             self.offset = Some(-capture);
             self.last_capture = capture_ns;
             self.last_pts = 0;
-            return Stamp { pts_ns: 0, discontinuity: false };
+            return Stamp {
+                pts_ns: 0,
+                discontinuity: false,
+            };
         };
         let pts = capture + offset;
         let last = i128::from(self.last_pts);
@@ -73,7 +81,10 @@ impl Timeline {
         self.last_capture = capture_ns;
         // `pts` is > last_pts >= 0 and bounded by last_pts + 10 s here.
         self.last_pts = u64::try_from(pts).unwrap_or(u64::MAX);
-        Stamp { pts_ns: self.last_pts, discontinuity }
+        Stamp {
+            pts_ns: self.last_pts,
+            discontinuity,
+        }
     }
 }
 
@@ -87,7 +98,13 @@ mod tests {
         let mut t = Timeline::new();
         let base = 1_700_000_000_000_000_000u64;
         assert_eq!(t.map(base).pts_ns, 0);
-        assert_eq!(t.map(base + 33_000_000), Stamp { pts_ns: 33_000_000, discontinuity: false });
+        assert_eq!(
+            t.map(base + 33_000_000),
+            Stamp {
+                pts_ns: 33_000_000,
+                discontinuity: false
+            }
+        );
         assert_eq!(t.map(base + 66_000_000).pts_ns, 66_000_000);
         assert_eq!(t.interval_ns(), 33_000_000);
     }
@@ -98,7 +115,13 @@ mod tests {
         t.map(5_000_000_000);
         t.map(5_040_000_000);
         let s = t.map(0); // producer restarted its clock
-        assert_eq!(s, Stamp { pts_ns: 80_000_000, discontinuity: true });
+        assert_eq!(
+            s,
+            Stamp {
+                pts_ns: 80_000_000,
+                discontinuity: true
+            }
+        );
         // ... and then follows the new clock.
         assert_eq!(t.map(40_000_000).pts_ns, 120_000_000);
     }

@@ -32,8 +32,15 @@ impl GstRtpDecoder {
              caps=\"application/x-rtp,media=video,clock-rate=90000,encoding-name={codec},payload={payload_type}\" \
              ! rtp{lower}depay ! {lower}parse ! avdec_{lower} ! appsink name=sink sync=false"
         );
-        let pipeline = gst::parse::launch(&desc).unwrap().downcast::<gst::Pipeline>().unwrap();
-        let sink = pipeline.by_name("sink").unwrap().downcast::<gst_app::AppSink>().unwrap();
+        let pipeline = gst::parse::launch(&desc)
+            .unwrap()
+            .downcast::<gst::Pipeline>()
+            .unwrap();
+        let sink = pipeline
+            .by_name("sink")
+            .unwrap()
+            .downcast::<gst_app::AppSink>()
+            .unwrap();
         let frames = Arc::new(AtomicU64::new(0));
         let format = Arc::new(Mutex::new(None));
         let (f, fmt) = (frames.clone(), format.clone());
@@ -41,7 +48,10 @@ impl GstRtpDecoder {
             gst_app::AppSinkCallbacks::builder()
                 .new_sample(move |s| {
                     let sample = s.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                    if let Some(st) = sample.caps().and_then(|c| c.structure(0).map(|s| s.to_owned())) {
+                    if let Some(st) = sample
+                        .caps()
+                        .and_then(|c| c.structure(0).map(|s| s.to_owned()))
+                    {
                         let mut g = fmt.lock().unwrap();
                         if g.is_none() {
                             *g = Some(DecodedFormat {
@@ -60,7 +70,11 @@ impl GstRtpDecoder {
         // Live source: wait until it is actually playing (socket bound).
         let (res, _, _) = pipeline.state(gst::ClockTime::from_seconds(5));
         res.unwrap();
-        Self { pipeline, frames, format }
+        Self {
+            pipeline,
+            frames,
+            format,
+        }
     }
 
     pub fn frames(&self) -> u64 {

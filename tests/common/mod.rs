@@ -19,19 +19,31 @@ pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
     let dir = exe.parent().and_then(Path::parent).expect("target dir");
     let path = dir.join(name);
-    assert!(path.exists(), "{} is missing: run `cargo build --workspace` first", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace` first",
+        path.display()
+    );
     path
 }
 
 /// A name unique to this process and call, for shm segments, sockets, files.
 pub fn unique(tag: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
-    format!("{tag}_{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{tag}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// A UDP port that was free a moment ago on 127.0.0.1.
 pub fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A scratch directory removed on drop.
@@ -72,7 +84,10 @@ impl Proc {
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
             .stderr(out)
-            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
         let name = program.file_name().unwrap().to_string_lossy().into_owned();
@@ -94,7 +109,11 @@ impl Proc {
             if Instant::now() >= deadline {
                 let _ = self.child.kill();
                 let _ = self.child.wait();
-                panic!("{} did not exit within {timeout:?}; log:\n{}", self.name, self.output());
+                panic!(
+                    "{} did not exit within {timeout:?}; log:\n{}",
+                    self.name,
+                    self.output()
+                );
             }
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -103,7 +122,13 @@ impl Proc {
     /// Waits and returns the exit code (panics on death by signal).
     pub fn wait_code(&mut self, timeout: Duration) -> i32 {
         let status = self.wait(timeout);
-        status.code().unwrap_or_else(|| panic!("{} died by a signal: {status}; log:\n{}", self.name, self.output()))
+        status.code().unwrap_or_else(|| {
+            panic!(
+                "{} died by a signal: {status}; log:\n{}",
+                self.name,
+                self.output()
+            )
+        })
     }
 
     pub fn signal(&self, sig: i32) {
@@ -145,7 +170,13 @@ pub fn wait_for_file(path: &Path, timeout: Duration) -> bool {
 /// Asserts an exit code, showing the process log when it differs.
 pub fn assert_exit(p: &mut Proc, timeout: Duration, expected: i32) {
     let code = p.wait_code(timeout);
-    assert_eq!(code, expected, "{} exited {code}, expected {expected}; log:\n{}", p.name, p.output());
+    assert_eq!(
+        code,
+        expected,
+        "{} exited {code}, expected {expected}; log:\n{}",
+        p.name,
+        p.output()
+    );
 }
 
 /// Whether some socket is bound to UDP `port` (from /proc/net/udp{,6}).
@@ -153,7 +184,13 @@ pub fn udp_port_bound(port: u16) -> bool {
     let needle = format!(":{port:04X} ");
     ["/proc/net/udp", "/proc/net/udp6"].iter().any(|f| {
         std::fs::read_to_string(f)
-            .map(|t| t.lines().skip(1).any(|l| l.split_whitespace().nth(1).is_some_and(|a| format!("{a} ").ends_with(&needle))))
+            .map(|t| {
+                t.lines().skip(1).any(|l| {
+                    l.split_whitespace()
+                        .nth(1)
+                        .is_some_and(|a| format!("{a} ").ends_with(&needle))
+                })
+            })
             .unwrap_or(false)
     })
 }
