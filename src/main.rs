@@ -22,7 +22,9 @@ use tracing_subscriber::EnvFilter;
 fn exit_code(e: &PipelineError) -> u8 {
     match e {
         PipelineError::Encode(EncodeError::MissingElement { .. } | EncodeError::Init(_)) => 5,
-        PipelineError::Encode(EncodeError::Build { .. }) => 5,
+        PipelineError::Encode(EncodeError::Build { .. } | EncodeError::NvencUnavailable { .. }) => {
+            5
+        }
         PipelineError::Output(OutputError::Bind { .. } | OutputError::Config { .. }) => 2,
         _ => 1,
     }

@@ -132,7 +132,8 @@ fn issue_example(first: First) {
     assert!(rx["packets"].as_u64().unwrap() >= 200, "{rx}");
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(s.path("summary.json")).unwrap()).unwrap();
-    assert_eq!(summary["encoder"], "x264enc", "{summary}");
+    assert_eq!(summary["encoder"]["element"], "x264enc", "{summary}");
+    assert_eq!(summary["encoder"]["backend"], "software", "{summary}");
     assert_eq!(summary["end"], "idle_timeout", "{summary}");
     assert!(
         summary["stats"]["access_units"].as_u64().unwrap() > 200,

@@ -9,7 +9,7 @@ use clap::{Parser, ValueEnum};
 
 use super::{Config, ConfigError, RtpOutput, Source};
 use crate::contract::Target;
-use crate::encode::{Codec, EncoderSettings};
+use crate::encode::{Codec, EncoderDevice, EncoderSettings, HardwareStandIn};
 use crate::ingest::IngestConfig;
 use crate::ingest::dummy::DummyConfig;
 
@@ -80,6 +80,14 @@ pub struct Cli {
     /// Video codec.
     #[arg(long, value_enum)]
     pub codec: Codec,
+    /// Encoder device: NVENC with deterministic software fallback (auto),
+    /// NVENC only, or software only.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub encoder_device: EncoderDevice,
+    /// Testing aid: stand in for NVENC with an encoder that stalls or fails
+    /// to start, to exercise the fallback on hosts without NVENC.
+    #[arg(long, value_enum, hide = true)]
+    pub test_hw_encoder: Option<HardwareStandIn>,
     /// GOP size (keyframe interval in frames).
     #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub gop: u32,
@@ -249,6 +257,8 @@ impl Cli {
                 bitrate_kbps: self.bitrate_kbps,
                 preset: self.preset.clone(),
             },
+            encoder_device: self.encoder_device,
+            test_hw_encoder: self.test_hw_encoder,
             rtp,
             summary_json: self.summary_json.clone(),
             status_interval: Duration::from_secs(self.status_interval_s),

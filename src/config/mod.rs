@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::encode::EncoderSettings;
+use crate::encode::{EncoderDevice, EncoderSettings, HardwareStandIn};
 use crate::ingest::IngestConfig;
 use crate::ingest::dummy::DummyConfig;
 
@@ -34,6 +34,9 @@ pub struct Config {
     pub source: Source,
     pub queue_size: usize,
     pub encoder: EncoderSettings,
+    pub encoder_device: EncoderDevice,
+    /// Test-only stand-in for the hardware encoder (hidden flag).
+    pub test_hw_encoder: Option<HardwareStandIn>,
     pub rtp: Option<RtpOutput>,
     /// Counters and outcome as one JSON object, written at exit.
     pub summary_json: Option<PathBuf>,

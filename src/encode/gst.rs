@@ -14,6 +14,7 @@ use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 use tracing::{debug, info};
 
+use super::elements;
 use super::{
     AccessUnit, AccessUnitSink, Codec, EncodeError, EncodeInput, EncoderSettings, VideoEncoder,
 };
@@ -23,6 +24,12 @@ use crate::pipeline::Stats;
 
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Offset added to input timestamps and removed from output ones. Encoders
+/// derived from GstVideoEncoder (x264enc among them) shift a stream starting
+/// at 0 by 1000 hours so that DTS never goes negative with B-frames; starting
+/// there ourselves makes the shift a no-op and the mapping exact.
+const PTS_BASE_NS: u64 = 1000 * 3600 * 1_000_000_000;
+
 fn init() -> Result<(), EncodeError> {
     static INIT: Once = Once::new();
     let mut result = Ok(());
@@ -30,29 +37,26 @@ fn init() -> Result<(), EncodeError> {
     result
 }
 
-fn software_element(codec: Codec) -> (&'static str, &'static str) {
-    match codec {
-        Codec::H264 => ("x264enc", "install gstreamer1.0-plugins-ugly"),
-        Codec::H265 => ("x265enc", "install gstreamer1.0-plugins-bad"),
-    }
-}
-
-/// Checks at startup that every element the encoder needs exists, so a
-/// missing plugin is reported before the first frame (exit code 5).
-pub fn probe(codec: Codec) -> Result<&'static str, EncodeError> {
+/// Checks that the elements around `encoder` exist, so a missing plugin is
+/// reported before the first frame (exit code 5).
+pub fn probe(encoder: &'static str, hint: &'static str) -> Result<(), EncodeError> {
     init()?;
-    let (enc, enc_hint) = software_element(codec);
     for (element, hint) in [
         ("appsrc", "install gstreamer1.0-plugins-base"),
         ("appsink", "install gstreamer1.0-plugins-base"),
         ("videoconvert", "install gstreamer1.0-plugins-base"),
-        (enc, enc_hint),
+        (encoder, hint),
     ] {
         if gst::ElementFactory::find(element).is_none() {
             return Err(EncodeError::MissingElement { element, hint });
         }
     }
-    Ok(enc)
+    Ok(())
+}
+
+/// Initialises GStreamer (once) for callers outside this module.
+pub fn ensure_init() -> Result<(), EncodeError> {
+    init()
 }
 
 fn video_format(pf: PixelFormat) -> gst_video::VideoFormat {
@@ -91,12 +95,15 @@ pub struct GstEncoder {
 }
 
 impl GstEncoder {
+    /// An encoder around `element` (from [`elements`]); nothing starts
+    /// until the first frame, whose geometry the pipeline is built for.
     pub fn new(
         settings: EncoderSettings,
+        element: &'static str,
         sink: AccessUnitSink,
         stats: Arc<Stats>,
     ) -> Result<Self, EncodeError> {
-        let element = probe(settings.codec)?;
+        probe(element, "install the GStreamer plugin that provides it")?;
         Ok(Self {
             settings,
             element,
@@ -112,35 +119,6 @@ impl GstEncoder {
             codec: self.settings.codec,
             message: message.into(),
         }
-    }
-
-    fn make_encoder(&self) -> Result<gst::Element, EncodeError> {
-        let s = &self.settings;
-        let e = |err: gst::glib::BoolError| self.build_err(err.to_string());
-        let enc = match s.codec {
-            Codec::H264 => gst::ElementFactory::make("x264enc")
-                .property_from_str("tune", "zerolatency")
-                .property_from_str("speed-preset", &s.preset)
-                .property("key-int-max", s.gop)
-                .property("bframes", s.b_frames)
-                .property("bitrate", s.bitrate_kbps)
-                .property("byte-stream", true)
-                .property("aud", false)
-                .build()
-                .map_err(e)?,
-            Codec::H265 => gst::ElementFactory::make("x265enc")
-                .property_from_str("tune", "zerolatency")
-                .property_from_str("speed-preset", &s.preset)
-                .property("key-int-max", s.gop as i32)
-                .property("bitrate", s.bitrate_kbps)
-                .property(
-                    "option-string",
-                    format!("bframes={}:repeat-headers=1", s.b_frames),
-                )
-                .build()
-                .map_err(e)?,
-        };
-        Ok(enc)
     }
 
     fn start(&mut self, geometry: VideoGeometry, fps_hint: u32) -> Result<(), EncodeError> {
@@ -164,7 +142,8 @@ impl GstEncoder {
         let i420 = gst::Caps::builder("video/x-raw")
             .field("format", "I420")
             .build();
-        let encoder = self.make_encoder()?;
+        let encoder = elements::make(self.element, &self.settings)
+            .map_err(|e| self.build_err(e.to_string()))?;
         let media = match self.settings.codec {
             Codec::H264 => "video/x-h264",
             Codec::H265 => "video/x-h265",
@@ -204,8 +183,10 @@ impl GstEncoder {
                     let sample = appsink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
                     let buffer = sample.buffer().ok_or(gst::FlowError::Error)?;
                     let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
-                    let pts_ns = buffer.pts().map(|t| t.nseconds()).unwrap_or(0);
-                    let dts_ns = buffer.dts().map(|t| t.nseconds()).unwrap_or(pts_ns);
+                    let raw_pts = buffer.pts().map(|t| t.nseconds()).unwrap_or(PTS_BASE_NS);
+                    let raw_dts = buffer.dts().map(|t| t.nseconds()).unwrap_or(raw_pts);
+                    let pts_ns = raw_pts.saturating_sub(PTS_BASE_NS);
+                    let dts_ns = raw_dts as i64 - PTS_BASE_NS as i64;
                     let keyframe = !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT);
                     let capture_ts_ns = lookup_capture(&captures, pts_ns);
                     Stats::incr(&stats.access_units);
@@ -326,7 +307,7 @@ impl VideoEncoder for GstEncoder {
         let mut buffer = gst::Buffer::from_mut_slice(input.frame.data);
         {
             let b = buffer.get_mut().expect("new buffer is writable");
-            b.set_pts(gst::ClockTime::from_nseconds(input.pts_ns));
+            b.set_pts(gst::ClockTime::from_nseconds(PTS_BASE_NS + input.pts_ns));
             if geometry.stride != r.info.stride()[0] as usize {
                 gst_video::VideoMeta::add_full(
                     b,
@@ -346,7 +327,7 @@ impl VideoEncoder for GstEncoder {
             debug!(pts_ns = input.pts_ns, "forcing a keyframe");
             let event = gst_video::DownstreamForceKeyUnitEvent::builder()
                 .all_headers(true)
-                .timestamp(gst::ClockTime::from_nseconds(input.pts_ns))
+                .timestamp(gst::ClockTime::from_nseconds(PTS_BASE_NS + input.pts_ns))
                 .build();
             r.appsrc.send_event(event);
         }

@@ -3,7 +3,13 @@
 //! This module is the only place GStreamer lives ([`gst`]). Everything else
 //! sees the narrow [`VideoEncoder`] interface and [`AccessUnit`]s.
 
+pub mod elements;
+pub mod fallback;
 pub mod gst;
+pub mod select;
+
+pub use elements::Backend;
+pub use fallback::HardwareStandIn;
 
 use std::fmt;
 use std::sync::Arc;
@@ -26,6 +32,30 @@ impl fmt::Display for Codec {
     }
 }
 
+/// `--encoder-device`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EncoderDevice {
+    /// NVENC when it works, software otherwise (deterministic fallback).
+    Auto,
+    /// NVENC or nothing (exit 5 where it cannot run).
+    Nvenc,
+    /// x264/x265 only.
+    Software,
+}
+
+/// Which encoder runs and why: logged, and written into the run summary.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EncoderReport {
+    pub requested: EncoderDevice,
+    pub backend: Backend,
+    /// The element actually encoding (e.g. `x264enc`).
+    pub element: String,
+    pub reason: String,
+    /// Input frame index at which NVENC was replaced by software, if it was.
+    pub fallback_at_frame: Option<u64>,
+}
+
 /// Encoder knobs (`--gop`, `--b-frames`, `--bitrate-kbps`, `--preset`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EncoderSettings {
@@ -43,8 +73,9 @@ pub struct AccessUnit {
     pub data: Vec<u8>,
     /// Presentation time on the output timeline (ns since the first frame).
     pub pts_ns: u64,
-    /// Decode time on the output timeline; equals `pts_ns` without B-frames.
-    pub dts_ns: u64,
+    /// Decode time on the output timeline; equals `pts_ns` without B-frames
+    /// and may be negative for the first units with B-frames.
+    pub dts_ns: i64,
     pub keyframe: bool,
     /// The producer's capture timestamp of the frame this unit encodes.
     pub capture_ts_ns: u64,
@@ -80,6 +111,8 @@ pub enum EncodeError {
     },
     #[error("encoder pipeline failed: {message}")]
     Runtime { message: String },
+    #[error("{reason}")]
+    NvencUnavailable { reason: String },
     #[error("encoder did not drain within {ms} ms")]
     DrainTimeout { ms: u64 },
 }

@@ -16,8 +16,9 @@ pub use stats::{Stats, StatsSnapshot};
 pub use timeline::{Stamp, Timeline};
 
 use crate::config::{Config, Source};
-use crate::encode::gst::GstEncoder;
-use crate::encode::{AccessUnitSink, EncodeError, EncodeInput, VideoEncoder};
+use crate::encode::{
+    AccessUnitSink, EncodeError, EncodeInput, EncoderReport, VideoEncoder, select,
+};
 use crate::ingest::dummy::run_dummy;
 use crate::ingest::{IngestEnd, IngestError, LatestQueue, Pop, run_ingest};
 use crate::output::{OutputError, Outputs};
@@ -63,8 +64,8 @@ impl From<IngestEnd> for EndReason {
 #[derive(Debug, Clone, Serialize)]
 pub struct RunSummary {
     pub end: EndReason,
-    /// The encoder element that actually ran.
-    pub encoder: &'static str,
+    /// The encoder that ran, and why (a fallback updates it).
+    pub encoder: EncoderReport,
     pub codec: String,
     pub elapsed_ms: u64,
     pub stats: StatsSnapshot,
@@ -82,6 +83,31 @@ impl RunSummary {
 
 /// Runs the pipeline until the source ends or `stop` is set.
 pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<RunSummary, PipelineError> {
+    run_with(config, stop, KeyframeRequests::default())
+}
+
+/// Asks the encoder for a keyframe (with parameter sets) at the next frame:
+/// for resets, reconnects and late joiners. Cheap to clone and to call from
+/// any thread.
+#[derive(Debug, Clone, Default)]
+pub struct KeyframeRequests(Arc<AtomicBool>);
+
+impl KeyframeRequests {
+    pub fn request(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    fn take(&self) -> bool {
+        self.0.swap(false, Ordering::Relaxed)
+    }
+}
+
+/// [`run`], with a handle through which others can force keyframes.
+pub fn run_with(
+    config: &Config,
+    stop: Arc<AtomicBool>,
+    keyframe_requests: KeyframeRequests,
+) -> Result<RunSummary, PipelineError> {
     let started = Instant::now();
     let stats = Arc::new(Stats::default());
     let outputs = Arc::new(Mutex::new(Outputs::open(config, stats.clone())?));
@@ -94,8 +120,13 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipelin
                 .publish(&au)
         })
     };
-    let mut encoder = GstEncoder::new(config.encoder.clone(), sink, stats.clone())?;
-    info!(encoder = encoder.element_name(), codec = %config.encoder.codec, "software encoder selected");
+    let (mut encoder, report) = select::open(
+        &config.encoder,
+        config.encoder_device,
+        config.test_hw_encoder,
+        sink,
+        stats.clone(),
+    )?;
 
     let queue = Arc::new(LatestQueue::new(config.queue_size));
     let source = {
@@ -125,7 +156,7 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipelin
             .expect("spawn ingest thread")
     };
 
-    let encode_result = encode_loop(config, &queue, &mut encoder, &stats);
+    let encode_result = encode_loop(config, &queue, encoder.as_mut(), &stats, &keyframe_requests);
     if encode_result.is_err() {
         // Stop the source so that the join below returns.
         stop.store(true, Ordering::Relaxed);
@@ -139,7 +170,7 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipelin
 
     let summary = RunSummary {
         end,
-        encoder: encoder.element_name(),
+        encoder: report.lock().unwrap_or_else(|p| p.into_inner()).clone(),
         codec: config.encoder.codec.to_string(),
         elapsed_ms: started.elapsed().as_millis() as u64,
         stats: stats.snapshot(),
@@ -156,6 +187,7 @@ fn encode_loop(
     queue: &LatestQueue<crate::ingest::Frame>,
     encoder: &mut dyn VideoEncoder,
     stats: &Stats,
+    keyframe_requests: &KeyframeRequests,
 ) -> Result<(), EncodeError> {
     let mut timeline = Timeline::new();
     let mut last_status = Instant::now();
@@ -169,10 +201,11 @@ fn encode_loop(
                         "capture clock jumped: new timeline segment, forcing a keyframe"
                     );
                 }
+                let requested = keyframe_requests.take();
                 encoder.encode(EncodeInput {
                     frame,
                     pts_ns: stamp.pts_ns,
-                    force_keyframe: stamp.discontinuity,
+                    force_keyframe: stamp.discontinuity || requested,
                 })?;
             }
             Pop::TimedOut => {}

@@ -1,0 +1,120 @@
+//! The fallback against a stand-in hardware encoder and the real x264.
+
+use super::*;
+use crate::encode::elements::Backend;
+use crate::encode::gst::GstEncoder;
+use crate::encode::{AccessUnit, AccessUnitSink, Codec, EncoderDevice, EncoderSettings};
+use crate::ingest::dummy::fill_test_pattern;
+use crate::ingest::{Frame, VideoGeometry};
+use crate::pipeline::Stats;
+
+const FRAME_NS: u64 = 33_333_333;
+
+fn settings() -> EncoderSettings {
+    EncoderSettings {
+        codec: Codec::H264,
+        gop: 30,
+        b_frames: 0,
+        bitrate_kbps: 1000,
+        preset: "ultrafast".into(),
+    }
+}
+
+fn frame(i: u64) -> EncodeInput {
+    let geometry = VideoGeometry {
+        pixel_format: crate::contract::PixelFormat::Bgr,
+        width: 320,
+        height: 240,
+        stride: 960,
+    };
+    let mut data = vec![0; geometry.plane_bytes()];
+    fill_test_pattern(&mut data, 320, 240, i);
+    EncodeInput {
+        frame: Frame {
+            frame_count: i as u32,
+            capture_ts_ns: i * FRAME_NS,
+            geometry,
+            data,
+        },
+        pts_ns: i * FRAME_NS,
+        force_keyframe: false,
+    }
+}
+
+fn run(kind: HardwareStandIn, frames: u64) -> (u64, EncoderReport, Vec<AccessUnit>) {
+    let units = Arc::new(Mutex::new(Vec::new()));
+    let sink: AccessUnitSink = {
+        let units = units.clone();
+        Arc::new(move |au| units.lock().unwrap().push(au))
+    };
+    let stand_in_frames = Arc::new(AtomicU64::new(0));
+    let report = Arc::new(Mutex::new(EncoderReport {
+        requested: EncoderDevice::Auto,
+        backend: Backend::Nvenc,
+        element: "test-stand-in".into(),
+        reason: "test".into(),
+        fallback_at_frame: None,
+    }));
+    let software: SoftwareFactory = Box::new(move || {
+        Ok(Box::new(GstEncoder::new(
+            settings(),
+            "x264enc",
+            sink,
+            Arc::new(Stats::default()),
+        )?) as Box<dyn VideoEncoder>)
+    });
+    let hardware = Box::new(StandInEncoder {
+        kind,
+        frames: stand_in_frames.clone(),
+    });
+    let mut enc = FallbackEncoder::new(
+        hardware,
+        Arc::new(AtomicU64::new(0)),
+        software,
+        report.clone(),
+    );
+    for i in 0..frames {
+        enc.encode(frame(i)).unwrap();
+    }
+    enc.finish().unwrap();
+    let units = std::mem::take(&mut *units.lock().unwrap());
+    let report = report.lock().unwrap().clone();
+    (stand_in_frames.load(Ordering::Relaxed), report, units)
+}
+
+#[test]
+fn a_silent_hardware_encoder_is_replaced_exactly_at_frame_60() {
+    let (hw_frames, report, units) = run(HardwareStandIn::Stall, 90);
+    assert_eq!(hw_frames, FALLBACK_AFTER_FRAMES);
+    assert_eq!(report.fallback_at_frame, Some(60));
+    assert_eq!(
+        (report.backend, report.element.as_str()),
+        (Backend::Software, "x264enc")
+    );
+    assert!(
+        report.reason.contains("no access unit in 60 frames"),
+        "{}",
+        report.reason
+    );
+    // The stream goes on: one unit per remaining frame, starting with a keyframe at frame 60.
+    assert_eq!(units.len(), 30);
+    assert!(units[0].keyframe);
+    assert_eq!(units[0].pts_ns, 60 * FRAME_NS);
+    assert!(
+        units
+            .windows(2)
+            .all(|w| w[1].pts_ns == w[0].pts_ns + FRAME_NS),
+        "continuous timestamps"
+    );
+}
+
+#[test]
+fn a_hardware_encoder_that_cannot_start_is_replaced_at_once() {
+    let (hw_frames, report, units) = run(HardwareStandIn::FailStart, 20);
+    assert_eq!(hw_frames, 1);
+    assert_eq!(report.fallback_at_frame, Some(0));
+    assert!(report.reason.contains("NVENC failed"), "{}", report.reason);
+    assert_eq!(units.len(), 19);
+    assert!(units[0].keyframe);
+    assert_eq!(units[0].pts_ns, FRAME_NS);
+}

@@ -1,0 +1,110 @@
+//! Chooses the encoder (`--encoder-device auto|nvenc|software`) and says why.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tracing::info;
+
+use super::elements::{self, Backend};
+use super::fallback::{FallbackEncoder, HardwareStandIn, StandInEncoder};
+use super::gst::{GstEncoder, ensure_init};
+use super::{
+    AccessUnitSink, EncodeError, EncoderDevice, EncoderReport, EncoderSettings, VideoEncoder,
+};
+use crate::pipeline::Stats;
+
+/// Opens the encoder for `device`. Returns it with a report that stays
+/// current (a later fallback updates it).
+pub fn open(
+    settings: &EncoderSettings,
+    device: EncoderDevice,
+    stand_in: Option<HardwareStandIn>,
+    sink: AccessUnitSink,
+    stats: Arc<Stats>,
+) -> Result<(Box<dyn VideoEncoder>, Arc<Mutex<EncoderReport>>), EncodeError> {
+    ensure_init()?;
+    let (software, _) = elements::software_element(settings.codec);
+    let make_software = {
+        let (settings, sink, stats) = (settings.clone(), sink.clone(), stats.clone());
+        move || -> Result<Box<dyn VideoEncoder>, EncodeError> {
+            Ok(Box::new(GstEncoder::new(settings, software, sink, stats)?))
+        }
+    };
+    let report = |backend, element: &str, reason: String| EncoderReport {
+        requested: device,
+        backend,
+        element: element.to_owned(),
+        reason,
+        fallback_at_frame: None,
+    };
+
+    if device == EncoderDevice::Software {
+        let encoder = make_software()?;
+        let r = report(
+            Backend::Software,
+            software,
+            "software requested (--encoder-device software)".into(),
+        );
+        info!(element = software, reason = %r.reason, "encoder selected");
+        return Ok((encoder, Arc::new(Mutex::new(r))));
+    }
+
+    // The hardware encoder's output is counted, to detect a silent NVENC.
+    let hardware_units = Arc::new(AtomicU64::new(0));
+    let hardware_sink: AccessUnitSink = {
+        let (units, sink) = (hardware_units.clone(), sink.clone());
+        Arc::new(move |au| {
+            units.fetch_add(1, Ordering::Relaxed);
+            sink(au)
+        })
+    };
+    let hardware: Result<(Box<dyn VideoEncoder>, &'static str), String> = match stand_in {
+        Some(kind) => Ok((
+            Box::new(StandInEncoder {
+                kind,
+                frames: Arc::default(),
+            }),
+            "test-stand-in",
+        )),
+        None => elements::probe_nvenc(settings.codec).and_then(|element| {
+            GstEncoder::new(settings.clone(), element, hardware_sink, stats.clone())
+                .map(|e| (Box::new(e) as Box<dyn VideoEncoder>, element))
+                .map_err(|e| e.to_string())
+        }),
+    };
+
+    match (device, hardware) {
+        (EncoderDevice::Nvenc, Ok((encoder, element))) => {
+            let r = report(
+                Backend::Nvenc,
+                element,
+                "NVENC requested (--encoder-device nvenc)".into(),
+            );
+            info!(element, reason = %r.reason, "encoder selected");
+            Ok((encoder, Arc::new(Mutex::new(r))))
+        }
+        (EncoderDevice::Nvenc, Err(reason)) => Err(EncodeError::NvencUnavailable { reason }),
+        (_, Ok((encoder, element))) => {
+            let r = report(
+                Backend::Nvenc,
+                element,
+                "auto: NVENC available; software fallback armed".into(),
+            );
+            info!(element, reason = %r.reason, "encoder selected");
+            let r = Arc::new(Mutex::new(r));
+            let fallback =
+                FallbackEncoder::new(encoder, hardware_units, Box::new(make_software), r.clone());
+            Ok((Box::new(fallback), r))
+        }
+        (_, Err(why)) => {
+            let encoder = make_software()?;
+            let r = report(
+                Backend::Software,
+                software,
+                format!("auto: {why}; using {software}"),
+            );
+            info!(element = software, reason = %r.reason, "encoder selected");
+            Ok((encoder, Arc::new(Mutex::new(r))))
+        }
+    }
+}
