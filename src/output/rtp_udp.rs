@@ -10,11 +10,12 @@ use tracing::{info, warn};
 
 use super::OutputError;
 use super::sdp_file::SdpFile;
-use crate::codec::h264;
+use crate::codec::{h264, h265, nal_units};
 use crate::config::RtpOutput;
 use crate::encode::{AccessUnit, Codec};
 use crate::pipeline::Stats;
 use crate::rtp::h264::H264Payloader;
+use crate::rtp::h265::H265Payloader;
 use crate::rtp::sdp::{SdpCodec, SdpParams};
 use crate::rtp::{PacketizerConfig, RtpPacketizer};
 
@@ -25,22 +26,20 @@ pub struct RtpUdpOutput {
     socket: UdpSocket,
     dest: SocketAddr,
     packetizer: RtpPacketizer,
-    payloader: H264Payloader,
+    codec: Codec,
+    h264: H264Payloader,
+    h265: H265Payloader,
     timestamp_base: u32,
     sdp: Option<SdpFile>,
     session_id: u64,
-    sprop: Option<(Vec<u8>, Vec<u8>)>,
+    /// The parameter sets of the last keyframe, Annex-B framed (SDP sprop-*).
+    parameter_sets: Vec<u8>,
     stats: Arc<Stats>,
     refused_logged: bool,
 }
 
 impl RtpUdpOutput {
     pub fn open(cfg: &RtpOutput, codec: Codec, stats: Arc<Stats>) -> Result<Self, OutputError> {
-        if codec != Codec::H264 {
-            return Err(OutputError::Config {
-                reason: format!("RTP output of {codec} is not supported yet"),
-            });
-        }
         let dest = cfg.endpoint;
         let bind = |source| OutputError::Bind { addr: dest, source };
         let local: SocketAddr = match dest {
@@ -63,11 +62,13 @@ impl RtpUdpOutput {
             socket,
             dest,
             packetizer,
-            payloader: H264Payloader::default(),
+            codec,
+            h264: H264Payloader::default(),
+            h265: H265Payloader::default(),
             timestamp_base: rand::random(),
             sdp: cfg.sdp_path.clone().map(SdpFile::new),
             session_id: rand::random::<u32>() as u64,
-            sprop: None,
+            parameter_sets: Vec::new(),
             stats,
             refused_logged: false,
         };
@@ -82,9 +83,9 @@ impl RtpUdpOutput {
         let Some(file) = &mut self.sdp else {
             return Ok(());
         };
-        let (sps, pps) = match &self.sprop {
-            Some((s, p)) => (Some(s.as_slice()), Some(p.as_slice())),
-            None => (None, None),
+        let codec = match self.codec {
+            Codec::H264 => SdpCodec::h264_from_access_unit(&self.parameter_sets),
+            Codec::H265 => SdpCodec::h265_from_access_unit(&self.parameter_sets),
         };
         let params = SdpParams {
             session_id: self.session_id,
@@ -92,35 +93,40 @@ impl RtpUdpOutput {
             dest_addr: self.dest.ip(),
             port: self.dest.port(),
             payload_type: self.packetizer.payload_type(),
-            codec: SdpCodec::H264 {
-                profile_level_id: sps.and_then(h264::profile_level_id),
-                sps,
-                pps,
-            },
+            codec,
         };
         if file.write(&params.to_string())? {
-            info!(path = %file.path().display(), with_parameter_sets = sps.is_some(), "SDP written");
+            info!(
+                path = %file.path().display(),
+                with_parameter_sets = !self.parameter_sets.is_empty(),
+                "SDP written"
+            );
         }
         Ok(())
     }
 
-    /// Records new parameter sets and rewrites the SDP when they changed.
+    /// Records the parameter sets of a keyframe and rewrites the SDP when
+    /// they changed (new resolution, encoder fallback).
     fn track_parameter_sets(&mut self, au: &AccessUnit) {
         if !au.keyframe {
             return;
         }
-        let found = h264::find_parameter_sets(&au.data);
-        let (Some(sps), Some(pps)) = (found.sps, found.pps) else {
-            return;
+        let is_parameter_set = |nal: &[u8]| match self.codec {
+            Codec::H264 => h264::nal_type(nal[0]).is_parameter_set(),
+            Codec::H265 => matches!(
+                h265::nal_type(nal[0]),
+                h265::NalType::VPS | h265::NalType::SPS | h265::NalType::PPS
+            ),
         };
-        if self
-            .sprop
-            .as_ref()
-            .is_some_and(|(s, p)| s == sps && p == pps)
-        {
+        let mut sets = Vec::new();
+        for nal in nal_units(&au.data).filter(|n| is_parameter_set(n)) {
+            sets.extend_from_slice(&[0, 0, 0, 1]);
+            sets.extend_from_slice(nal);
+        }
+        if sets.is_empty() || sets == self.parameter_sets {
             return;
         }
-        self.sprop = Some((sps.to_vec(), pps.to_vec()));
+        self.parameter_sets = sets;
         if let Err(e) = self.write_sdp() {
             warn!(error = %e, "cannot rewrite the SDP file");
         }
@@ -136,21 +142,27 @@ impl RtpUdpOutput {
         let ts = self.rtp_timestamp(au.pts_ns);
         let (socket, stats) = (&self.socket, &self.stats);
         let mut refused = None;
-        let _ = self
-            .packetizer
-            .packetize(&mut self.payloader, &au.data, ts, |packet: &[u8]| {
-                match socket.send(packet) {
-                    Ok(_) => {
-                        Stats::incr(&stats.rtp_packets_sent);
-                        Stats::add(&stats.rtp_bytes_sent, packet.len() as u64);
-                    }
-                    Err(e) => {
-                        Stats::incr(&stats.rtp_send_errors);
-                        refused.get_or_insert(e.kind());
-                    }
+        let mut send = |packet: &[u8]| {
+            match socket.send(packet) {
+                Ok(_) => {
+                    Stats::incr(&stats.rtp_packets_sent);
+                    Stats::add(&stats.rtp_bytes_sent, packet.len() as u64);
                 }
-                Ok::<(), std::convert::Infallible>(())
-            });
+                Err(e) => {
+                    Stats::incr(&stats.rtp_send_errors);
+                    refused.get_or_insert(e.kind());
+                }
+            }
+            Ok::<(), std::convert::Infallible>(())
+        };
+        let _ = match self.codec {
+            Codec::H264 => self
+                .packetizer
+                .packetize(&mut self.h264, &au.data, ts, &mut send),
+            Codec::H265 => self
+                .packetizer
+                .packetize(&mut self.h265, &au.data, ts, &mut send),
+        };
         if let Some(kind) = refused
             && !self.refused_logged
         {

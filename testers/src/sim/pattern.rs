@@ -3,8 +3,9 @@
 //! `R=(x/2+y/3+7f)%256`.
 //!
 //! Other formats carry the same colours: RGB/RGBA/BGRA reorder the channels
-//! (alpha 255), GRAY is the full-range BT.601 luma, YUYV is BT.601 limited
-//! range `Y0 U Y1 V` with chroma from the average of the pixel pair.
+//! (alpha 255), GRAY is the full-range BT.601 luma, YUV is packed 4:4:4
+//! BT.601 limited range `Y U V` per pixel, YUYV is BT.601 limited range
+//! `Y0 U Y1 V` with chroma from the average of the pixel pair.
 //!
 //! The hot path uses per-column and per-row tables so that no division happens
 //! per pixel; every value is taken modulo 256 by `u8` wrapping arithmetic.
@@ -140,6 +141,12 @@ fn fill_row(format: PixelFormat, mut colours: impl Iterator<Item = Rgb>, out: &m
                 *px = luma_full(c);
             }
         }
+        PixelFormat::Yuv => {
+            for (px, c) in out.chunks_exact_mut(3).zip(colours) {
+                let (u, v) = uv_limited(c);
+                px.copy_from_slice(&[y_limited(c), u, v]);
+            }
+        }
         PixelFormat::Yuyv => {
             // Width is even (validated by the CLI), so colours come in pairs.
             for px in out.chunks_exact_mut(4) {
@@ -245,6 +252,28 @@ mod tests {
         // U = ((-38*18-74*45+112*14+128)>>8)+128 = 118; V likewise 118.
         assert_eq!(at(&g, &buf, 10, 20), vec![45, 118]);
         assert_eq!(at(&g, &buf, 11, 20), vec![45, 118]);
+    }
+
+    #[test]
+    fn yuv_444_limited_range_pixels() {
+        // (10,20) f=1: RGB(18,45,13).
+        // Y = ((66*18+129*45+25*13+128)>>8)+16 = (7446>>8)+16 = 45
+        // U = ((-38*18-74*45+112*13+128)>>8)+128 = (-2430>>8)+128 = -10+128 = 118
+        // V = ((112*18-94*45-18*13+128)>>8)+128 = (-2320>>8)+128 = -10+128 = 118
+        let (g, buf) = render(PixelFormat::Yuv, 640, 360, 0, 1);
+        assert_eq!(g.stride, 1920);
+        assert_eq!(at(&g, &buf, 10, 20), vec![45, 118, 118]);
+        // (11,20) f=1: RGB(18,45,14): U = (-2318>>8)+128 = 118, V = (-2338>>8)+128 = 118
+        assert_eq!(at(&g, &buf, 11, 20), vec![45, 118, 118]);
+        // (300,200) f=100: RGB(148,132,88).
+        // Y = (29124>>8)+16 = 113+16 = 129
+        // U = ((-5624-9768+9856+128)>>8)+128 = (-5408>>8)+128 = -22+128 = 106
+        // V = ((16576-12408-1584+128)>>8)+128 = (2712>>8)+128 = 10+128 = 138
+        let (g, buf) = render(PixelFormat::Yuv, 640, 360, 5, 100);
+        assert_eq!(at(&g, &buf, 300, 200), vec![129, 106, 138]);
+        // (0,0) f=0: black -> (16, 128, 128).
+        let (g, buf) = render(PixelFormat::Yuv, 8, 4, 0, 0);
+        assert_eq!(at(&g, &buf, 0, 0), vec![16, 128, 128]);
     }
 
     #[test]

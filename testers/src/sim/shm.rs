@@ -1,5 +1,9 @@
 //! The producer's POSIX shared-memory segment (contract `cv-mmap-ipc.md` §2):
 //! `/dev/shm/<name>`, 256 bytes of metadata followed by the payload.
+//!
+//! Like real producers, the segment can grow while it is live ([`ShmSegment::grow_payload`]:
+//! `ftruncate` bigger, then remap); consumers re-stat and remap when the metadata asks
+//! for more than they have mapped (§2).
 
 use std::ffi::CString;
 use std::fs::{File, Permissions};
@@ -26,7 +30,7 @@ impl Drop for Unlink {
 #[derive(Debug)]
 pub struct ShmSegment {
     map: MmapMut,
-    _file: File,
+    file: File,
     _unlink: Unlink,
 }
 
@@ -59,7 +63,7 @@ impl ShmSegment {
         let map = unsafe { MmapMut::map_mut(&file)? };
         Ok(Self {
             map,
-            _file: file,
+            file,
             _unlink: unlink,
         })
     }
@@ -67,6 +71,26 @@ impl ShmSegment {
     /// Metadata block `[0,256)` and payload `[256,..)`, split for separate writes.
     pub fn parts_mut(&mut self) -> (&mut [u8], &mut [u8]) {
         self.map.split_at_mut(META_SIZE)
+    }
+
+    /// Bytes available for the payload (mapped size minus the metadata).
+    pub fn payload_capacity(&self) -> usize {
+        self.map.len() - META_SIZE
+    }
+
+    /// Makes room for at least `payload_size` payload bytes. When the segment
+    /// is too small it is enlarged (`ftruncate`) to `256 + new_payload` bytes and
+    /// remapped; existing content is kept. Returns whether it grew.
+    pub fn grow_payload(&mut self, payload_size: usize, new_payload: usize) -> io::Result<bool> {
+        if payload_size <= self.payload_capacity() {
+            return Ok(false);
+        }
+        let new_payload = new_payload.max(payload_size);
+        self.file.set_len((META_SIZE + new_payload) as u64)?;
+        // SAFETY: as in `create`; the old mapping is replaced (and unmapped) below.
+        let map = unsafe { MmapMut::map_mut(&self.file)? };
+        self.map = map;
+        Ok(true)
     }
 
     /// Total mapped size in bytes.
@@ -77,5 +101,30 @@ impl ShmSegment {
     /// Never true: the segment always holds at least the metadata.
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grow_keeps_content_and_resizes_the_file() {
+        let name = format!("cvmt_shm_unit_{}", std::process::id());
+        let mut seg = ShmSegment::create(&name, 100).unwrap();
+        assert_eq!((seg.len(), seg.payload_capacity()), (356, 100));
+        seg.parts_mut().0[0] = 0xAB;
+        seg.parts_mut().1[99] = 0xCD;
+        assert!(!seg.grow_payload(100, 1000).unwrap(), "fits: no growth");
+        assert!(seg.grow_payload(101, 1000).unwrap());
+        assert_eq!(seg.payload_capacity(), 1000);
+        assert!(seg.grow_payload(5000, 10).unwrap(), "at least the need");
+        assert_eq!(seg.payload_capacity(), 5000);
+        let (meta, payload) = seg.parts_mut();
+        assert_eq!((meta[0], payload[99], payload[100]), (0xAB, 0xCD, 0));
+        let path = format!("/dev/shm/{name}");
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 5256);
+        drop(seg);
+        assert!(!std::path::Path::new(&path).exists());
     }
 }
