@@ -42,12 +42,16 @@ fn sim(s: &Scratch, n: &Names, extra: &[&str]) -> Proc {
 }
 
 fn streamer(s: &Scratch, n: &Names, port: u16, extra: &[&str]) -> Proc {
+    streamer_codec(s, n, port, "h264", extra)
+}
+
+fn streamer_codec(s: &Scratch, n: &Names, port: u16, codec: &str, extra: &[&str]) -> Proc {
     let endpoint = format!("127.0.0.1:{port}");
     let sdp = s.path("stream.sdp");
     let summary = s.path("summary.json");
     let mut args = vec![
         "--codec",
-        "h264",
+        codec,
         "--shm-name",
         &n.shm,
         "--zmq-endpoint",
@@ -415,4 +419,66 @@ fn e2e_producer_restart_with_a_new_resolution_keeps_the_stream_going() {
         "{}",
         st.output()
     );
+}
+
+fn summary(s: &Scratch) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(s.path("summary.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn e2e_h265_over_rtp_decodes_in_gstreamer() {
+    let s = Scratch::new("e2e_h265");
+    let n = names("h5");
+    let port = free_udp_port();
+    let decoder = GstRtpDecoder::start(port, "H265", 96);
+    let mut st = streamer_codec(&s, &n, port, "h265", &["--ingest-idle-timeout-ms", "2000"]);
+    let mut sm = sim(&s, &n, &["--frames", "90", "--fps", "30", "--width", "640", "--height", "360"]);
+    assert_exit(&mut sm, T, 0);
+    assert_exit(&mut st, T, 0);
+    let got = decoder.wait_frames(90, Duration::from_secs(2), Duration::from_secs(10));
+    assert!(got >= 85, "decoded {got} of 90; log:\n{}", st.output());
+    let f = decoder.format().unwrap();
+    assert_eq!((f.format.as_str(), f.width, f.height), ("I420", 640, 360));
+    let sdp = std::fs::read_to_string(s.path("stream.sdp")).unwrap();
+    assert!(sdp.contains("a=rtpmap:96 H265/90000") && sdp.contains("sprop-vps="), "{sdp}");
+    assert_eq!(summary(&s)["encoder"]["element"], "x265enc");
+}
+
+#[test]
+fn e2e_nvenc_required_but_absent_exits_5_and_auto_says_why() {
+    let s = Scratch::new("e2e_nvenc");
+    let n = names("nv");
+    let port = free_udp_port();
+    let mut st = streamer(&s, &n, port, &["--encoder-device", "nvenc"]);
+    assert_exit(&mut st, T, 5);
+    let out = st.output();
+    assert!(out.contains("NVENC is absent"), "{out}");
+    assert_eq!(out.trim().lines().filter(|l| l.starts_with("error")).count(), 1, "{out}");
+
+    // auto on the same host: software, and the reason is recorded.
+    let mut st = streamer(&s, &n, port, &["--encoder-device", "auto", "--ingest-idle-timeout-ms", "200"]);
+    assert_exit(&mut st, T, 0);
+    let enc = &summary(&s)["encoder"];
+    assert_eq!(enc["backend"], "software", "{enc}");
+    assert!(enc["reason"].as_str().unwrap().contains("NVENC is absent"), "{enc}");
+}
+
+#[test]
+fn e2e_a_stalled_hardware_encoder_falls_back_at_frame_60_and_the_stream_goes_on() {
+    let s = Scratch::new("e2e_fallback");
+    let n = names("fb");
+    let port = free_udp_port();
+    let decoder = GstRtpDecoder::start(port, "H264", 96);
+    let mut st = streamer(&s, &n, port, &["--test-hw-encoder", "stall", "--queue-size", "64", "--ingest-idle-timeout-ms", "2000"]);
+    let mut sm = sim(&s, &n, &["--frames", "120", "--fps", "30", "--width", "640", "--height", "360"]);
+    assert_exit(&mut sm, T, 0);
+    assert_exit(&mut st, T, 0);
+    let enc = &summary(&s)["encoder"];
+    assert_eq!(enc["fallback_at_frame"], 60, "{enc}");
+    assert_eq!(enc["element"], "x264enc", "{enc}");
+    // frames_encoded counts what the software encoder got: every frame after
+    // the switch must reach the receiver as a decodable stream.
+    let expected = summary(&s)["stats"]["frames_encoded"].as_u64().unwrap();
+    let got = decoder.wait_frames(expected, Duration::from_secs(2), Duration::from_secs(10));
+    assert!(expected >= 50 && got + 3 >= expected, "decoded {got} of {expected}; log:\n{}", st.output());
 }

@@ -118,6 +118,19 @@ fn check_segment(
     channels: usize,
     px: impl Fn([u8; 3]) -> Vec<u8>,
 ) -> Vec<u8> {
+    check_segment_with(path, size, stride, channels, |stored, c| {
+        stored == &px(c)[..]
+    })
+}
+
+/// Like [`check_segment`], with a predicate `matches(stored_pixel, bgr)`.
+fn check_segment_with(
+    path: &Path,
+    size: usize,
+    stride: usize,
+    channels: usize,
+    matches: impl Fn(&[u8], [u8; 3]) -> bool,
+) -> Vec<u8> {
     for _ in 0..200 {
         let data = std::fs::read(path).expect("read segment");
         assert_eq!(data.len(), size, "segment size");
@@ -128,7 +141,7 @@ fn check_segment(
         let f = u64::from(u32_at(&data, 0x0C));
         let ok = [(0u64, 0u64), (5, 7), (31, 20)].iter().all(|&(x, y)| {
             let o = 256 + y as usize * stride + x as usize * channels;
-            data[o..o + channels] == px(bgr(x, y, f))[..]
+            matches(&data[o..o + channels], bgr(x, y, f))
         });
         if ok {
             return data[..256].to_vec();
@@ -380,6 +393,20 @@ fn bad_values_exit_2_naming_the_flag() {
         (&["--format", "yuyv", "--width", "33"], "--width"),
         (&["--abi", "v3"], "--abi"),
         (&["--width", "abc"], "--width"),
+        (&["--encoded-codec", "h264"], "--encoded-codec"),
+        (
+            &["--abi", "v1", "--encoded-codec", "h265"],
+            "--encoded-codec",
+        ),
+        (
+            &["--abi", "v2", "--encoded-codec", "h264"],
+            "--encoded-codec",
+        ),
+        (
+            &["--abi", "v2.1", "--encoded-codec", "vp9"],
+            "--encoded-codec",
+        ),
+        (&["--abi", "v2.1", "--width", "33"], "--width"),
     ] {
         let mut args = vec!["--label", "badv", "--frames", "1"];
         args.extend_from_slice(extra);
@@ -387,4 +414,330 @@ fn bad_values_exit_2_naming_the_flag() {
         assert_eq!(code, Some(2), "{extra:?}: {stderr}");
         assert!(stderr.contains(flag), "{extra:?}: {stderr}");
     }
+}
+
+/// BT.601 limited range from 8-bit RGB, in floating point (the producer may
+/// round differently by one step).
+fn yuv601(r: u8, g: u8, b: u8) -> [f64; 3] {
+    let (r, g, b) = (f64::from(r), f64::from(g), f64::from(b));
+    [
+        16.0 + (65.481 * r + 128.553 * g + 24.966 * b) / 255.0,
+        128.0 + (-37.797 * r - 74.203 * g + 112.0 * b) / 255.0,
+        128.0 + (112.0 * r - 93.786 * g - 18.214 * b) / 255.0,
+    ]
+}
+
+fn yuv_matches(stored: &[u8], [b, g, r]: [u8; 3]) -> bool {
+    let want = yuv601(r, g, b);
+    stored.len() == 3
+        && stored
+            .iter()
+            .zip(want)
+            .all(|(&s, w)| (f64::from(s) - w).abs() <= 1.0)
+}
+
+#[test]
+fn yuv_format_streams_packed_444() {
+    let name = unique("cvmt_yuv_");
+    let ipc = PathBuf::from(format!("/tmp/{name}.ipc"));
+    let shm = PathBuf::from(format!("/dev/shm/{name}"));
+    let _cleanup = Cleanup(vec![shm.clone(), ipc.clone()]);
+    let endpoint = format!("ipc://{}", ipc.display());
+    let sub = subscriber(&endpoint);
+    let mut child = spawn_sim(&[
+        "--label",
+        "yuvlbl",
+        "--shm-name",
+        &name,
+        "--zmq-endpoint",
+        &endpoint,
+        "--format",
+        "yuv",
+        "--width",
+        "40",
+        "--height",
+        "30",
+        "--row-padding",
+        "2",
+        "--fps",
+        "50",
+    ]);
+    let stride = 40 * 3 + 2;
+    assert!(
+        wait_for_path(&shm, Duration::from_secs(5)),
+        "segment not created"
+    );
+    let meta = check_segment_with(&shm, 256 + stride * 30, stride, 3, yuv_matches);
+    assert_eq!((meta[8], meta[9]), (2, 0));
+    assert_eq!(&meta[64..68], &[0, 5, 0, 0], "LEFT, YUV (5), U8");
+    let desc: Vec<u32> = (0..5).map(|i| u32_at(&meta, 68 + 4 * i)).collect();
+    assert_eq!(desc, vec![40, 30, stride as u32, 0, (stride * 30) as u32]);
+    let syncs = collect_syncs(&sub, "yuvlbl", 3, Duration::from_secs(5));
+    assert_eq!(syncs.len(), 3, "syncs received: {syncs:?}");
+    assert_increasing(&syncs);
+    terminate(&mut child, libc::SIGTERM);
+    assert!(!shm.exists());
+}
+
+/// Annex-B NAL unit types of an access unit (own scan, independent of the simulator).
+fn nal_types(au: &[u8], h265: bool) -> Vec<u8> {
+    let mut types = Vec::new();
+    let mut i = 0;
+    while i + 3 < au.len() {
+        if au[i..i + 3] == [0, 0, 1] {
+            let h = au[i + 3];
+            types.push(if h265 { (h >> 1) & 0x3F } else { h & 0x1F });
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    types
+}
+
+/// One coherent v2.1 frame read from the segment: metadata and payload.
+struct Frame {
+    meta: Vec<u8>,
+    payload: Vec<u8>,
+}
+
+/// Reads metadata, payload, metadata again through an open descriptor (which
+/// stays valid after the producer unlinks the name and follows its growth);
+/// `None` while unwritten or when the frame changed during the copy.
+fn read_frame(file: &std::fs::File) -> Option<Frame> {
+    use std::os::unix::fs::FileExt;
+    let mut meta = vec![0u8; 256];
+    file.read_exact_at(&mut meta, 0).ok()?;
+    if &meta[0..8] != b"CV-MMAP\0" {
+        return None;
+    }
+    let payload_size = u32_at(&meta, 0x28) as usize;
+    let size = file.metadata().ok()?.len() as usize;
+    assert!(
+        payload_size <= size - 256,
+        "payload_size_bytes {payload_size} beyond the segment ({size} bytes)"
+    );
+    let mut payload = vec![0u8; payload_size];
+    file.read_exact_at(&mut payload, 256).ok()?;
+    let mut again = vec![0u8; 256];
+    file.read_exact_at(&mut again, 0).ok()?;
+    (again == meta).then_some(Frame { meta, payload })
+}
+
+struct V21Case<'a> {
+    codec: &'a str,
+    format: &'a str,
+    fps: &'a str,
+    extra: &'a [&'a str],
+    /// Expected (frame_rate_num, frame_rate_den).
+    rate: (u16, u16),
+    /// Stored bytes of a pixel vs its BGR colour.
+    pixel: fn(&[u8], [u8; 3]) -> bool,
+}
+
+/// Runs `cvmmap_sim --abi v2.1 --frames 3` and checks every published frame
+/// (contract §2, minor 1) while it runs; returns the final segment size, the
+/// parsed JSON summary and the simulator's log.
+fn run_v2_1(case: &V21Case) -> (u64, serde_json::Value, String) {
+    let name = unique("cvmt_v21_");
+    let ipc = PathBuf::from(format!("/tmp/{name}.ipc"));
+    let json = PathBuf::from(format!("/tmp/{name}.json"));
+    let shm = PathBuf::from(format!("/dev/shm/{name}"));
+    let _cleanup = Cleanup(vec![shm.clone(), ipc.clone(), json.clone()]);
+    let endpoint = format!("ipc://{}", ipc.display());
+    let (width, height) = (64usize, 48usize);
+    let mut args = vec![
+        "--label",
+        "v21",
+        "--shm-name",
+        &name,
+        "--zmq-endpoint",
+        &endpoint,
+        "--abi",
+        "v2.1",
+        "--encoded-codec",
+        case.codec,
+        "--format",
+        case.format,
+        "--width",
+        "64",
+        "--height",
+        "48",
+        "--fps",
+        case.fps,
+        "--frames",
+        "3",
+        "--json",
+        json.to_str().unwrap(),
+    ];
+    args.extend_from_slice(case.extra);
+    let mut child = Command::new(SIM)
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = common::StderrLines::capture(child.stderr.take().unwrap());
+    let h265 = case.codec == "h265";
+
+    assert!(
+        wait_for_path(&shm, Duration::from_secs(10)),
+        "segment not created: {}",
+        stderr.text()
+    );
+    let file = std::fs::File::open(&shm).expect("open segment");
+    let mut frames = std::collections::BTreeMap::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while frames.len() < 3 && Instant::now() < deadline {
+        if let Some(fr) = read_frame(&file) {
+            frames.entry(u32_at(&fr.meta, 0x0C)).or_insert(fr);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let status = wait_timeout(&mut child, Duration::from_secs(10)).expect("finite run must end");
+    assert_eq!(status.code(), Some(0), "stderr: {}", stderr.text());
+    let ids: Vec<u32> = frames.keys().copied().collect();
+    assert_eq!(ids, vec![0, 1, 2], "frames seen; stderr: {}", stderr.text());
+    let final_size = file.metadata().unwrap().len();
+
+    let channels = 3;
+    let raw = width * height * channels;
+    let mut pts = Vec::new();
+    for (&f, fr) in &frames {
+        let m = &fr.meta;
+        assert_eq!((m[0x08], m[0x09]), (2, 1), "frame {f}: major 2, minor 1");
+        assert_eq!(u16_at(m, 0x0A), 0, "flags");
+        assert_eq!(u64_at(m, 0x18), u64::from(f) + 1, "publish_seq");
+        assert_eq!(m[0x20], 2, "plane_count");
+        assert_eq!(m[0x21], 0b1001, "plane_presence_mask");
+        assert_eq!(
+            (u16_at(m, 0x22), u16_at(m, 0x24), u16_at(m, 0x26)),
+            (64, 24, 4)
+        );
+        assert_eq!(m[0x2C], 0, "depth_unit");
+        // Slot 0: LEFT, raw frame at offset 0.
+        let fmt_code = if case.format == "yuv" { 5 } else { 1 };
+        assert_eq!(&m[64..68], &[0, fmt_code, 0, 0], "slot 0 LEFT");
+        let slot0: Vec<u32> = (0..5).map(|i| u32_at(m, 68 + 4 * i)).collect();
+        assert_eq!(slot0, vec![64, 48, 192, 0, raw as u32], "slot 0 geometry");
+        assert!(m[88..136].iter().all(|&b| b == 0), "slots 1 and 2 empty");
+        // Slot 3: the access unit right after slot 0.
+        assert_eq!(&m[136..140], &[3, 4, 0, 0], "slot 3 ENCODED_AU, GRAY, U8");
+        let au_len = u32_at(m, 140);
+        assert!(au_len > 0);
+        let slot3: Vec<u32> = (0..5).map(|i| u32_at(m, 140 + 4 * i)).collect();
+        assert_eq!(
+            slot3,
+            vec![au_len, 1, au_len, raw as u32, au_len],
+            "slot 3 geometry: width = stride = size = AU length, height 1"
+        );
+        assert_eq!(
+            u32_at(m, 0x28) as usize,
+            raw + au_len as usize,
+            "payload_size_bytes"
+        );
+        assert!(m[160..].iter().all(|&b| b == 0), "padding");
+        // Extension at 0x2D.
+        assert_eq!(m[0x2D], if h265 { 2 } else { 1 }, "codec");
+        assert_eq!(m[0x2E], 1, "Annex B");
+        let flags = u16_at(m, 0x2F);
+        assert_eq!(flags & !1, 0, "only the keyframe bit");
+        assert_eq!((u16_at(m, 0x31), u16_at(m, 0x33)), case.rate, "frame rate");
+        pts.push(u64_at(m, 0x35));
+        assert_eq!(&m[0x3D..0x40], &[0, 0, 0], "reserved");
+
+        // The raw plane is frame f's pattern.
+        for (x, y) in [(0usize, 0usize), (5, 7), (63, 47)] {
+            let o = y * 192 + x * 3;
+            assert!(
+                (case.pixel)(&fr.payload[o..o + 3], bgr(x as u64, y as u64, u64::from(f))),
+                "frame {f} pixel ({x},{y})"
+            );
+        }
+        // The access unit.
+        let au = &fr.payload[raw..raw + au_len as usize];
+        assert!(
+            au.starts_with(&[0, 0, 0, 1]) || au.starts_with(&[0, 0, 1]),
+            "frame {f}: AU starts with an Annex-B start code: {:02x?}",
+            &au[..au.len().min(8)]
+        );
+        let types = nal_types(au, h265);
+        let keyframe = flags & 1 == 1;
+        let irap = if h265 {
+            types.iter().any(|t| (16..=23).contains(t))
+        } else {
+            types.contains(&5)
+        };
+        assert_eq!(
+            keyframe, irap,
+            "frame {f}: keyframe flag vs NAL types {types:?}"
+        );
+        if f == 0 {
+            assert!(keyframe, "first AU is a keyframe");
+            let sets: &[u8] = if h265 { &[32, 33, 34] } else { &[7, 8] };
+            for t in sets {
+                assert!(types.contains(t), "first AU lacks NAL type {t}: {types:?}");
+            }
+        }
+    }
+    let period = 1e9 * f64::from(case.rate.1) / f64::from(case.rate.0);
+    assert_eq!(pts[0], 0, "stream_pts_ns starts at 0");
+    for w in pts.windows(2) {
+        let step = (w[1] - w[0]) as f64;
+        assert!(
+            (step - period).abs() <= 1.0,
+            "pts step {step} vs {period}: {pts:?}"
+        );
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&json).unwrap().trim()).unwrap();
+    assert_eq!(summary["frames_published"], 3);
+    assert!(!shm.exists() && !ipc.exists(), "cleanup after a finite run");
+    (
+        final_size,
+        summary,
+        stderr.until_eof(Duration::from_secs(2)),
+    )
+}
+
+fn bgr_matches(stored: &[u8], c: [u8; 3]) -> bool {
+    stored == c
+}
+
+#[test]
+fn v2_1_h264_access_units() {
+    let (last, summary, _) = run_v2_1(&V21Case {
+        codec: "h264",
+        format: "bgr",
+        fps: "5",
+        extra: &[],
+        rate: (5, 1),
+        pixel: bgr_matches,
+    });
+    // 256 + raw frame + max(raw frame, 1 MiB) of AU room; no growth needed.
+    let expected = 256 + 64 * 48 * 3 + (1 << 20);
+    assert_eq!(last, expected);
+    assert_eq!(summary["segment_grew"], 0);
+}
+
+#[test]
+fn v2_1_h265_yuv_grows_the_segment_for_large_access_units() {
+    let (last, summary, log) = run_v2_1(&V21Case {
+        codec: "h265",
+        format: "yuv",
+        fps: "2.5",
+        extra: &["--au-capacity", "16"],
+        rate: (2500, 1000),
+        pixel: yuv_matches,
+    });
+    let initial = 256 + 64 * 48 * 3 + 16;
+    assert!(
+        log.contains(&format!("({initial} bytes)")),
+        "initial size: {log}"
+    );
+    assert!(log.contains("segment grew to"), "{log}");
+    assert!(last > initial, "segment grew: {initial} -> {last}");
+    assert!(summary["segment_grew"].as_u64().unwrap() >= 1, "{summary}");
+    assert_eq!(summary["segment_bytes"].as_u64(), Some(last));
 }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
-use super::layout::{Abi, Geometry, LABEL_CAPACITY, PixelFormat};
+use super::layout::{Abi, Codec, FrameRate, Geometry, LABEL_CAPACITY, PixelFormat};
 use super::naming::{self, MAX_IPC_PATH};
 
 /// cv-mmap producer simulator: writes the §6 test pattern into POSIX shared
@@ -28,9 +28,17 @@ pub struct SimArgs {
     /// cvmmap://instance[@prefix][?namespace=ns]; gives shm name, endpoint and label.
     #[arg(long)]
     pub target: Option<String>,
-    /// Metadata ABI.
+    /// Metadata ABI; v2.1 adds an encoded access unit of each frame (plane slot 3).
     #[arg(long, value_enum, default_value_t = Abi::V2)]
     pub abi: Abi,
+    /// Codec of the v2.1 access-unit plane [default: h264]; only with --abi v2.1.
+    #[arg(long, value_enum, value_name = "CODEC")]
+    pub encoded_codec: Option<Codec>,
+    /// Initial room for the access unit in the segment, in bytes
+    /// [default: max(raw frame bytes, 1 MiB)]; the segment grows when an AU
+    /// does not fit. Only with --abi v2.1.
+    #[arg(long, value_name = "BYTES")]
+    pub au_capacity: Option<u32>,
     /// Pixel format of the payload.
     #[arg(long, value_enum, default_value_t = PixelFormat::Bgr)]
     pub format: PixelFormat,
@@ -52,6 +60,21 @@ pub struct SimArgs {
     pub json: Option<PathBuf>,
 }
 
+/// Settings of the v2.1 encoded-AU plane.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EncodedConfig {
+    pub codec: Codec,
+    /// `--fps` as the extension's u16/u16 fraction.
+    pub frame_rate: FrameRate,
+    /// Initial AU room in the segment (bytes after the raw plane).
+    pub au_capacity: usize,
+}
+
+/// Default AU room: max(raw frame bytes, 1 MiB).
+pub fn default_au_capacity(raw_bytes: u32) -> usize {
+    (raw_bytes as usize).max(1 << 20)
+}
+
 /// Validated simulator settings.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SimConfig {
@@ -59,6 +82,8 @@ pub struct SimConfig {
     pub shm_name: String,
     pub endpoint: String,
     pub abi: Abi,
+    /// Present exactly for `--abi v2.1`.
+    pub encoded: Option<EncodedConfig>,
     pub geometry: Geometry,
     pub fps: f64,
     /// 0 = endless.
@@ -146,6 +171,21 @@ fn check_geometry(a: &SimArgs) -> Result<Geometry, ArgError> {
             ));
         }
     }
+    if a.abi == Abi::V2_1 {
+        // The encoder converts to I420 (4:2:0), which needs even sizes.
+        for (flag, v) in [("--width", a.width), ("--height", a.height)] {
+            if !v.is_multiple_of(2) {
+                return fail(format!(
+                    "{flag} {v} must be even for --abi v2.1 (I420 encoding)"
+                ));
+            }
+            if a.encoded_codec == Some(Codec::H265) && v < 16 {
+                return fail(format!(
+                    "{flag} {v} must be at least 16 for --encoded-codec h265"
+                ));
+            }
+        }
+    }
     let stride = u64::from(a.width) * u64::from(a.format.channels()) + u64::from(a.row_padding);
     let size = stride * u64::from(a.height);
     if size > u64::from(u32::MAX) {
@@ -170,7 +210,33 @@ impl SimArgs {
         if !(self.fps.is_finite() && self.fps > 0.0) {
             return fail(format!("--fps {} must be a finite number > 0", self.fps));
         }
+        if self.abi != Abi::V2_1 {
+            if self.encoded_codec.is_some() {
+                return fail("--encoded-codec is only meaningful with --abi v2.1".to_string());
+            }
+            if self.au_capacity.is_some() {
+                return fail("--au-capacity is only meaningful with --abi v2.1".to_string());
+            }
+        }
         let geometry = check_geometry(&self)?;
+        let encoded = if self.abi == Abi::V2_1 {
+            let frame_rate = FrameRate::from_fps(self.fps).ok_or_else(|| {
+                ArgError(format!(
+                    "--fps {} cannot be written as the u16/u16 frame rate of --abi v2.1",
+                    self.fps
+                ))
+            })?;
+            Some(EncodedConfig {
+                codec: self.encoded_codec.unwrap_or(Codec::H264),
+                frame_rate,
+                au_capacity: self.au_capacity.map_or_else(
+                    || default_au_capacity(geometry.payload_size()),
+                    |c| c as usize,
+                ),
+            })
+        } else {
+            None
+        };
 
         // Names: target first, else the bare target `<label>`; explicit flags override.
         let derived = match (&self.target, &self.label) {
@@ -207,6 +273,7 @@ impl SimArgs {
             shm_name,
             endpoint,
             abi: self.abi,
+            encoded,
             geometry,
             fps: self.fps,
             frames: self.frames,
@@ -274,6 +341,7 @@ mod tests {
             ("cam0", "cvmmap_cam0", "ipc:///tmp/cvmmap_cam0")
         );
         assert_eq!(c.abi, Abi::V2);
+        assert_eq!(c.encoded, None);
         assert_eq!(
             c.geometry,
             Geometry {
@@ -323,6 +391,19 @@ mod tests {
                 &["--width", "65535", "--height", "65535", "--format", "rgba"],
                 "--width",
             ),
+            (&["--encoded-codec", "h264"], "--encoded-codec"),
+            (
+                &["--abi", "v1", "--encoded-codec", "h265"],
+                "--encoded-codec",
+            ),
+            (&["--au-capacity", "10"], "--au-capacity"),
+            (&["--abi", "v2.1", "--width", "63"], "--width"),
+            (&["--abi", "v2.1", "--height", "47"], "--height"),
+            (
+                &["--abi", "v2.1", "--encoded-codec", "h265", "--height", "8"],
+                "--height",
+            ),
+            (&["--abi", "v2.1", "--fps", "70000"], "--fps"),
         ];
         for (extra, flag) in cases {
             let mut args = base.to_vec();
@@ -331,6 +412,54 @@ mod tests {
             assert!(e.0.contains(flag), "{extra:?}: {e}");
         }
         assert!(config(&[]).unwrap_err().0.contains("--label"));
+    }
+
+    #[test]
+    fn v2_1_defaults_and_codec() {
+        let c = config(&["--label", "c", "--abi", "v2.1"]).unwrap();
+        assert_eq!(c.abi, Abi::V2_1);
+        assert_eq!(
+            c.encoded,
+            Some(EncodedConfig {
+                codec: Codec::H264,
+                frame_rate: FrameRate { num: 30, den: 1 },
+                au_capacity: 1 << 20,
+            })
+        );
+        let c = config(&[
+            "--label",
+            "c",
+            "--abi",
+            "v2.1",
+            "--encoded-codec",
+            "h265",
+            "--fps",
+            "29.97",
+            "--width",
+            "1920",
+            "--height",
+            "1080",
+            "--format",
+            "yuv",
+        ])
+        .unwrap();
+        let e = c.encoded.unwrap();
+        assert_eq!(e.codec, Codec::H265);
+        assert_eq!(
+            e.frame_rate,
+            FrameRate {
+                num: 29970,
+                den: 1000
+            }
+        );
+        assert_eq!(
+            e.au_capacity,
+            1920 * 1080 * 3,
+            "raw frame bigger than 1 MiB"
+        );
+        assert_eq!(c.geometry.format.code(), 5);
+        let c = config(&["--label", "c", "--abi", "v2.1", "--au-capacity", "64"]).unwrap();
+        assert_eq!(c.encoded.unwrap().au_capacity, 64);
     }
 
     #[test]

@@ -1,10 +1,15 @@
 //! `cvmmap_sim`: a faithful cv-mmap producer (contract `cv-mmap-ipc.md` §1–§3, §6).
 //!
+//! `--abi v1|v2|v2.1`: v2.1 (major 2, minor 1) also publishes each frame as one
+//! Annex-B access unit (H.264 or H.265, `--encoded-codec`) in plane slot 3,
+//! produced by a real GStreamer encoder ([`encoder`]).
+//!
 //! Exit codes: 0 after `--frames` frames or a clean stop on SIGINT/SIGTERM,
 //! 2 for bad arguments (seed README "Exit Codes"), 1 for runtime failures
 //! (shared memory or ZeroMQ setup).
 
 pub mod cli;
+pub mod encoder;
 pub mod layout;
 pub mod naming;
 pub mod pattern;
@@ -44,6 +49,8 @@ fn summary_json(cfg: &SimConfig, s: &RunSummary) -> String {
         "shm_name": cfg.shm_name,
         "endpoint": cfg.endpoint,
         "late_frames": s.late_frames,
+        "segment_bytes": s.segment_bytes,
+        "segment_grew": s.segment_grew,
         "interrupted": s.interrupted,
     })
     .to_string()

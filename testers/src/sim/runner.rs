@@ -3,13 +3,19 @@
 //!
 //! Frames are paced on absolute deadlines `start + f/fps` (no drift); waiting
 //! happens in slices of at most 20 ms so a stop request is seen promptly.
+//!
+//! With `--abi v2.1` each frame is rendered into a scratch buffer and encoded
+//! first; then the raw plane and the access unit are copied into the segment
+//! back to back (growing it when the AU does not fit), then the metadata is
+//! written, then the sync is sent.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::cli::SimConfig;
-use super::layout::{self, Stamp};
+use super::cli::{EncodedConfig, SimConfig};
+use super::encoder::{AuEncoder, EncoderError};
+use super::layout::{self, Abi, AuMeta, Geometry, Header, Stamp};
 use super::pattern::{self, PatternTables};
 use super::publisher::{PublishError, SyncPublisher};
 use super::shm::ShmSegment;
@@ -29,6 +35,12 @@ pub enum SimError {
         endpoint: String,
         source: PublishError,
     },
+    #[error(transparent)]
+    Encoder(#[from] EncoderError),
+    #[error(
+        "frame {frame}: raw plane plus a {au_len}-byte access unit exceed the u32 payload size"
+    )]
+    PayloadTooLarge { frame: u64, au_len: usize },
 }
 
 /// What a run did.
@@ -40,6 +52,81 @@ pub struct RunSummary {
     pub late_frames: u64,
     /// Stopped by SIGINT/SIGTERM rather than by `--frames`.
     pub interrupted: bool,
+    /// Size of the segment at the end (256 + payload capacity).
+    pub segment_bytes: u64,
+    /// How often the segment had to grow for a large access unit.
+    pub segment_grew: u64,
+}
+
+/// The v2.1 per-frame work: encoder, scratch frame, and growth bookkeeping.
+struct AuStage {
+    cfg: EncodedConfig,
+    encoder: AuEncoder,
+    scratch: Vec<u8>,
+    grew: u64,
+}
+
+impl AuStage {
+    fn new(cfg: EncodedConfig, geom: &Geometry) -> Result<Self, EncoderError> {
+        Ok(Self {
+            cfg,
+            encoder: AuEncoder::new(cfg.codec, geom, cfg.frame_rate)?,
+            scratch: vec![0; geom.payload_size() as usize],
+            grew: 0,
+        })
+    }
+
+    /// Renders and encodes frame `f` (the `index`-th published), writes raw
+    /// plane + AU into the payload, then returns the AU's metadata fields.
+    fn write_frame(
+        &mut self,
+        shm: &mut ShmSegment,
+        shm_name: &str,
+        tables: &PatternTables,
+        geom: &Geometry,
+        f: u64,
+        index: u64,
+    ) -> Result<AuMeta, SimError> {
+        pattern::fill_frame(tables, geom, f, &mut self.scratch);
+        let stream_pts_ns = self.cfg.frame_rate.pts_ns(index);
+        let au = self.encoder.encode(&self.scratch, stream_pts_ns)?;
+        let raw = self.scratch.len();
+        let needed = raw + au.data.len();
+        let len = u32::try_from(au.data.len())
+            .ok()
+            .filter(|_| u32::try_from(needed).is_ok())
+            .ok_or(SimError::PayloadTooLarge {
+                frame: index,
+                au_len: au.data.len(),
+            })?;
+        // Grow with headroom (twice the AU) so a slowly rising AU size does not
+        // remap every frame; like real producers: ftruncate bigger, then remap.
+        let headroom = raw + 2 * au.data.len();
+        if shm
+            .grow_payload(needed, headroom)
+            .map_err(|source| SimError::Shm {
+                name: shm_name.to_string(),
+                source,
+            })?
+        {
+            self.grew += 1;
+            tracing::info!(
+                "segment grew to {} bytes for a {}-byte access unit (frame {index})",
+                shm.len(),
+                au.data.len()
+            );
+        }
+        let (_, payload) = shm.parts_mut();
+        payload[..raw].copy_from_slice(&self.scratch);
+        payload[raw..needed].copy_from_slice(&au.data);
+        Ok(AuMeta {
+            codec: self.encoder.codec(),
+            len,
+            keyframe: au.keyframe,
+            frame_rate: self.cfg.frame_rate,
+            stream_pts_ns,
+        })
+    }
 }
 
 /// Live wall clock (CLOCK_REALTIME) in Unix nanoseconds (§6: live sources).
@@ -69,22 +156,30 @@ fn sleep_until(deadline: Instant, stop: &AtomicBool) -> bool {
 pub fn run(cfg: &SimConfig, stop: &AtomicBool) -> Result<RunSummary, SimError> {
     let geom = cfg.geometry;
     let payload_size = geom.payload_size() as usize;
-    let mut shm =
-        ShmSegment::create(&cfg.shm_name, payload_size).map_err(|source| SimError::Shm {
-            name: cfg.shm_name.clone(),
-            source,
-        })?;
+    // The encoder first: it is the slowest and most likely part to fail.
+    let mut stage = cfg.encoded.map(|e| AuStage::new(e, &geom)).transpose()?;
+    let capacity = payload_size + cfg.encoded.map_or(0, |e| e.au_capacity);
+    let mut shm = ShmSegment::create(&cfg.shm_name, capacity).map_err(|source| SimError::Shm {
+        name: cfg.shm_name.clone(),
+        source,
+    })?;
     let publisher = SyncPublisher::bind(&cfg.endpoint).map_err(|source| SimError::Publish {
         endpoint: cfg.endpoint.clone(),
         source,
     })?;
     tracing::info!(
-        "cvmmap_sim started: label={} shm=/dev/shm/{} ({} bytes) endpoint={} abi={:?} format={:?} {}x{} stride={} fps={} frames={}",
+        "cvmmap_sim started: label={} shm=/dev/shm/{} ({} bytes) endpoint={} abi={:?}{} format={:?} {}x{} stride={} fps={} frames={}",
         cfg.label,
         cfg.shm_name,
         shm.len(),
         cfg.endpoint,
         cfg.abi,
+        cfg.encoded
+            .map(|e| format!(
+                " codec={:?} frame_rate={}/{}",
+                e.codec, e.frame_rate.num, e.frame_rate.den
+            ))
+            .unwrap_or_default(),
         geom.format,
         geom.width,
         geom.height,
@@ -116,14 +211,24 @@ pub fn run(cfg: &SimConfig, stop: &AtomicBool) -> Result<RunSummary, SimError> {
             timestamp_ns: wall_clock_ns(),
             publish_seq: published + 1,
         };
-        let (meta, payload) = shm.parts_mut();
-        pattern::fill_frame(
-            &tables,
-            &geom,
-            u64::from(frame_count),
-            &mut payload[..payload_size],
-        );
-        meta.copy_from_slice(&layout::metadata(cfg.abi, &geom, &stamp));
+        let f = u64::from(frame_count);
+        let meta = match (&mut stage, cfg.abi) {
+            (Some(stage), _) => {
+                let au =
+                    stage.write_frame(&mut shm, &cfg.shm_name, &tables, &geom, f, published)?;
+                layout::metadata(Header::V2_1(&au), &geom, &stamp)
+            }
+            (None, abi) => {
+                pattern::fill_frame(&tables, &geom, f, &mut shm.parts_mut().1[..payload_size]);
+                let header = if abi == Abi::V1 {
+                    Header::V1
+                } else {
+                    Header::V2
+                };
+                layout::metadata(header, &geom, &stamp)
+            }
+        };
+        shm.parts_mut().0.copy_from_slice(&meta);
         let sync = layout::sync_message(frame_count, stamp.timestamp_ns, cfg.label.as_bytes());
         publisher.send(&sync).map_err(|source| SimError::Publish {
             endpoint: cfg.endpoint.clone(),
@@ -132,13 +237,18 @@ pub fn run(cfg: &SimConfig, stop: &AtomicBool) -> Result<RunSummary, SimError> {
         published += 1;
     }
     let interrupted = stop.load(Ordering::Relaxed);
+    let segment_bytes = shm.len() as u64;
+    let segment_grew = stage.as_ref().map_or(0, |s| s.grew);
     drop(publisher);
     drop(shm);
+    drop(stage);
     Ok(RunSummary {
         frames_published: published,
         elapsed_ms: start.elapsed().as_millis() as u64,
         late_frames: late,
         interrupted,
+        segment_bytes,
+        segment_grew,
     })
 }
 
