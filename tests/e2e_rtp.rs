@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use common::decoder::GstRtpDecoder;
 use common::{
-    Proc, Scratch, assert_exit, bin, free_udp_port, unique, wait_for_file, wait_udp_bound,
+    Proc, Scratch, assert_exit, bin, free_udp_port, unique, wait_for_file, wait_for_log,
+    wait_udp_bound,
 };
 
 const T: Duration = Duration::from_secs(40);
@@ -170,7 +171,7 @@ fn decode_run(
     let n = names("dec");
     let port = free_udp_port();
     let decoder = GstRtpDecoder::start(port, "H264", 96);
-    let mut st = streamer(&s, &n, port, &["--ingest-idle-timeout-ms", "2000"]);
+    let mut st = ready_streamer(&s, &n, port, "h264", &["--ingest-idle-timeout-ms", "2000"]);
     let frames_s = frames.to_string();
     let mut args = vec!["--frames", frames_s.as_str(), "--fps", "30"];
     args.extend_from_slice(sim_extra);
@@ -394,7 +395,7 @@ fn e2e_producer_restart_with_a_new_resolution_keeps_the_stream_going() {
     let n = names("rs");
     let port = free_udp_port();
     let decoder = GstRtpDecoder::start(port, "H264", 96);
-    let mut st = streamer(&s, &n, port, &["--ingest-idle-timeout-ms", "3000"]);
+    let mut st = ready_streamer(&s, &n, port, "h264", &["--ingest-idle-timeout-ms", "3000"]);
     for (w, h) in [("640", "360"), ("1280", "720")] {
         let mut sm = sim(
             &s,
@@ -421,6 +422,18 @@ fn e2e_producer_restart_with_a_new_resolution_keeps_the_stream_going() {
     );
 }
 
+/// Starts the streamer and waits until its ingest is listening, so that a
+/// producer started next loses no frame to the streamer's own start-up.
+fn ready_streamer(s: &Scratch, n: &Names, port: u16, codec: &str, extra: &[&str]) -> Proc {
+    let st = streamer_codec(s, n, port, codec, extra);
+    assert!(
+        wait_for_log(&st, "ingest started", Duration::from_secs(20)),
+        "streamer not ready:\n{}",
+        st.output()
+    );
+    st
+}
+
 fn summary(s: &Scratch) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(s.path("summary.json")).unwrap()).unwrap()
 }
@@ -431,8 +444,14 @@ fn e2e_h265_over_rtp_decodes_in_gstreamer() {
     let n = names("h5");
     let port = free_udp_port();
     let decoder = GstRtpDecoder::start(port, "H265", 96);
-    let mut st = streamer_codec(&s, &n, port, "h265", &["--ingest-idle-timeout-ms", "2000"]);
-    let mut sm = sim(&s, &n, &["--frames", "90", "--fps", "30", "--width", "640", "--height", "360"]);
+    let mut st = ready_streamer(&s, &n, port, "h265", &["--ingest-idle-timeout-ms", "2000"]);
+    let mut sm = sim(
+        &s,
+        &n,
+        &[
+            "--frames", "90", "--fps", "30", "--width", "640", "--height", "360",
+        ],
+    );
     assert_exit(&mut sm, T, 0);
     assert_exit(&mut st, T, 0);
     let got = decoder.wait_frames(90, Duration::from_secs(2), Duration::from_secs(10));
@@ -440,7 +459,10 @@ fn e2e_h265_over_rtp_decodes_in_gstreamer() {
     let f = decoder.format().unwrap();
     assert_eq!((f.format.as_str(), f.width, f.height), ("I420", 640, 360));
     let sdp = std::fs::read_to_string(s.path("stream.sdp")).unwrap();
-    assert!(sdp.contains("a=rtpmap:96 H265/90000") && sdp.contains("sprop-vps="), "{sdp}");
+    assert!(
+        sdp.contains("a=rtpmap:96 H265/90000") && sdp.contains("sprop-vps="),
+        "{sdp}"
+    );
     assert_eq!(summary(&s)["encoder"]["element"], "x265enc");
 }
 
@@ -453,14 +475,34 @@ fn e2e_nvenc_required_but_absent_exits_5_and_auto_says_why() {
     assert_exit(&mut st, T, 5);
     let out = st.output();
     assert!(out.contains("NVENC is absent"), "{out}");
-    assert_eq!(out.trim().lines().filter(|l| l.starts_with("error")).count(), 1, "{out}");
+    assert_eq!(
+        out.trim()
+            .lines()
+            .filter(|l| l.starts_with("error"))
+            .count(),
+        1,
+        "{out}"
+    );
 
     // auto on the same host: software, and the reason is recorded.
-    let mut st = streamer(&s, &n, port, &["--encoder-device", "auto", "--ingest-idle-timeout-ms", "200"]);
+    let mut st = streamer(
+        &s,
+        &n,
+        port,
+        &[
+            "--encoder-device",
+            "auto",
+            "--ingest-idle-timeout-ms",
+            "200",
+        ],
+    );
     assert_exit(&mut st, T, 0);
     let enc = &summary(&s)["encoder"];
     assert_eq!(enc["backend"], "software", "{enc}");
-    assert!(enc["reason"].as_str().unwrap().contains("NVENC is absent"), "{enc}");
+    assert!(
+        enc["reason"].as_str().unwrap().contains("NVENC is absent"),
+        "{enc}"
+    );
 }
 
 #[test]
@@ -469,8 +511,27 @@ fn e2e_a_stalled_hardware_encoder_falls_back_at_frame_60_and_the_stream_goes_on(
     let n = names("fb");
     let port = free_udp_port();
     let decoder = GstRtpDecoder::start(port, "H264", 96);
-    let mut st = streamer(&s, &n, port, &["--test-hw-encoder", "stall", "--queue-size", "64", "--ingest-idle-timeout-ms", "2000"]);
-    let mut sm = sim(&s, &n, &["--frames", "120", "--fps", "30", "--width", "640", "--height", "360"]);
+    let mut st = ready_streamer(
+        &s,
+        &n,
+        port,
+        "h264",
+        &[
+            "--test-hw-encoder",
+            "stall",
+            "--queue-size",
+            "64",
+            "--ingest-idle-timeout-ms",
+            "2000",
+        ],
+    );
+    let mut sm = sim(
+        &s,
+        &n,
+        &[
+            "--frames", "120", "--fps", "30", "--width", "640", "--height", "360",
+        ],
+    );
     assert_exit(&mut sm, T, 0);
     assert_exit(&mut st, T, 0);
     let enc = &summary(&s)["encoder"];
@@ -480,5 +541,9 @@ fn e2e_a_stalled_hardware_encoder_falls_back_at_frame_60_and_the_stream_goes_on(
     // the switch must reach the receiver as a decodable stream.
     let expected = summary(&s)["stats"]["frames_encoded"].as_u64().unwrap();
     let got = decoder.wait_frames(expected, Duration::from_secs(2), Duration::from_secs(10));
-    assert!(expected >= 50 && got + 3 >= expected, "decoded {got} of {expected}; log:\n{}", st.output());
+    assert!(
+        expected >= 50 && got + 3 >= expected,
+        "decoded {got} of {expected}; log:\n{}",
+        st.output()
+    );
 }

@@ -206,3 +206,16 @@ pub fn wait_udp_bound(port: u16, timeout: Duration) -> bool {
     }
     false
 }
+
+/// Waits until the process's log contains `needle` (a readiness line),
+/// up to `timeout`.
+pub fn wait_for_log(p: &Proc, needle: &str, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if p.output().contains(needle) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
