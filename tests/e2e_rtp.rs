@@ -444,7 +444,15 @@ fn e2e_h265_over_rtp_decodes_in_gstreamer() {
     let n = names("h5");
     let port = free_udp_port();
     let decoder = GstRtpDecoder::start(port, "H265", 96);
-    let mut st = ready_streamer(&s, &n, port, "h265", &["--ingest-idle-timeout-ms", "2000"]);
+    // A deeper queue: this checks H.265 packetization, not x265's speed on a
+    // loaded 2-core machine (latest-frame drops are tested elsewhere).
+    let mut st = ready_streamer(
+        &s,
+        &n,
+        port,
+        "h265",
+        &["--queue-size", "16", "--ingest-idle-timeout-ms", "2000"],
+    );
     let mut sm = sim(
         &s,
         &n,
@@ -546,4 +554,110 @@ fn e2e_a_stalled_hardware_encoder_falls_back_at_frame_60_and_the_stream_goes_on(
         "decoded {got} of {expected}; log:\n{}",
         st.output()
     );
+}
+
+#[test]
+fn e2e_passthrough_publishes_the_producers_access_units_without_re_encoding() {
+    for codec in ["h264", "h265"] {
+        let s = Scratch::new("e2e_pass");
+        let n = names("pt");
+        let port = free_udp_port();
+        let decoder = GstRtpDecoder::start(port, &codec.to_uppercase(), 96);
+        let mut st = ready_streamer(
+            &s,
+            &n,
+            port,
+            codec,
+            &["--passthrough", "--ingest-idle-timeout-ms", "2000"],
+        );
+        let mut sm = sim(
+            &s,
+            &n,
+            &[
+                "--abi",
+                "v2.1",
+                "--encoded-codec",
+                codec,
+                "--frames",
+                "60",
+                "--fps",
+                "30",
+                "--width",
+                "640",
+                "--height",
+                "360",
+            ],
+        );
+        assert_exit(&mut sm, T, 0);
+        assert_exit(&mut st, T, 0);
+        let stats = &summary(&s)["stats"];
+        assert_eq!(stats["frames_encoded"], 0, "{codec}: {stats}");
+        let passed = stats["frames_passthrough"].as_u64().unwrap();
+        assert!(passed >= 57, "{codec}: {stats}");
+        let got = decoder.wait_frames(passed, Duration::from_secs(2), Duration::from_secs(10));
+        assert!(got + 2 >= passed, "{codec}: decoded {got} of {passed}");
+    }
+}
+
+#[test]
+fn e2e_passthrough_of_another_codec_is_re_encoded() {
+    let s = Scratch::new("e2e_pass_mismatch");
+    let n = names("pm");
+    let port = free_udp_port();
+    let decoder = GstRtpDecoder::start(port, "H264", 96);
+    let mut st = ready_streamer(
+        &s,
+        &n,
+        port,
+        "h264",
+        &["--passthrough", "--ingest-idle-timeout-ms", "2000"],
+    );
+    let mut sm = sim(
+        &s,
+        &n,
+        &[
+            "--abi",
+            "v2.1",
+            "--encoded-codec",
+            "h265",
+            "--frames",
+            "30",
+            "--fps",
+            "30",
+        ],
+    );
+    assert_exit(&mut sm, T, 0);
+    assert_exit(&mut st, T, 0);
+    let stats = &summary(&s)["stats"];
+    assert_eq!(stats["frames_passthrough"], 0, "{stats}");
+    assert!(stats["frames_encoded"].as_u64().unwrap() >= 28, "{stats}");
+    assert!(decoder.wait_frames(28, Duration::from_secs(2), Duration::from_secs(10)) >= 28);
+}
+
+#[test]
+fn e2e_b_frames_reach_the_decoder_in_order() {
+    let s = Scratch::new("e2e_bframes");
+    let n = names("bf");
+    let port = free_udp_port();
+    let decoder = GstRtpDecoder::start(port, "H264", 96);
+    let mut st = ready_streamer(
+        &s,
+        &n,
+        port,
+        "h264",
+        &[
+            "--b-frames",
+            "2",
+            "--queue-size",
+            "8",
+            "--ingest-idle-timeout-ms",
+            "2000",
+        ],
+    );
+    let mut sm = sim(&s, &n, &["--frames", "60", "--fps", "30"]);
+    assert_exit(&mut sm, T, 0);
+    assert_exit(&mut st, T, 0);
+    let got = decoder.wait_frames(60, Duration::from_secs(2), Duration::from_secs(10));
+    assert!(got >= 57, "decoded {got} of 60; log:\n{}", st.output());
+    assert!(decoder.errors().is_empty(), "{:?}", decoder.errors());
 }

@@ -58,6 +58,7 @@ fn encode(
             capture_ts_ns: i * 33_333_333,
             geometry,
             data,
+            encoded: None,
         };
         enc.encode(EncodeInput {
             frame,

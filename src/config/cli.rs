@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 
 use super::{Config, ConfigError, RtpOutput, Source};
-use crate::contract::Target;
+use crate::contract::{EncodedCodec, Target};
 use crate::encode::{Codec, EncoderDevice, EncoderSettings, HardwareStandIn};
 use crate::ingest::IngestConfig;
 use crate::ingest::dummy::DummyConfig;
@@ -101,6 +101,11 @@ pub struct Cli {
     #[arg(long, default_value = "superfast", value_parser = clap::builder::PossibleValuesParser::new(PRESETS))]
     pub preset: String,
 
+    /// Publish the producer's own encoded access units (cv-mmap v2.1) of
+    /// --codec without re-encoding; frames without one are encoded.
+    #[arg(long)]
+    pub passthrough: bool,
+
     // --- RTP ---------------------------------------------------------------
     /// Enable RTP output.
     #[arg(long)]
@@ -167,6 +172,12 @@ impl Cli {
     pub fn into_config(self) -> Result<Config, ConfigError> {
         let source = match self.input_mode {
             InputMode::Dummy => {
+                if self.passthrough {
+                    return Err(ConfigError::new(
+                        "--passthrough",
+                        "needs a cv-mmap v2.1 source, not --input-mode dummy",
+                    ));
+                }
                 if !(self.dummy_fps.is_finite() && self.dummy_fps > 0.0 && self.dummy_fps <= 1000.0)
                 {
                     return Err(ConfigError::new(
@@ -223,6 +234,10 @@ impl Cli {
                     idle_timeout: (self.ingest_idle_timeout_ms > 0)
                         .then(|| Duration::from_millis(self.ingest_idle_timeout_ms)),
                     poll_interval: Duration::from_millis(10),
+                    passthrough: self.passthrough.then_some(match self.codec {
+                        Codec::H264 => EncodedCodec::H264,
+                        Codec::H265 => EncodedCodec::H265,
+                    }),
                 })
             }
         };

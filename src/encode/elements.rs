@@ -101,15 +101,24 @@ pub fn make(name: &str, settings: &EncoderSettings) -> Result<gst::Element, gst:
             e.set_property("aud", false);
         }
         "x265enc" => {
-            set_str(&e, "tune", "zerolatency");
             set_str(&e, "speed-preset", &s.preset);
             set_u32(&e, "key-int-max", s.gop);
             set_u32(&e, "bitrate", s.bitrate_kbps);
             // x265 repeats VPS/SPS/PPS before every keyframe only when asked.
-            e.set_property(
-                "option-string",
-                format!("bframes={}:repeat-headers=1", s.b_frames),
-            );
+            let mut options = String::from("repeat-headers=1");
+            if s.b_frames == 0 {
+                set_str(&e, "tune", "zerolatency");
+            } else {
+                // x265 refuses B-frames under tune=zerolatency; spell out its
+                // low-latency settings, keeping the shortest lookahead that
+                // B-frames allow.
+                options.push_str(&format!(
+                    ":bframes={}:b-adapt=0:rc-lookahead={}:scenecut=0:cutree=0:frame-threads=1",
+                    s.b_frames,
+                    s.b_frames + 1
+                ));
+            }
+            e.set_property("option-string", options);
         }
         // nvh26xenc (1.18+) and nvcudah26xenc (1.22) name their knobs differently.
         _ => {

@@ -35,6 +35,7 @@ fn frame(i: u64) -> EncodeInput {
             capture_ts_ns: i * FRAME_NS,
             geometry,
             data,
+            encoded: None,
         },
         pts_ns: i * FRAME_NS,
         force_keyframe: false,

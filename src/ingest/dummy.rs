@@ -61,6 +61,7 @@ pub fn run_dummy(cfg: &DummyConfig, queue: &LatestQueue<Frame>, stats: &Stats, s
             capture_ts_ns: wall_clock_ns(),
             geometry,
             data,
+            encoded: None,
         };
         if queue.push(frame).is_some() {
             Stats::incr(&stats.frames_dropped_queue);

@@ -1,6 +1,6 @@
 //! A raw video frame, copied once out of shared memory.
 
-use crate::contract::PixelFormat;
+use crate::contract::{EncodedCodec, PixelFormat};
 
 /// Geometry of the video plane as the producer described it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,5 +33,17 @@ pub struct Frame {
     /// The producer's capture timestamp in ns (metadata offset 0x10).
     pub capture_ts_ns: u64,
     pub geometry: VideoGeometry,
+    /// The raw video plane; empty when the frame carries `encoded` instead.
+    pub data: Vec<u8>,
+    /// The producer's own encoded access unit (v2.1 slot 3), taken instead
+    /// of the raw plane in `--passthrough` mode.
+    pub encoded: Option<EncodedPayload>,
+}
+
+/// One Annex-B access unit supplied by the producer (contract §2, v2.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedPayload {
+    pub codec: EncodedCodec,
+    pub keyframe: bool,
     pub data: Vec<u8>,
 }

@@ -11,6 +11,7 @@ use super::shm::{Identity, Segment, shm_path};
 use super::snapshot::{self, FrameId, SharedRegion, Snapshot};
 use super::sync::SyncListener;
 use super::{Frame, IngestError, LatestQueue};
+use crate::contract::EncodedCodec;
 use crate::pipeline::Stats;
 
 /// Ingest settings, from the command line.
@@ -26,6 +27,9 @@ pub struct IngestConfig {
     pub idle_timeout: Option<Duration>,
     /// How long to wait for a sync before polling the metadata anyway.
     pub poll_interval: Duration,
+    /// Take the producer's own access units of this codec (v2.1) instead of
+    /// raw frames (`--passthrough`).
+    pub passthrough: Option<EncodedCodec>,
 }
 
 /// Why ingest ended normally.
@@ -126,7 +130,7 @@ pub fn run_ingest(
             continue;
         };
 
-        match snapshot::take(segment, last) {
+        match snapshot::take(segment, last, cfg.passthrough) {
             Snapshot::Unchanged => {
                 // A sync for a frame the mapping does not show: the producer
                 // probably re-created the segment under the same name.

@@ -85,6 +85,7 @@ fn config(shm: &str, endpoint: &str) -> IngestConfig {
         max_frames: 0,
         idle_timeout: None,
         poll_interval: Duration::from_millis(5),
+        passthrough: None,
     }
 }
 

@@ -8,8 +8,10 @@
 //! is tested against real shared memory and against a region that injects a
 //! write at an exact point.
 
-use super::frame::{Frame, VideoGeometry};
-use crate::contract::{self, Depth, FrameLayout, METADATA_SIZE, MetadataError, PAYLOAD_OFFSET};
+use super::frame::{EncodedPayload, Frame, VideoGeometry};
+use crate::contract::{
+    self, Depth, EncodedCodec, FrameLayout, METADATA_SIZE, MetadataError, PAYLOAD_OFFSET, Plane,
+};
 
 /// A read outside the region was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -54,8 +56,14 @@ fn frame_id(meta: &[u8]) -> Option<FrameId> {
 }
 
 /// Takes one snapshot. `last` is the id of the frame delivered before, so an
-/// unchanged segment costs one 256-byte read.
-pub fn take(region: &impl SharedRegion, last: Option<FrameId>) -> Snapshot {
+/// unchanged segment costs one 256-byte read. With `passthrough`, a frame
+/// whose producer supplied an Annex-B access unit of that codec is taken as
+/// that unit alone (the raw plane is not copied).
+pub fn take(
+    region: &impl SharedRegion,
+    last: Option<FrameId>,
+    passthrough: Option<EncodedCodec>,
+) -> Snapshot {
     let mut meta = [0u8; METADATA_SIZE];
     if let Err(e) = region.read_at(0, &mut meta) {
         return Snapshot::OutOfBounds(e);
@@ -83,11 +91,27 @@ pub fn take(region: &impl SharedRegion, last: Option<FrameId>) -> Snapshot {
         height: plane.height,
         stride: plane.stride,
     };
-    // The parser guarantees offset + stride*height <= payload_size <= len - 256.
-    let mut data = vec![0u8; geometry.plane_bytes()];
-    if let Err(e) = region.read_at(PAYLOAD_OFFSET + plane.offset, &mut data) {
-        return Snapshot::OutOfBounds(e);
-    }
+    let encoded = layout
+        .encoded
+        .as_ref()
+        .filter(|e| passthrough == Some(e.codec) && e.is_annex_b());
+    let (data, encoded) = match encoded {
+        Some(e) => match copy_plane(region, &e.plane, e.plane.size) {
+            Ok(au) => (
+                Vec::new(),
+                Some(EncodedPayload {
+                    codec: e.codec,
+                    keyframe: e.keyframe,
+                    data: au,
+                }),
+            ),
+            Err(e) => return Snapshot::OutOfBounds(e),
+        },
+        None => match copy_plane(region, plane, geometry.plane_bytes()) {
+            Ok(raw) => (raw, None),
+            Err(e) => return Snapshot::OutOfBounds(e),
+        },
+    };
     let mut ids = [0u8; 0x18];
     if let Err(e) = region.read_at(0, &mut ids) {
         return Snapshot::OutOfBounds(e);
@@ -101,7 +125,20 @@ pub fn take(region: &impl SharedRegion, last: Option<FrameId>) -> Snapshot {
         capture_ts_ns: before.1,
         geometry,
         data,
+        encoded,
     })
+}
+
+/// Copies `len` bytes of `plane` (the parser guarantees that offset + size
+/// lies inside the payload, and the payload inside the mapping).
+fn copy_plane(
+    region: &impl SharedRegion,
+    plane: &Plane,
+    len: usize,
+) -> Result<Vec<u8>, OutOfBounds> {
+    let mut data = vec![0u8; len];
+    region.read_at(PAYLOAD_OFFSET + plane.offset, &mut data)?;
+    Ok(data)
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ fn a_published_frame_is_copied_whole_then_reported_unchanged() {
     let mut seg = segment("whole");
     seg.publish(7, 1_000);
     let region = Segment::open(&seg.path).unwrap();
-    let Snapshot::Frame(f) = take(&region, None) else {
+    let Snapshot::Frame(f) = take(&region, None, None) else {
         panic!("expected a frame")
     };
     assert_eq!((f.frame_count, f.capture_ts_ns), (7, 1_000));
@@ -33,7 +33,7 @@ fn a_published_frame_is_copied_whole_then_reported_unchanged() {
     assert_eq!(f.data.len(), PAYLOAD);
     assert!(f.data.iter().all(|&b| b == 7));
     assert!(matches!(
-        take(&region, Some((7, 1_000))),
+        take(&region, Some((7, 1_000)), None),
         Snapshot::Unchanged
     ));
 }
@@ -42,7 +42,7 @@ fn a_published_frame_is_copied_whole_then_reported_unchanged() {
 fn zeroed_metadata_is_invalid_not_a_frame() {
     let seg = segment("zero");
     let region = Segment::open(&seg.path).unwrap();
-    assert!(matches!(take(&region, None), Snapshot::Invalid(_)));
+    assert!(matches!(take(&region, None, None), Snapshot::Invalid(_)));
 }
 
 /// Wraps a region and hands control to a writer thread in the middle of the
@@ -89,7 +89,7 @@ fn a_frame_rewritten_by_a_writer_thread_during_the_copy_is_torn() {
             start_writer: tx,
             writer_done: &done,
         };
-        match take(&interrupted, None) {
+        match take(&interrupted, None, None) {
             Snapshot::Torn { before, after } => {
                 assert_eq!(before, (1, 100));
                 assert_eq!(after, (2, 200));
@@ -98,7 +98,7 @@ fn a_frame_rewritten_by_a_writer_thread_during_the_copy_is_torn() {
         }
     });
     // The next attempt, undisturbed, gets frame 2 whole.
-    let Snapshot::Frame(f) = take(&region, None) else {
+    let Snapshot::Frame(f) = take(&region, None, None) else {
         panic!("expected a frame")
     };
     assert_eq!(f.frame_count, 2);
@@ -125,7 +125,7 @@ fn free_running_writer_thread_causes_detected_torn_reads_and_never_a_crash() {
     let (mut torn, mut frames, mut last) = (0u32, 0u32, None);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while (torn == 0 || frames == 0) && std::time::Instant::now() < deadline {
-        match take(&region, last) {
+        match take(&region, last, None) {
             Snapshot::Torn { before, after } => {
                 assert_ne!(before, after);
                 torn += 1;
@@ -150,5 +150,5 @@ fn metadata_pointing_past_the_mapping_is_refused() {
     // Claim a payload bigger than the segment.
     seg.map[0x28..0x2C].copy_from_slice(&(PAYLOAD as u32 * 4).to_le_bytes());
     let region = Segment::open(&seg.path).unwrap();
-    assert!(matches!(take(&region, None), Snapshot::Invalid(_)));
+    assert!(matches!(take(&region, None, None), Snapshot::Invalid(_)));
 }

@@ -124,9 +124,15 @@ pub fn run_with(
         &config.encoder,
         config.encoder_device,
         config.test_hw_encoder,
-        sink,
+        sink.clone(),
         stats.clone(),
     )?;
+    let mut passthrough = Passthrough {
+        sink,
+        codec: config.encoder.codec,
+        started: false,
+        logged_raw: false,
+    };
 
     let queue = Arc::new(LatestQueue::new(config.queue_size));
     let source = {
@@ -156,7 +162,14 @@ pub fn run_with(
             .expect("spawn ingest thread")
     };
 
-    let encode_result = encode_loop(config, &queue, encoder.as_mut(), &stats, &keyframe_requests);
+    let encode_result = encode_loop(
+        config,
+        &queue,
+        encoder.as_mut(),
+        &mut passthrough,
+        &stats,
+        &keyframe_requests,
+    );
     if encode_result.is_err() {
         // Stop the source so that the join below returns.
         stop.store(true, Ordering::Relaxed);
@@ -186,6 +199,7 @@ fn encode_loop(
     config: &Config,
     queue: &LatestQueue<crate::ingest::Frame>,
     encoder: &mut dyn VideoEncoder,
+    passthrough: &mut Passthrough,
     stats: &Stats,
     keyframe_requests: &KeyframeRequests,
 ) -> Result<(), EncodeError> {
@@ -201,12 +215,20 @@ fn encode_loop(
                         "capture clock jumped: new timeline segment, forcing a keyframe"
                     );
                 }
-                let requested = keyframe_requests.take();
-                encoder.encode(EncodeInput {
-                    frame,
-                    pts_ns: stamp.pts_ns,
-                    force_keyframe: stamp.discontinuity || requested,
-                })?;
+                if frame.encoded.is_some() {
+                    passthrough.publish(frame, stamp.pts_ns, stats);
+                } else {
+                    if passthrough.started && !passthrough.logged_raw {
+                        passthrough.logged_raw = true;
+                        warn!("a frame came without a matching encoded access unit: encoding it");
+                    }
+                    let requested = keyframe_requests.take();
+                    encoder.encode(EncodeInput {
+                        frame,
+                        pts_ns: stamp.pts_ns,
+                        force_keyframe: stamp.discontinuity || requested,
+                    })?;
+                }
             }
             Pop::TimedOut => {}
             Pop::Closed => return Ok(()),
@@ -224,5 +246,37 @@ fn encode_loop(
                 "status"
             );
         }
+    }
+}
+
+/// Publishes the producer's own access units (`--passthrough`), starting at
+/// the first keyframe: a decoder cannot start mid-GOP.
+struct Passthrough {
+    sink: AccessUnitSink,
+    codec: crate::encode::Codec,
+    started: bool,
+    logged_raw: bool,
+}
+
+impl Passthrough {
+    fn publish(&mut self, frame: crate::ingest::Frame, pts_ns: u64, stats: &Stats) {
+        let Some(unit) = frame.encoded else { return };
+        if !self.started && !unit.keyframe {
+            Stats::incr(&stats.passthrough_skipped);
+            return;
+        }
+        if !self.started {
+            info!("passthrough: publishing the producer's access units without re-encoding");
+        }
+        self.started = true;
+        Stats::incr(&stats.frames_passthrough);
+        (self.sink)(crate::encode::AccessUnit {
+            codec: self.codec,
+            data: unit.data,
+            pts_ns,
+            dts_ns: pts_ns as i64,
+            keyframe: unit.keyframe,
+            capture_ts_ns: frame.capture_ts_ns,
+        });
     }
 }

@@ -41,6 +41,10 @@ counters! {
     producer_resets,
     /// Frames handed to the encoder.
     frames_encoded,
+    /// Producer access units published without re-encoding (`--passthrough`).
+    frames_passthrough,
+    /// Producer access units skipped while waiting for the first keyframe.
+    passthrough_skipped,
     /// Access units produced by the encoder.
     access_units,
     /// Keyframe access units produced by the encoder.
