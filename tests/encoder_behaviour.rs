@@ -16,6 +16,16 @@ const FRAME_NS: u64 = 33_333_333;
 
 /// Encodes `n` frames of 320x240 BGR, forcing keyframes at `force`.
 fn encode(codec: Codec, b_frames: u32, n: u64, force: &[u64]) -> Vec<AccessUnit> {
+    encode_sizes(codec, b_frames, &[(320, 240, n)], force)
+}
+
+/// Encodes runs of frames of the given sizes, in order, with one encoder.
+fn encode_sizes(
+    codec: Codec,
+    b_frames: u32,
+    runs: &[(u32, u32, u64)],
+    force: &[u64],
+) -> Vec<AccessUnit> {
     let units = Arc::new(Mutex::new(Vec::new()));
     let sink: AccessUnitSink = {
         let units = units.clone();
@@ -34,13 +44,17 @@ fn encode(codec: Codec, b_frames: u32, n: u64, force: &[u64]) -> Vec<AccessUnit>
         preset: "ultrafast".into(),
     };
     let mut enc = GstEncoder::new(settings, element, sink, Arc::new(Stats::default())).unwrap();
-    let geometry = VideoGeometry {
-        pixel_format: PixelFormat::Bgr,
-        width: 320,
-        height: 240,
-        stride: 960,
-    };
-    for i in 0..n {
+    let sizes = runs
+        .iter()
+        .flat_map(|&(w, h, n)| std::iter::repeat_n((w, h), n as usize));
+    for (i, (width, height)) in sizes.enumerate() {
+        let i = i as u64;
+        let geometry = VideoGeometry {
+            pixel_format: PixelFormat::Bgr,
+            width,
+            height,
+            stride: width as usize * 3,
+        };
         let data = (0..geometry.plane_bytes())
             .map(|b| (b as u64 / 7 + i * 5) as u8)
             .collect();
@@ -138,4 +152,39 @@ fn h264_b_frames_keep_pts_and_dts_consistent() {
 #[test]
 fn h265_b_frames_keep_pts_and_dts_consistent() {
     b_frames_keep_pts_and_dts_consistent(Codec::H265);
+}
+
+/// A mid-stream resolution change reconfigures the same encoder: the first
+/// unit after it is a keyframe carrying new parameter sets.
+fn resolution_change_starts_with_new_parameter_sets(codec: Codec) {
+    let units = encode_sizes(codec, 0, &[(320, 240, 12), (640, 480, 12)], &[]);
+    assert_eq!(units.len(), 24, "{codec}");
+    let first = &units[12];
+    assert!(
+        first.keyframe && has_parameter_sets(codec, &first.data),
+        "{codec}: unit 12 is not a keyframe with parameter sets"
+    );
+    let sps = |au: &[u8]| match codec {
+        Codec::H264 => h264::find_parameter_sets(au).sps.map(<[u8]>::to_vec),
+        Codec::H265 => h265::find_parameter_sets(au).sps.map(<[u8]>::to_vec),
+    };
+    assert_ne!(
+        sps(&units[0].data),
+        sps(&first.data),
+        "{codec}: the SPS did not change with the resolution"
+    );
+    assert!(
+        units.windows(2).all(|w| w[1].pts_ns > w[0].pts_ns),
+        "{codec}: timestamps went back"
+    );
+}
+
+#[test]
+fn h264_resolution_change_starts_with_new_parameter_sets() {
+    resolution_change_starts_with_new_parameter_sets(Codec::H264);
+}
+
+#[test]
+fn h265_resolution_change_starts_with_new_parameter_sets() {
+    resolution_change_starts_with_new_parameter_sets(Codec::H265);
 }
