@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::decoder::GstRtpDecoder;
+use common::decoder::{GstRtpAccessUnits, GstRtpDecoder, nal_units};
 use common::{
     Proc, Scratch, assert_exit, bin, free_udp_port, unique, wait_for_file, wait_for_log,
     wait_udp_bound,
@@ -660,4 +660,65 @@ fn e2e_b_frames_reach_the_decoder_in_order() {
     let got = decoder.wait_frames(60, Duration::from_secs(2), Duration::from_secs(10));
     assert!(got >= 57, "decoded {got} of 60; log:\n{}", st.output());
     assert!(decoder.errors().is_empty(), "{:?}", decoder.errors());
+}
+
+/// Reads the simulator's `--au-log`: 4-byte LE length, then the unit.
+fn read_au_log(path: &std::path::Path) -> Vec<Vec<u8>> {
+    let bytes = std::fs::read(path).unwrap();
+    let (mut out, mut at) = (Vec::new(), 0);
+    while at + 4 <= bytes.len() {
+        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        out.push(bytes[at + 4..at + 4 + len].to_vec());
+        at += 4 + len;
+    }
+    out
+}
+
+#[test]
+fn e2e_passthrough_units_arrive_byte_identical() {
+    for codec in ["h264", "h265"] {
+        let s = Scratch::new("e2e_pass_bytes");
+        let n = names("pb");
+        let port = free_udp_port();
+        let depay = GstRtpAccessUnits::start(port, &codec.to_uppercase(), 96);
+        let mut st = ready_streamer(
+            &s,
+            &n,
+            port,
+            codec,
+            &["--passthrough", "--ingest-idle-timeout-ms", "2000"],
+        );
+        let log = s.path("units.bin");
+        let mut sm = sim(
+            &s,
+            &n,
+            &[
+                "--abi",
+                "v2.1",
+                "--encoded-codec",
+                codec,
+                "--frames",
+                "60",
+                "--fps",
+                "30",
+                "--au-log",
+                log.to_str().unwrap(),
+            ],
+        );
+        assert_exit(&mut sm, T, 0);
+        assert_exit(&mut st, T, 0);
+        let sent = read_au_log(&log);
+        assert_eq!(sent.len(), 60, "{codec}");
+        let received = depay.wait_units(60, Duration::from_secs(2), Duration::from_secs(10));
+        assert_eq!(
+            received.len(),
+            60,
+            "{codec}: received {} of 60 units; log:\n{}",
+            received.len(),
+            st.output()
+        );
+        for (k, (a, b)) in sent.iter().zip(&received).enumerate() {
+            assert_eq!(nal_units(a), nal_units(b), "{codec}: unit {k} differs");
+        }
+    }
 }

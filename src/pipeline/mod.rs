@@ -132,6 +132,7 @@ pub fn run_with(
         codec: config.encoder.codec,
         started: false,
         logged_raw: false,
+        last_frame: None,
     };
 
     let queue = Arc::new(LatestQueue::new(config.queue_size));
@@ -256,11 +257,25 @@ struct Passthrough {
     codec: crate::encode::Codec,
     started: bool,
     logged_raw: bool,
+    last_frame: Option<u32>,
 }
 
 impl Passthrough {
     fn publish(&mut self, frame: crate::ingest::Frame, pts_ns: u64, stats: &Stats) {
         let Some(unit) = frame.encoded else { return };
+        // A unit lost before this one (queue drop, torn read) breaks the
+        // reference chain: wait for the next keyframe again.
+        let contiguous = self
+            .last_frame
+            .is_some_and(|l| frame.frame_count == l.wrapping_add(1));
+        self.last_frame = Some(frame.frame_count);
+        if self.started && !contiguous && !unit.keyframe {
+            warn!(
+                frame = frame.frame_count,
+                "passthrough: a unit was lost; waiting for the next keyframe"
+            );
+            self.started = false;
+        }
         if !self.started && !unit.keyframe {
             Stats::incr(&stats.passthrough_skipped);
             return;

@@ -122,3 +122,101 @@ impl Drop for GstRtpDecoder {
         let _ = self.pipeline.set_state(gst::State::Null);
     }
 }
+
+/// GStreamer's depayloader alone: collects the access units it reassembles
+/// (`rtpXdepay ! alignment=au ! appsink`), to compare bytes with the sender.
+pub struct GstRtpAccessUnits {
+    pipeline: gst::Pipeline,
+    units: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+impl GstRtpAccessUnits {
+    pub fn start(port: u16, codec: &str, payload_type: u8) -> Self {
+        gst::init().unwrap();
+        let lower = codec.to_lowercase();
+        let desc = format!(
+            "udpsrc address=127.0.0.1 port={port} buffer-size=8388608 \
+             caps=\"application/x-rtp,media=video,clock-rate=90000,encoding-name={codec},payload={payload_type}\" \
+             ! rtp{lower}depay ! video/x-{lower},stream-format=byte-stream,alignment=au \
+             ! appsink name=sink sync=false"
+        );
+        let pipeline = gst::parse::launch(&desc)
+            .unwrap()
+            .downcast::<gst::Pipeline>()
+            .unwrap();
+        let sink = pipeline
+            .by_name("sink")
+            .unwrap()
+            .downcast::<gst_app::AppSink>()
+            .unwrap();
+        let units = Arc::new(Mutex::new(Vec::new()));
+        let u = units.clone();
+        sink.set_callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |s| {
+                    let sample = s.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                    let map = sample
+                        .buffer()
+                        .ok_or(gst::FlowError::Error)?
+                        .map_readable()
+                        .map_err(|_| gst::FlowError::Error)?;
+                    u.lock().unwrap().push(map.as_slice().to_vec());
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .build(),
+        );
+        pipeline.set_state(gst::State::Playing).unwrap();
+        pipeline.state(gst::ClockTime::from_seconds(5)).0.unwrap();
+        Self { pipeline, units }
+    }
+
+    /// Waits until `n` units arrived or none came for `quiet`.
+    pub fn wait_units(&self, n: usize, quiet: Duration, timeout: Duration) -> Vec<Vec<u8>> {
+        let deadline = Instant::now() + timeout;
+        let (mut last, mut since) = (0, Instant::now());
+        while Instant::now() < deadline {
+            let now = self.units.lock().unwrap().len();
+            if now >= n || (now > 0 && now == last && since.elapsed() >= quiet) {
+                break;
+            }
+            if now != last {
+                (last, since) = (now, Instant::now());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.units.lock().unwrap().clone()
+    }
+}
+
+impl Drop for GstRtpAccessUnits {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+/// The NAL units of an Annex-B access unit, start codes removed. Written here
+/// rather than borrowed from the streamer, so both sides are split alike by
+/// code the sender does not use.
+pub fn nal_units(au: &[u8]) -> Vec<Vec<u8>> {
+    let mut starts = Vec::new();
+    let mut i = 0;
+    while i + 3 <= au.len() {
+        if au[i] == 0 && au[i + 1] == 0 && au[i + 2] == 1 {
+            starts.push(i + 3);
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    starts
+        .iter()
+        .enumerate()
+        .map(|(k, &s)| {
+            let mut end = starts.get(k + 1).map_or(au.len(), |&n| n - 3);
+            while end > s && au[end - 1] == 0 {
+                end -= 1; // zero bytes before a start code belong to it
+            }
+            au[s..end].to_vec()
+        })
+        .collect()
+}

@@ -58,6 +58,10 @@ pub struct SimArgs {
     /// Write a one-line JSON summary here at exit.
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
+    /// Append every access unit (--abi v2.1) to this file as a 4-byte
+    /// little-endian length and the Annex-B bytes, for byte-exact checks.
+    #[arg(long, value_name = "PATH")]
+    pub au_log: Option<PathBuf>,
 }
 
 /// Settings of the v2.1 encoded-AU plane.
@@ -89,6 +93,8 @@ pub struct SimConfig {
     /// 0 = endless.
     pub frames: u64,
     pub json: Option<PathBuf>,
+    /// Where to log access units (v2.1), see `--au-log`.
+    pub au_log: Option<PathBuf>,
 }
 
 /// A one-line argument error; the binary prints it and exits 2.
@@ -217,6 +223,9 @@ impl SimArgs {
             if self.au_capacity.is_some() {
                 return fail("--au-capacity is only meaningful with --abi v2.1".to_string());
             }
+            if self.au_log.is_some() {
+                return fail("--au-log is only meaningful with --abi v2.1".to_string());
+            }
         }
         let geometry = check_geometry(&self)?;
         let encoded = if self.abi == Abi::V2_1 {
@@ -278,6 +287,7 @@ impl SimArgs {
             fps: self.fps,
             frames: self.frames,
             json: self.json,
+            au_log: self.au_log,
         })
     }
 }

@@ -41,6 +41,11 @@ pub enum SimError {
         "frame {frame}: raw plane plus a {au_len}-byte access unit exceed the u32 payload size"
     )]
     PayloadTooLarge { frame: u64, au_len: usize },
+    #[error("access-unit log {path}: {source}")]
+    AuLog {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// What a run did.
@@ -64,11 +69,28 @@ struct AuStage {
     encoder: AuEncoder,
     scratch: Vec<u8>,
     grew: u64,
+    /// `--au-log`: every access unit, length-prefixed.
+    log: Option<std::io::BufWriter<std::fs::File>>,
 }
 
 impl AuStage {
-    fn new(cfg: EncodedConfig, geom: &Geometry) -> Result<Self, EncoderError> {
+    fn new(
+        cfg: EncodedConfig,
+        geom: &Geometry,
+        log: Option<&std::path::Path>,
+    ) -> Result<Self, SimError> {
+        let log = log
+            .map(|p| {
+                std::fs::File::create(p)
+                    .map(std::io::BufWriter::new)
+                    .map_err(|source| SimError::AuLog {
+                        path: p.to_owned(),
+                        source,
+                    })
+            })
+            .transpose()?;
         Ok(Self {
+            log,
             cfg,
             encoder: AuEncoder::new(cfg.codec, geom, cfg.frame_rate)?,
             scratch: vec![0; geom.payload_size() as usize],
@@ -90,6 +112,17 @@ impl AuStage {
         pattern::fill_frame(tables, geom, f, &mut self.scratch);
         let stream_pts_ns = self.cfg.frame_rate.pts_ns(index);
         let au = self.encoder.encode(&self.scratch, stream_pts_ns)?;
+        if let Some(log) = &mut self.log {
+            use std::io::Write;
+            let write = log
+                .write_all(&(au.data.len() as u32).to_le_bytes())
+                .and_then(|_| log.write_all(&au.data))
+                .and_then(|_| log.flush());
+            write.map_err(|source| SimError::AuLog {
+                path: "--au-log".into(),
+                source,
+            })?;
+        }
         let raw = self.scratch.len();
         let needed = raw + au.data.len();
         let len = u32::try_from(au.data.len())
@@ -157,7 +190,10 @@ pub fn run(cfg: &SimConfig, stop: &AtomicBool) -> Result<RunSummary, SimError> {
     let geom = cfg.geometry;
     let payload_size = geom.payload_size() as usize;
     // The encoder first: it is the slowest and most likely part to fail.
-    let mut stage = cfg.encoded.map(|e| AuStage::new(e, &geom)).transpose()?;
+    let mut stage = cfg
+        .encoded
+        .map(|e| AuStage::new(e, &geom, cfg.au_log.as_deref()))
+        .transpose()?;
     let capacity = payload_size + cfg.encoded.map_or(0, |e| e.au_capacity);
     let mut shm = ShmSegment::create(&cfg.shm_name, capacity).map_err(|source| SimError::Shm {
         name: cfg.shm_name.clone(),
