@@ -212,49 +212,27 @@ fn format_case(case: &[&str]) {
     );
 }
 
-#[test]
-fn e2e_format_bgr() {
-    format_case(&["--format", "bgr"]);
+/// One test per case, so each is bounded and reported on its own.
+macro_rules! format_tests {
+    ($($name:ident: [$($arg:literal),*];)*) => {
+        $(#[test]
+        fn $name() {
+            format_case(&[$($arg),*]);
+        })*
+    };
 }
 
-#[test]
-fn e2e_format_rgb() {
-    format_case(&["--format", "rgb"]);
-}
-
-#[test]
-fn e2e_format_bgra() {
-    format_case(&["--format", "bgra"]);
-}
-
-#[test]
-fn e2e_format_rgba() {
-    format_case(&["--format", "rgba"]);
-}
-
-#[test]
-fn e2e_format_gray() {
-    format_case(&["--format", "gray"]);
-}
-
-#[test]
-fn e2e_format_yuyv() {
-    format_case(&["--format", "yuyv"]);
-}
-
-#[test]
-fn e2e_format_v1_layout_bgr() {
-    format_case(&["--abi", "v1", "--format", "bgr"]);
-}
-
-#[test]
-fn e2e_format_v1_layout_gray() {
-    format_case(&["--abi", "v1", "--format", "gray"]);
-}
-
-#[test]
-fn e2e_format_padded_rows() {
-    format_case(&["--format", "bgr", "--row-padding", "12"]);
+format_tests! {
+    e2e_format_bgr: ["--format", "bgr"];
+    e2e_format_rgb: ["--format", "rgb"];
+    e2e_format_bgra: ["--format", "bgra"];
+    e2e_format_rgba: ["--format", "rgba"];
+    e2e_format_gray: ["--format", "gray"];
+    e2e_format_yuv: ["--format", "yuv"];
+    e2e_format_yuyv: ["--format", "yuyv"];
+    e2e_format_v1_layout_bgr: ["--abi", "v1", "--format", "bgr"];
+    e2e_format_v1_layout_gray: ["--abi", "v1", "--format", "gray"];
+    e2e_format_padded_rows: ["--format", "bgr", "--row-padding", "12"];
 }
 
 #[test]

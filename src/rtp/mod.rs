@@ -33,6 +33,7 @@ pub mod h264;
 pub mod h265;
 mod nal;
 pub mod packetizer;
+pub mod rtcp;
 pub mod sdp;
 
 #[cfg(test)]

@@ -16,6 +16,39 @@ pub struct DecodedFormat {
     pub height: i32,
 }
 
+/// Binds `port` with `udpsrc` for RTP of `codec` ("H264"/"H265") and runs
+/// `tail` after the depayloader; returns the pipeline and its `sink`.
+fn launch_rtp(
+    port: u16,
+    codec: &str,
+    payload_type: u8,
+    tail: &str,
+) -> (gst::Pipeline, gst_app::AppSink) {
+    gst::init().unwrap();
+    let lower = codec.to_lowercase();
+    let desc = format!(
+        "udpsrc address=127.0.0.1 port={port} buffer-size=8388608 \
+         caps=\"application/x-rtp,media=video,clock-rate=90000,encoding-name={codec},payload={payload_type}\" \
+         ! rtp{lower}depay ! {tail} ! appsink name=sink sync=false"
+    );
+    let pipeline = gst::parse::launch(&desc)
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+    let sink = pipeline
+        .by_name("sink")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    (pipeline, sink)
+}
+
+/// Starts a live pipeline and waits until it plays (its socket is bound).
+fn play(pipeline: &gst::Pipeline) {
+    pipeline.set_state(gst::State::Playing).unwrap();
+    pipeline.state(gst::ClockTime::from_seconds(5)).0.unwrap();
+}
+
 pub struct GstRtpDecoder {
     pipeline: gst::Pipeline,
     frames: Arc<AtomicU64>,
@@ -25,22 +58,13 @@ pub struct GstRtpDecoder {
 impl GstRtpDecoder {
     /// Binds `port` and starts decoding; `codec` is "H264" or "H265".
     pub fn start(port: u16, codec: &str, payload_type: u8) -> Self {
-        gst::init().unwrap();
         let lower = codec.to_lowercase();
-        let desc = format!(
-            "udpsrc address=127.0.0.1 port={port} buffer-size=8388608 \
-             caps=\"application/x-rtp,media=video,clock-rate=90000,encoding-name={codec},payload={payload_type}\" \
-             ! rtp{lower}depay ! {lower}parse ! avdec_{lower} ! appsink name=sink sync=false"
+        let (pipeline, sink) = launch_rtp(
+            port,
+            codec,
+            payload_type,
+            &format!("{lower}parse ! avdec_{lower}"),
         );
-        let pipeline = gst::parse::launch(&desc)
-            .unwrap()
-            .downcast::<gst::Pipeline>()
-            .unwrap();
-        let sink = pipeline
-            .by_name("sink")
-            .unwrap()
-            .downcast::<gst_app::AppSink>()
-            .unwrap();
         let frames = Arc::new(AtomicU64::new(0));
         let format = Arc::new(Mutex::new(None));
         let (f, fmt) = (frames.clone(), format.clone());
@@ -66,10 +90,7 @@ impl GstRtpDecoder {
                 })
                 .build(),
         );
-        pipeline.set_state(gst::State::Playing).unwrap();
-        // Live source: wait until it is actually playing (socket bound).
-        let (res, _, _) = pipeline.state(gst::ClockTime::from_seconds(5));
-        res.unwrap();
+        play(&pipeline);
         Self {
             pipeline,
             frames,
@@ -132,23 +153,9 @@ pub struct GstRtpAccessUnits {
 
 impl GstRtpAccessUnits {
     pub fn start(port: u16, codec: &str, payload_type: u8) -> Self {
-        gst::init().unwrap();
         let lower = codec.to_lowercase();
-        let desc = format!(
-            "udpsrc address=127.0.0.1 port={port} buffer-size=8388608 \
-             caps=\"application/x-rtp,media=video,clock-rate=90000,encoding-name={codec},payload={payload_type}\" \
-             ! rtp{lower}depay ! video/x-{lower},stream-format=byte-stream,alignment=au \
-             ! appsink name=sink sync=false"
-        );
-        let pipeline = gst::parse::launch(&desc)
-            .unwrap()
-            .downcast::<gst::Pipeline>()
-            .unwrap();
-        let sink = pipeline
-            .by_name("sink")
-            .unwrap()
-            .downcast::<gst_app::AppSink>()
-            .unwrap();
+        let tail = format!("video/x-{lower},stream-format=byte-stream,alignment=au");
+        let (pipeline, sink) = launch_rtp(port, codec, payload_type, &tail);
         let units = Arc::new(Mutex::new(Vec::new()));
         let u = units.clone();
         sink.set_callbacks(
@@ -165,8 +172,7 @@ impl GstRtpAccessUnits {
                 })
                 .build(),
         );
-        pipeline.set_state(gst::State::Playing).unwrap();
-        pipeline.state(gst::ClockTime::from_seconds(5)).0.unwrap();
+        play(&pipeline);
         Self { pipeline, units }
     }
 
