@@ -22,6 +22,13 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# A modern static ffmpeg (9.x) for the decoder checks: Debian's 5.1 cannot
+# read H.265 over RTMP. The PyPI package ships the binary.
+if ! python3 -c 'import imageio_ffmpeg' >/dev/null 2>&1; then
+  echo "install-deps: installing imageio-ffmpeg (static ffmpeg)" >&2
+  python3 -m pip install --quiet --root-user-action=ignore imageio-ffmpeg
+fi
+
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "install-deps: installing cargo-nextest" >&2
   cargo install cargo-nextest --locked

@@ -235,21 +235,27 @@ format_tests! {
     e2e_format_padded_rows: ["--format", "bgr", "--row-padding", "12"];
 }
 
-#[test]
-fn e2e_ffmpeg_decodes_from_the_sdp_file() {
+/// ffmpeg reads the SDP file and decodes the stream to raw frames.
+fn ffmpeg_case(ffmpeg: &std::path::Path, codec: &str) {
     let s = Scratch::new("e2e_ffmpeg");
     let n = names("ff");
     let port = free_udp_port();
-    let mut st = streamer(&s, &n, port, &["--ingest-idle-timeout-ms", "2000"]);
+    let mut st = streamer_codec(
+        &s,
+        &n,
+        port,
+        codec,
+        &["--queue-size", "16", "--ingest-idle-timeout-ms", "2000"],
+    );
     let sdp = s.path("stream.sdp");
     assert!(
-        wait_for_file(&sdp, Duration::from_secs(10)),
+        wait_for_file(&sdp, Duration::from_secs(20)),
         "no SDP file; log:\n{}",
         st.output()
     );
     let raw = s.path("out.yuv");
-    let ff = Proc::spawn(
-        std::path::Path::new("ffmpeg"),
+    let mut ff = Proc::spawn(
+        ffmpeg,
         &[
             "-hide_banner",
             "-nostdin",
@@ -279,13 +285,12 @@ fn e2e_ffmpeg_decodes_from_the_sdp_file() {
     );
     assert_exit(&mut sm, T, 0);
     assert_exit(&mut st, T, 0);
-    let mut ff = ff;
     ff.signal(2); // SIGINT: ffmpeg flushes and exits
     ff.wait(Duration::from_secs(10));
     let log = ff.output();
     assert!(
         log.contains("yuv420p"),
-        "ffmpeg did not report 4:2:0:\n{log}"
+        "{codec}: ffmpeg did not report 4:2:0:\n{log}"
     );
     let frame = 640 * 360 * 3 / 2;
     let frames = std::fs::metadata(&raw)
@@ -293,8 +298,23 @@ fn e2e_ffmpeg_decodes_from_the_sdp_file() {
         .unwrap_or(0);
     assert!(
         frames >= 142,
-        "ffmpeg decoded {frames} of 150 frames:\n{log}"
+        "{codec}: ffmpeg decoded {frames} of 150 frames:\n{log}"
     );
+}
+
+#[test]
+fn e2e_debian_ffmpeg_decodes_h264_from_the_sdp_file() {
+    ffmpeg_case(std::path::Path::new("ffmpeg"), "h264");
+}
+
+#[test]
+fn e2e_modern_ffmpeg_decodes_h264_from_the_sdp_file() {
+    ffmpeg_case(&common::modern_ffmpeg(), "h264");
+}
+
+#[test]
+fn e2e_modern_ffmpeg_decodes_h265_from_the_sdp_file() {
+    ffmpeg_case(&common::modern_ffmpeg(), "h265");
 }
 
 #[test]

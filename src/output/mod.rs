@@ -55,5 +55,9 @@ impl Outputs {
         }
     }
 
-    pub fn finish(&mut self) {}
+    pub fn finish(&mut self) {
+        if let Some(rtp) = &mut self.rtp {
+            rtp.finish();
+        }
+    }
 }

@@ -5,6 +5,7 @@
 use std::io::ErrorKind;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
 
@@ -16,11 +17,86 @@ use crate::encode::{AccessUnit, Codec};
 use crate::pipeline::Stats;
 use crate::rtp::h264::H264Payloader;
 use crate::rtp::h265::H265Payloader;
+use crate::rtp::rtcp::{self, SenderReport};
 use crate::rtp::sdp::{SdpCodec, SdpParams};
 use crate::rtp::{PacketizerConfig, RtpPacketizer};
 
 /// RTP video clock rate (RFC 6184 §8.2.1).
 const CLOCK_RATE: u64 = 90_000;
+/// Sender reports go out at least this often (well under the 5 s receivers
+/// may expect), the first one with the first access unit.
+const SR_INTERVAL: Duration = Duration::from_secs(1);
+
+/// RTCP towards RTP port + 1 (RFC 3550 §11): sender reports that map RTP
+/// time to the capture wall clock, so receivers can measure latency.
+struct RtcpSender {
+    socket: UdpSocket,
+    cname: String,
+    buf: Vec<u8>,
+    last_report: Option<Instant>,
+    /// Since the start, wrapping (RFC 3550 §6.4.1).
+    packets: u32,
+    octets: u32,
+}
+
+impl RtcpSender {
+    fn open(dest: SocketAddr, local: SocketAddr) -> Option<Self> {
+        let port = dest.port().checked_add(1)?;
+        let socket = UdpSocket::bind(local).ok()?;
+        socket.connect(SocketAddr::new(dest.ip(), port)).ok()?;
+        socket.set_nonblocking(true).ok()?;
+        let cname = format!(
+            "cvmmap-streamer.{}@{}",
+            std::process::id(),
+            socket.local_addr().ok()?.ip()
+        );
+        Some(Self {
+            socket,
+            cname,
+            buf: Vec::with_capacity(rtcp::MAX_COMPOUND_LEN + 8),
+            last_report: None,
+            packets: 0,
+            octets: 0,
+        })
+    }
+
+    fn count(&mut self, packet_len: usize) {
+        self.packets = self.packets.wrapping_add(1);
+        self.octets = self
+            .octets
+            .wrapping_add(packet_len.saturating_sub(crate::rtp::RTP_HEADER_LEN) as u32);
+    }
+
+    fn report(&self, ssrc: u32, unix_ns: u64, rtp_timestamp: u32) -> SenderReport {
+        SenderReport {
+            ssrc,
+            unix_ns,
+            rtp_timestamp,
+            packet_count: self.packets,
+            octet_count: self.octets,
+        }
+    }
+
+    /// Sends a report when one is due; `unix_ns` is the capture time of the
+    /// unit whose RTP timestamp is `rtp_timestamp`.
+    fn maybe_report(&mut self, ssrc: u32, unix_ns: u64, rtp_timestamp: u32) {
+        if unix_ns == 0 || self.last_report.is_some_and(|t| t.elapsed() < SR_INTERVAL) {
+            return;
+        }
+        self.last_report = Some(Instant::now());
+        let sr = self.report(ssrc, unix_ns, rtp_timestamp);
+        rtcp::write_sender_report(&mut self.buf, &sr, &self.cname);
+        // Best effort, like RTP: a receiver that is not up yet refuses it.
+        let _ = self.socket.send(&self.buf);
+    }
+
+    fn bye(&mut self, ssrc: u32, unix_ns: u64, rtp_timestamp: u32) {
+        let sr = self.report(ssrc, unix_ns, rtp_timestamp);
+        rtcp::write_sender_report(&mut self.buf, &sr, &self.cname);
+        rtcp::write_bye(&mut self.buf, ssrc);
+        let _ = self.socket.send(&self.buf);
+    }
+}
 
 pub struct RtpUdpOutput {
     socket: UdpSocket,
@@ -32,10 +108,15 @@ pub struct RtpUdpOutput {
     timestamp_base: u32,
     sdp: Option<SdpFile>,
     session_id: u64,
+    /// Starts at SESSION_VERSION - 1; every written description increases it.
+    session_version: u64,
     /// The parameter sets of the last keyframe, Annex-B framed (SDP sprop-*).
     parameter_sets: Vec<u8>,
     stats: Arc<Stats>,
     refused_logged: bool,
+    rtcp: Option<RtcpSender>,
+    /// Capture time and RTP timestamp of the last unit sent.
+    last_sent: (u64, u32),
 }
 
 impl RtpUdpOutput {
@@ -68,9 +149,12 @@ impl RtpUdpOutput {
             timestamp_base: rand::random(),
             sdp: cfg.sdp_path.clone().map(SdpFile::new),
             session_id: rand::random::<u32>() as u64,
+            session_version: crate::rtp::sdp::SESSION_VERSION - 1,
             parameter_sets: Vec::new(),
             stats,
             refused_logged: false,
+            rtcp: RtcpSender::open(dest, local),
+            last_sent: (0, 0),
         };
         // Written at once so that receivers can start before the first
         // keyframe; rewritten with sprop-parameter-sets when they are known.
@@ -87,7 +171,9 @@ impl RtpUdpOutput {
             Codec::H264 => SdpCodec::h264_from_access_unit(&self.parameter_sets),
             Codec::H265 => SdpCodec::h265_from_access_unit(&self.parameter_sets),
         };
+        self.session_version += 1;
         let params = SdpParams {
+            session_version: self.session_version,
             session_id: self.session_id,
             origin_addr: self.dest.ip(),
             dest_addr: self.dest.ip(),
@@ -140,13 +226,16 @@ impl RtpUdpOutput {
     pub fn publish(&mut self, au: &AccessUnit) {
         self.track_parameter_sets(au);
         let ts = self.rtp_timestamp(au.pts_ns);
-        let (socket, stats) = (&self.socket, &self.stats);
+        let (socket, stats, rtcp) = (&self.socket, &self.stats, &mut self.rtcp);
         let mut refused = None;
         let mut send = |packet: &[u8]| {
             match socket.send(packet) {
                 Ok(_) => {
                     Stats::incr(&stats.rtp_packets_sent);
                     Stats::add(&stats.rtp_bytes_sent, packet.len() as u64);
+                    if let Some(r) = rtcp.as_mut() {
+                        r.count(packet.len());
+                    }
                 }
                 Err(e) => {
                     Stats::incr(&stats.rtp_send_errors);
@@ -163,6 +252,11 @@ impl RtpUdpOutput {
                 .packetizer
                 .packetize(&mut self.h265, &au.data, ts, &mut send),
         };
+        let ssrc = self.packetizer.ssrc();
+        if let Some(r) = &mut self.rtcp {
+            r.maybe_report(ssrc, au.capture_ts_ns, ts);
+        }
+        self.last_sent = (au.capture_ts_ns, ts);
         if let Some(kind) = refused
             && !self.refused_logged
         {
@@ -173,6 +267,15 @@ impl RtpUdpOutput {
                 "socket busy"
             };
             warn!(dest = %self.dest, ?kind, why, "RTP packets dropped (counted; logged once)");
+        }
+    }
+
+    /// Ends the session: a last sender report with BYE (RFC 3550 §6.6).
+    pub fn finish(&mut self) {
+        let ssrc = self.packetizer.ssrc();
+        let (unix_ns, ts) = self.last_sent;
+        if let Some(r) = &mut self.rtcp {
+            r.bye(ssrc, unix_ns, ts);
         }
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! v=0
-//! o=- <session_id> 1 IN IP4 <origin_addr>
+//! o=- <session_id> <session_version> IN IP4 <origin_addr>
 //! s=cvmmap-streamer
 //! c=IN IP4 <dest_addr>
 //! t=0 0
@@ -33,6 +33,8 @@ pub const SESSION_NAME: &str = "cvmmap-streamer";
 /// requires in `c=`; a multicast sender should set the same on its socket.
 pub const IPV4_MULTICAST_TTL: u8 = 16;
 /// Session version (`o=`): the description is regenerated, not versioned.
+/// `<sess-version>` of the first description; writers increase it with every
+/// change (RFC 4566 §5.2).
 pub const SESSION_VERSION: u64 = 1;
 
 /// Everything the SDP text depends on.
@@ -40,6 +42,8 @@ pub const SESSION_VERSION: u64 = 1;
 pub struct SdpParams<'a> {
     /// `<sess-id>` of `o=`; should be unique (RFC 4566 §5.2).
     pub session_id: u64,
+    /// `<sess-version>` of `o=`: increases whenever the description changes.
+    pub session_version: u64,
     /// `<unicast-address>` of `o=`: the sender.
     pub origin_addr: IpAddr,
     /// `c=` address: where the packets go.
@@ -158,8 +162,9 @@ impl Display for SdpParams<'_> {
         write!(f, "v=0\r\n")?;
         write!(
             f,
-            "o=- {} {SESSION_VERSION} IN {} {origin}\r\n",
+            "o=- {} {} IN {} {origin}\r\n",
             self.session_id,
+            self.session_version,
             addr_type(origin)
         )?;
         write!(f, "s={SESSION_NAME}\r\n")?;

@@ -219,3 +219,24 @@ pub fn wait_for_log(p: &Proc, needle: &str, timeout: Duration) -> bool {
     }
     false
 }
+
+/// A modern ffmpeg (the static build shipped by the PyPI package
+/// imageio-ffmpeg, which scripts/install-deps.sh installs), or
+/// `$CVMMAP_FFMPEG`. Panics with the fix when neither is there.
+pub fn modern_ffmpeg() -> PathBuf {
+    if let Some(p) = std::env::var_os("CVMMAP_FFMPEG") {
+        return PathBuf::from(p);
+    }
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import imageio_ffmpeg; print(imageio_ffmpeg.get_ffmpeg_exe())",
+        ])
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "no modern ffmpeg: run scripts/install-deps.sh (pip install imageio-ffmpeg)"
+    );
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}

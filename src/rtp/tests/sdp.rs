@@ -11,6 +11,7 @@ const PPS: [u8; 6] = [0x68, 0xeb, 0xe3, 0xcb, 0x22, 0xc0];
 
 fn params(codec: SdpCodec<'_>) -> SdpParams<'_> {
     SdpParams {
+        session_version: crate::rtp::sdp::SESSION_VERSION,
         session_id: 4_242_424_242,
         origin_addr: IpAddr::V4(Ipv4Addr::new(192, 168, 1, 10)),
         dest_addr: IpAddr::V4(Ipv4Addr::new(192, 168, 1, 20)),
