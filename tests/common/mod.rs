@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod decoder;
+pub mod stack;
 
 use std::fs::File;
 use std::net::UdpSocket;
