@@ -3,14 +3,11 @@
 
 mod common;
 
-use std::net::UdpSocket;
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use common::{StderrLines, unique, wait_timeout};
-
-const RX: &str = env!("CARGO_BIN_EXE_rtp_receiver_tester");
+use common::receiver::{RX, start};
+use common::wait_timeout;
 
 /// A version-2 RTP packet with `payload_len` bytes of payload.
 fn rtp(pt: u8, seq: u16, marker: bool, ssrc: u32, payload_len: usize) -> Vec<u8> {
@@ -20,80 +17,6 @@ fn rtp(pt: u8, seq: u16, marker: bool, ssrc: u32, payload_len: usize) -> Vec<u8>
     p.extend_from_slice(&ssrc.to_be_bytes());
     p.extend(std::iter::repeat_n(0xAB, payload_len));
     p
-}
-
-struct Receiver {
-    child: Child,
-    stderr: StderrLines,
-    port: u16,
-    json: PathBuf,
-    started: Instant,
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.json);
-    }
-}
-
-fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Starts the receiver and waits until it reports that it is listening.
-fn start(extra: &[&str]) -> Receiver {
-    let port = free_port();
-    let json = PathBuf::from(format!("/tmp/{}.json", unique("cvmt_rtp_")));
-    let mut child = Command::new(RX)
-        .args([
-            "--port",
-            &port.to_string(),
-            "--json",
-            json.to_str().unwrap(),
-        ])
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn rtp_receiver_tester");
-    let mut stderr = StderrLines::capture(child.stderr.take().unwrap());
-    let started = Instant::now();
-    assert!(
-        stderr.wait_for("listening on", Duration::from_secs(5)),
-        "receiver not ready: {}",
-        stderr.text()
-    );
-    Receiver {
-        child,
-        stderr,
-        port,
-        json,
-        started,
-    }
-}
-
-impl Receiver {
-    fn send(&self, packets: &[Vec<u8>]) {
-        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
-        for p in packets {
-            tx.send_to(p, ("127.0.0.1", self.port)).unwrap();
-        }
-    }
-
-    fn finish(&mut self, limit: Duration) -> (ExitStatus, serde_json::Value) {
-        let status = wait_timeout(&mut self.child, limit)
-            .unwrap_or_else(|| panic!("receiver overran {limit:?}: {}", self.stderr.text()));
-        let text = std::fs::read_to_string(&self.json).expect("--json written");
-        assert_eq!(text.trim_end().lines().count(), 1, "one JSON line: {text}");
-        (status, serde_json::from_str(text.trim()).unwrap())
-    }
 }
 
 #[test]
@@ -138,6 +61,26 @@ fn threshold_met_exits_0_with_full_json() {
     assert_eq!(j["seq_gaps"], 1);
     assert_eq!(j["markers"], 1);
     assert_eq!(j["threshold"], 3);
+    // 0xAB payloads have the forbidden bit set: malformed H.264, not fatal without --strict.
+    assert_eq!(j["malformed_packets"], 3);
+    assert_eq!(
+        j["strict_failures"],
+        serde_json::json!(["malformed_packets"])
+    );
+    assert_eq!(j["codec"], "h264");
+    assert!(j["latency_ms"].is_null(), "{j}");
+    assert_eq!(j["latency_note"], "no RTCP sender report received");
+    for key in [
+        "decoded_frames",
+        "decoded_format",
+        "decoded_width",
+        "decoded_height",
+        "dumped_units",
+        "frame_threshold",
+        "sdp",
+    ] {
+        assert!(j[key].is_null(), "{key}: {j}");
+    }
     let first = j["first_packet_ms"].as_f64().unwrap();
     let elapsed = j["elapsed_ms"].as_f64().unwrap();
     assert!(first >= 0.0 && first <= elapsed, "{j}");

@@ -5,31 +5,61 @@ use std::time::Duration;
 
 use clap::Parser;
 
-/// Receives RTP over UDP and decides pass/fail by packet count and payload type.
+use super::depay::Codec;
+
+/// Receives RTP (and RTCP on the next port) over UDP, depacketizes H.264 /
+/// H.265 into access units with its own RFC 6184 / RFC 7798 code, checks the
+/// stream strictly, and decides pass/fail.
 ///
 /// Exit codes: 0 pass, 3 payload-type mismatch, 4 threshold not met,
-/// 124 nothing received before the timeout, 2 bad arguments.
+/// 7 strict check failed (with --strict), 124 nothing received before the
+/// timeout, 2 bad arguments or SDP, 5 decoder missing (with --decode).
 #[derive(Debug, Clone, Parser)]
 #[command(name = "rtp_receiver_tester", version)]
 pub struct RxArgs {
-    /// UDP port to listen on.
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
-    pub port: u16,
+    /// UDP port for RTP [default: the port of the SDP's m=video line].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..), required_unless_present = "sdp")]
+    pub port: Option<u16>,
     /// Address to bind.
     #[arg(long, default_value = "127.0.0.1")]
     pub listen_host: String,
-    /// Expected RTP payload type (0..=127).
-    #[arg(long, value_name = "PT", default_value_t = 96, value_parser = clap::value_parser!(u8).range(0..=127))]
-    pub expect_pt: u8,
+    /// Expected RTP payload type, 0..=127 [default: the SDP's, else 96].
+    #[arg(long, value_name = "PT", value_parser = clap::value_parser!(u8).range(0..=127))]
+    pub expect_pt: Option<u8>,
+    /// Expected codec [default: the SDP's, else h264].
+    #[arg(long, value_enum, value_name = "CODEC")]
+    pub expect_codec: Option<Codec>,
+    /// SDP file (RFC 4566) to learn port, payload type, codec and parameter
+    /// sets from; explicit flags win over it. A malformed SDP exits 2.
+    #[arg(long, value_name = "PATH")]
+    pub sdp: Option<PathBuf>,
+    /// UDP port for RTCP [default: the SDP's a=rtcp, else RTP port + 1; when
+    /// that cannot be bound the run goes on without RTCP]. Given explicitly,
+    /// failing to bind it exits 2.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub rtcp_port: Option<u16>,
     /// Pass once this many valid packets with the expected PT arrived.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     pub packet_threshold: u64,
+    /// Also require this many complete access units to pass.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub frame_threshold: Option<u64>,
     /// Give up after this many milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout_ms: u64,
     /// Write a one-line JSON summary here at exit.
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
+    /// Exit 7 at the first failed strict check: SSRC change, parameter sets
+    /// missing before the first keyframe, missing marker, FU error, malformed payload.
+    #[arg(long)]
+    pub strict: bool,
+    /// Decode the complete access units with GStreamer (avdec_h264/avdec_h265).
+    #[arg(long)]
+    pub decode: bool,
+    /// Append every complete access unit here: u32 LE length + Annex-B bytes.
+    #[arg(long, value_name = "PATH")]
+    pub dump_units: Option<PathBuf>,
 }
 
 impl RxArgs {
@@ -52,9 +82,34 @@ mod tests {
         assert_eq!(a.listen_host, "127.0.0.1");
         assert_eq!(
             (a.port, a.expect_pt, a.packet_threshold, a.timeout_ms),
-            (5004, 96, 1, 10_000)
+            (Some(5004), None, 1, 10_000)
         );
-        assert!(a.json.is_none());
+        assert!(a.json.is_none() && a.sdp.is_none() && a.dump_units.is_none());
+        assert!(a.expect_codec.is_none() && a.frame_threshold.is_none());
+        assert!(!a.strict && !a.decode);
+    }
+
+    #[test]
+    fn new_flags() {
+        let a = parse(&[
+            "--sdp",
+            "/tmp/x.sdp",
+            "--expect-codec",
+            "h265",
+            "--frame-threshold",
+            "3",
+            "--strict",
+            "--decode",
+            "--rtcp-port",
+            "7001",
+            "--dump-units",
+            "/tmp/u.bin",
+        ])
+        .unwrap();
+        assert_eq!(a.port, None);
+        assert_eq!(a.expect_codec, Some(Codec::H265));
+        assert_eq!((a.frame_threshold, a.rtcp_port), (Some(3), Some(7001)));
+        assert!(a.strict && a.decode);
     }
 
     #[test]
@@ -66,6 +121,9 @@ mod tests {
             &["--port", "5004", "--expect-pt", "128"],
             &["--port", "5004", "--packet-threshold", "0"],
             &["--port", "5004", "--timeout-ms", "0"],
+            &["--port", "5004", "--frame-threshold", "0"],
+            &["--port", "5004", "--expect-codec", "vp8"],
+            &["--port", "5004", "--rtcp-port", "0"],
         ] {
             let e = parse(args).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{args:?}");

@@ -1,11 +1,35 @@
-//! `rtp_receiver_tester`: a strict UDP RTP receiver with its own RFC 3550
-//! header parser. Exit codes follow the seed README "Exit Codes": 0 pass,
-//! 3 payload-type mismatch, 4 packet threshold not met, 124 timeout,
-//! 2 bad arguments (or an address that cannot be bound), 1 other I/O failure.
+//! `rtp_receiver_tester`: a strict UDP RTP receiver with its own parsers,
+//! written from the RFCs and sharing nothing with the streamer:
+//!
+//! - [`header`]: RTP fixed header (RFC 3550 §5.1);
+//! - [`depay`]: H.264 (RFC 6184) and H.265 (RFC 7798) depacketizer and
+//!   access-unit assembly;
+//! - [`sdp`]: SDP reader (RFC 4566, fmtp of RFC 6184 §8.1 / RFC 7798 §7.1);
+//! - [`rtcp`]: RTCP compound packets and sender reports (RFC 3550 §6);
+//! - [`latency`]: capture-to-arrival latency from sender reports;
+//! - [`checks`]: parameter sets before the first keyframe;
+//! - [`decode`]: optional GStreamer decode of the complete access units;
+//! - [`dump`]: optional dump of the complete access units.
+//!
+//! Exit codes follow the seed README "Exit Codes": 0 pass, 3 payload-type
+//! mismatch, 4 packet/frame threshold not met, 7 strict check failed (with
+//! `--strict`), 124 timeout with nothing received, 2 bad arguments, a bad SDP
+//! or an address that cannot be bound, 5 decoder elements missing (with
+//! `--decode`), 1 other I/O failure.
 
+pub mod checks;
 pub mod cli;
+pub mod decode;
+pub mod depay;
+pub mod dump;
 pub mod header;
+pub mod latency;
 pub mod receiver;
+pub mod report;
+pub mod rtcp;
+pub mod sdp;
+pub mod session;
+pub mod settings;
 pub mod stats;
 
 use std::net::UdpSocket;
@@ -14,39 +38,115 @@ use std::time::Instant;
 use clap::Parser;
 
 use cli::RxArgs;
-use stats::{RxStats, Summary};
+use report::Report;
+use session::Session;
+use settings::RtcpPort;
 
-/// Exit code for bad arguments or an unusable listen address.
+/// Exit code for bad arguments, a bad SDP or an unusable listen address.
 pub const EXIT_BAD_ARGS: i32 = 2;
 /// Exit code for unexpected I/O failures while receiving.
 pub const EXIT_IO: i32 = 1;
+/// Exit code when `--decode` cannot build its pipeline (seed README:
+/// pipeline initialisation error).
+pub const EXIT_PIPELINE: i32 = 5;
+
+fn bind(host: &str, port: u16) -> std::io::Result<UdpSocket> {
+    receiver::resolve(host, port).and_then(UdpSocket::bind)
+}
 
 /// Parses the process arguments, receives, reports, and returns the exit code.
 pub fn main_entry() -> i32 {
     let args = RxArgs::parse();
     crate::logging::init();
-    let sock = match receiver::resolve(&args.listen_host, args.port).and_then(UdpSocket::bind) {
+    let settings = match settings::resolve(&args) {
         Ok(s) => s,
         Err(e) => {
+            eprintln!("rtp_receiver_tester: error: {e}");
+            return EXIT_BAD_ARGS;
+        }
+    };
+    let dump = match args.dump_units.as_deref().map(dump::UnitDump::open) {
+        None => None,
+        Some(Ok(d)) => Some(d),
+        Some(Err(e)) => {
             eprintln!(
-                "rtp_receiver_tester: error: cannot listen on --listen-host {} --port {}: {e}",
-                args.listen_host, args.port
+                "rtp_receiver_tester: error: --dump-units {}: {e}",
+                args.dump_units
+                    .as_deref()
+                    .unwrap_or(std::path::Path::new(""))
+                    .display()
             );
             return EXIT_BAD_ARGS;
         }
     };
+    let decoder = if settings.decode {
+        match decode::Decoder::new(settings.codec, settings.sdp_parameter_sets().to_vec()) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                eprintln!("rtp_receiver_tester: error: --decode: {e}");
+                return EXIT_PIPELINE;
+            }
+        }
+    } else {
+        None
+    };
+
+    let sock = match bind(&args.listen_host, settings.port) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!(
+                "rtp_receiver_tester: error: cannot listen on --listen-host {} --port {}: {e}",
+                args.listen_host, settings.port
+            );
+            return EXIT_BAD_ARGS;
+        }
+    };
+    let rtcp_sock = match settings.rtcp_port {
+        RtcpPort::None => None,
+        RtcpPort::Explicit(p) => match bind(&args.listen_host, p) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!(
+                    "rtp_receiver_tester: error: cannot listen on --listen-host {} --rtcp-port {p}: {e}",
+                    args.listen_host
+                );
+                return EXIT_BAD_ARGS;
+            }
+        },
+        RtcpPort::Default(p) => match bind(&args.listen_host, p) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!("RTCP port {p} not bound ({e}): no sender reports, no latency");
+                None
+            }
+        },
+    };
+    let rtcp_bound = rtcp_sock
+        .as_ref()
+        .and_then(|s| s.local_addr().ok())
+        .map(|a| a.port());
     let rcvbuf = receiver::enlarge_rcvbuf(&sock, receiver::RCVBUF_BYTES);
     let local = sock.local_addr().map(|a| a.to_string()).unwrap_or_default();
     tracing::info!(
-        "listening on {local} (expect pt={} threshold={} timeout={}ms rcvbuf={rcvbuf:?})",
-        args.expect_pt,
-        args.packet_threshold,
+        "listening on {local} (rtcp port {rtcp_bound:?}, codec {} expect pt={} threshold={} frames={:?} strict={} decode={} timeout={}ms rcvbuf={rcvbuf:?})",
+        settings.codec.name(),
+        settings.expect_pt,
+        settings.packet_threshold,
+        settings.frame_threshold,
+        settings.strict,
+        settings.decode,
         args.timeout_ms
     );
 
     let start = Instant::now();
-    let mut stats = RxStats::default();
-    let outcome = match receiver::receive(&sock, &args, start, &mut stats) {
+    let mut session = Session::new(settings, decoder, dump);
+    let outcome = match receiver::receive(
+        &sock,
+        rtcp_sock.as_ref(),
+        args.timeout(),
+        start,
+        &mut session,
+    ) {
         Ok(o) => o,
         Err(e) => {
             tracing::error!("receive failed: {e}");
@@ -54,28 +154,41 @@ pub fn main_entry() -> i32 {
         }
     };
     let elapsed_ms = start.elapsed().as_secs_f64() * 1000.0;
-    let summary = Summary::new(
-        outcome,
-        &stats,
-        args.expect_pt,
-        args.packet_threshold,
-        elapsed_ms,
-    );
+    let decoded = session
+        .decoder
+        .take()
+        .map(|d| d.finish(decode::DRAIN_TIMEOUT));
+    let report = Report::new(outcome, &session, elapsed_ms, rtcp_bound, decoded);
+    let s = &report.summary;
     tracing::info!(
         "result={} exit={} packets={} invalid={} bytes={} seen_pt={:?} ssrc={:?} seq_gaps={} markers={} elapsed_ms={:.1}",
-        summary.result,
-        summary.exit_code,
-        summary.packets,
-        summary.invalid_packets,
-        summary.bytes,
-        summary.seen_pt,
-        summary.ssrc,
-        summary.seq_gaps,
-        summary.markers,
+        s.result,
+        s.exit_code,
+        s.packets,
+        s.invalid_packets,
+        s.bytes,
+        s.seen_pt,
+        s.ssrc,
+        s.seq_gaps,
+        s.markers,
         elapsed_ms
     );
+    tracing::info!(
+        "access_units complete={} incomplete={} missing_marker={} fu_errors={} malformed={} keyframes={} param_sets_before_keyframe={:?} strict_failures={:?} rtcp_sr={} latency_ms={:?} decoded_frames={:?}",
+        report.access_units_complete,
+        report.access_units_incomplete,
+        report.missing_marker,
+        report.fu_errors,
+        report.malformed_packets,
+        report.keyframes,
+        report.parameter_sets_before_first_keyframe,
+        report.strict_failures,
+        report.rtcp_sender_reports,
+        report.latency_ms,
+        report.decoded_frames
+    );
     if let Some(path) = &args.json {
-        let line = serde_json::to_string(&summary).unwrap_or_default() + "\n";
+        let line = serde_json::to_string(&report).unwrap_or_default() + "\n";
         if let Err(e) = std::fs::write(path, line) {
             tracing::error!("cannot write --json {}: {e}", path.display());
         }

@@ -1,14 +1,13 @@
-//! The UDP receive loop: blocks with a read timeout equal to the time left
-//! (no busy loop) and stops at the first decisive event.
+//! The UDP receive loop over the RTP and RTCP sockets: blocks in `poll(2)` for
+//! the time left (no busy loop) and stops at the first decisive event.
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use std::os::fd::AsRawFd;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use super::cli::RxArgs;
-use super::header;
-use super::stats::{Outcome, RxStats};
+use super::session::Session;
+use super::stats::Outcome;
 
 /// Requested receive buffer, so keyframe bursts are not dropped (best effort).
 pub const RCVBUF_BYTES: libc::c_int = 4 * 1024 * 1024;
@@ -55,14 +54,22 @@ pub fn enlarge_rcvbuf(sock: &UdpSocket, bytes: libc::c_int) -> Option<libc::c_in
     (got == 0).then_some(actual)
 }
 
-/// Receives on `sock` until an outcome is decided; `start` is the time origin.
+/// Receives on the RTP socket (and the RTCP socket, when bound) until an
+/// outcome is decided; `start` is the time origin. Waits in `poll(2)` for
+/// at most the time left (no busy loop). RTCP is drained before each RTP
+/// packet, so a sender report sent before a packet is applied to it.
 pub fn receive(
-    sock: &UdpSocket,
-    args: &RxArgs,
+    rtp: &UdpSocket,
+    rtcp: Option<&UdpSocket>,
+    timeout: Duration,
     start: Instant,
-    stats: &mut RxStats,
+    session: &mut Session,
 ) -> io::Result<Outcome> {
-    let deadline = start + args.timeout();
+    let deadline = start + timeout;
+    rtp.set_nonblocking(true)?;
+    if let Some(s) = rtcp {
+        s.set_nonblocking(true)?;
+    }
     let mut buf = vec![0u8; MAX_DATAGRAM];
     let mut any_datagram = false;
     loop {
@@ -74,38 +81,76 @@ pub fn receive(
                 Outcome::Timeout
             });
         }
-        // A zero timeout is an error for set_read_timeout: wait at least 1 ms.
-        sock.set_read_timeout(Some((deadline - now).max(Duration::from_millis(1))))?;
-        let len = match sock.recv_from(&mut buf) {
-            Ok((len, _peer)) => len,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) =>
-            {
-                continue;
+        let (rtp_ready, rtcp_ready) = wait_readable(rtp, rtcp, deadline - now)?;
+        if let (true, Some(sock)) = (rtcp_ready, rtcp) {
+            while let Some(len) = recv_now(sock, &mut buf)? {
+                any_datagram = true;
+                session.on_rtcp(&buf[..len]);
             }
-            Err(e) => return Err(e),
-        };
-        any_datagram = true;
-        match header::parse(&buf[..len]) {
-            Ok(h) => {
-                let at_ms = start.elapsed().as_secs_f64() * 1000.0;
-                stats.record(&h, len, args.expect_pt, at_ms);
-                if h.payload_type != args.expect_pt {
-                    return Ok(Outcome::PtMismatch);
-                }
-                if stats.matching_packets >= args.packet_threshold {
-                    return Ok(Outcome::Pass);
-                }
-            }
-            Err(e) => {
-                stats.invalid_packets += 1;
-                tracing::debug!("invalid packet of {len} bytes: {e}");
+        }
+        if rtp_ready && let Some(len) = recv_now(rtp, &mut buf)? {
+            any_datagram = true;
+            let arrival = SystemTime::now();
+            let at_ms = start.elapsed().as_secs_f64() * 1000.0;
+            if let Some(outcome) = session.on_rtp(&buf[..len], at_ms, arrival) {
+                return Ok(outcome);
             }
         }
     }
+}
+
+/// One datagram if one is queued; `None` when none is.
+fn recv_now(sock: &UdpSocket, buf: &mut [u8]) -> io::Result<Option<usize>> {
+    match sock.recv_from(buf) {
+        Ok((len, _peer)) => Ok(Some(len)),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+            ) =>
+        {
+            Ok(None)
+        }
+        // An ICMP error queued on the socket (e.g. port unreachable): not ours to judge.
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// `poll(2)` on both sockets for at most `left`; which are readable.
+fn wait_readable(
+    rtp: &UdpSocket,
+    rtcp: Option<&UdpSocket>,
+    left: Duration,
+) -> io::Result<(bool, bool)> {
+    let fd = |s: &UdpSocket| libc::pollfd {
+        fd: s.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let mut fds = [
+        fd(rtp),
+        rtcp.map_or(
+            libc::pollfd {
+                fd: -1,
+                events: 0,
+                revents: 0,
+            },
+            fd,
+        ),
+    ];
+    // Round up so that a wait never ends just before the deadline.
+    let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int;
+    // SAFETY: fds is a valid array of 2 pollfd (a negative fd is ignored by poll).
+    let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        return if e.kind() == io::ErrorKind::Interrupted {
+            Ok((false, false))
+        } else {
+            Err(e)
+        };
+    }
+    let ready = |p: &libc::pollfd| p.revents & (libc::POLLIN | libc::POLLERR) != 0;
+    Ok((ready(&fds[0]), ready(&fds[1])))
 }

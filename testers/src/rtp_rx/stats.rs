@@ -88,12 +88,14 @@ impl RxStats {
 /// How a run ended, with the seed README's exit codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
-    /// Threshold of packets with the expected PT reached: 0.
+    /// Packet threshold (and frame threshold, when given) reached: 0.
     Pass,
     /// A valid RTP packet with another PT arrived: 3.
     PtMismatch,
     /// Something arrived, but not enough before the timeout: 4.
     ThresholdNotMet,
+    /// `--strict` and a strict check failed (seed README: protocol validation error): 7.
+    StrictViolation,
     /// Nothing arrived before the timeout: 124.
     Timeout,
 }
@@ -104,6 +106,7 @@ impl Outcome {
             Outcome::Pass => 0,
             Outcome::PtMismatch => 3,
             Outcome::ThresholdNotMet => 4,
+            Outcome::StrictViolation => 7,
             Outcome::Timeout => 124,
         }
     }
@@ -113,6 +116,7 @@ impl Outcome {
             Outcome::Pass => "pass",
             Outcome::PtMismatch => "pt_mismatch",
             Outcome::ThresholdNotMet => "threshold_not_met",
+            Outcome::StrictViolation => "strict_violation",
             Outcome::Timeout => "timeout",
         }
     }

@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod receiver;
+pub mod rtp;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, ExitStatus};
