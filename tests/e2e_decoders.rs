@@ -72,7 +72,7 @@ fn ffmpeg_case(ffmpeg: &std::path::Path, codec: &str) {
         .map(|m| m.len() as usize / frame)
         .unwrap_or(0);
     assert!(
-        frames >= 142,
+        frames >= 143, // 95% of 150
         "{codec}: ffmpeg decoded {frames} of 150 frames:\n{log}"
     );
 }

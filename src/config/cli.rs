@@ -97,9 +97,10 @@ pub struct Cli {
     /// Target bitrate in kbit/s.
     #[arg(long, value_name = "KBPS", default_value_t = 2500, value_parser = clap::value_parser!(u32).range(50..=200_000))]
     pub bitrate_kbps: u32,
-    /// Encoder speed preset.
-    #[arg(long, default_value = "superfast", value_parser = clap::builder::PossibleValuesParser::new(PRESETS))]
-    pub preset: String,
+    /// Encoder speed preset [default: superfast for H.264, ultrafast for
+    /// H.265, whose software encoder cannot keep 30 fps otherwise on small hosts].
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(PRESETS))]
+    pub preset: Option<String>,
 
     /// Publish the producer's own encoded access units (cv-mmap v2.1) of
     /// --codec without re-encoding; frames without one are encoded.
@@ -270,7 +271,13 @@ impl Cli {
                 gop: self.gop,
                 b_frames: self.b_frames,
                 bitrate_kbps: self.bitrate_kbps,
-                preset: self.preset.clone(),
+                preset: self.preset.clone().unwrap_or_else(|| {
+                    match self.codec {
+                        Codec::H264 => "superfast",
+                        Codec::H265 => "ultrafast",
+                    }
+                    .to_owned()
+                }),
             },
             encoder_device: self.encoder_device,
             test_hw_encoder: self.test_hw_encoder,

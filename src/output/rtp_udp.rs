@@ -226,6 +226,11 @@ impl RtpUdpOutput {
     pub fn publish(&mut self, au: &AccessUnit) {
         self.track_parameter_sets(au);
         let ts = self.rtp_timestamp(au.pts_ns);
+        // The report goes first, so a receiver can map this very unit.
+        let ssrc = self.packetizer.ssrc();
+        if let Some(r) = &mut self.rtcp {
+            r.maybe_report(ssrc, au.capture_ts_ns, ts);
+        }
         let (socket, stats, rtcp) = (&self.socket, &self.stats, &mut self.rtcp);
         let mut refused = None;
         let mut send = |packet: &[u8]| {
@@ -252,10 +257,6 @@ impl RtpUdpOutput {
                 .packetizer
                 .packetize(&mut self.h265, &au.data, ts, &mut send),
         };
-        let ssrc = self.packetizer.ssrc();
-        if let Some(r) = &mut self.rtcp {
-            r.maybe_report(ssrc, au.capture_ts_ns, ts);
-        }
         self.last_sent = (au.capture_ts_ns, ts);
         if let Some(kind) = refused
             && !self.refused_logged
