@@ -13,6 +13,9 @@ use super::{
 };
 use crate::pipeline::Stats;
 
+/// The encoder and its report, which stays current (a fallback updates it).
+pub type Opened = (Box<dyn VideoEncoder>, Arc<Mutex<EncoderReport>>);
+
 /// Opens the encoder for `device`. Returns it with a report that stays
 /// current (a later fallback updates it).
 pub fn open(
@@ -21,7 +24,7 @@ pub fn open(
     stand_in: Option<HardwareStandIn>,
     sink: AccessUnitSink,
     stats: Arc<Stats>,
-) -> Result<(Box<dyn VideoEncoder>, Arc<Mutex<EncoderReport>>), EncodeError> {
+) -> Result<Opened, EncodeError> {
     ensure_init()?;
     let (software, _) = elements::software_element(settings.codec);
     let make_software = {
