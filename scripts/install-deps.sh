@@ -11,13 +11,13 @@ PACKAGES=(
   nats-server ffmpeg
 )
 
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]})); then
   echo "install-deps: installing ${missing[*]}" >&2
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
@@ -26,7 +26,12 @@ fi
 # read H.265 over RTMP. The PyPI package ships the binary.
 if ! python3 -c 'import imageio_ffmpeg' >/dev/null 2>&1; then
   echo "install-deps: installing imageio-ffmpeg (static ffmpeg)" >&2
-  python3 -m pip install --quiet --root-user-action=ignore imageio-ffmpeg
+  if ! python3 -m pip --version >/dev/null 2>&1; then
+    $SUDO apt-get install -y -qq --no-install-recommends python3-pip >/dev/null
+  fi
+  # Debian's own python3 refuses system-wide installs (PEP 668); others don't.
+  python3 -m pip install --quiet --root-user-action=ignore imageio-ffmpeg 2>/dev/null \
+    || python3 -m pip install --quiet --root-user-action=ignore --break-system-packages imageio-ffmpeg
 fi
 
 if ! cargo nextest --version >/dev/null 2>&1; then
