@@ -8,5 +8,6 @@
 //! - [`rtp_rx`]: `rtp_receiver_tester`, a strict UDP RTP receiver with pass/fail exit codes.
 
 pub mod logging;
+pub mod rtmp_stub;
 pub mod rtp_rx;
 pub mod sim;
