@@ -6,6 +6,7 @@
 //! | 1 | runtime failure |
 //! | 2 | invalid arguments or configuration |
 //! | 5 | pipeline initialisation error (missing encoder) |
+//! | 7 | protocol error: the RTMP server refused the stream |
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -26,6 +27,7 @@ fn exit_code(e: &PipelineError) -> u8 {
             5
         }
         PipelineError::Output(OutputError::Bind { .. } | OutputError::Config { .. }) => 2,
+        PipelineError::Output(OutputError::RtmpRejected { .. }) => 7,
         _ => 1,
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
-use super::{Config, ConfigError, RtpOutput, Source};
+use super::{Config, ConfigError, RtmpMode, RtmpOutput, RtpOutput, Source};
 use crate::contract::{EncodedCodec, Target};
 use crate::encode::{Codec, EncoderDevice, EncoderSettings, HardwareStandIn};
 use crate::ingest::IngestConfig;
@@ -124,6 +124,18 @@ pub struct Cli {
     #[arg(long, value_name = "BYTES", default_value_t = 1400, value_parser = clap::value_parser!(u16).range(200..=65000))]
     pub rtp_mtu: u16,
 
+    // --- RTMP --------------------------------------------------------------
+    /// Enable RTMP output.
+    #[arg(long)]
+    pub rtmp: bool,
+    /// RTMP publish URL rtmp://host[:port]/app/stream (required with --rtmp).
+    #[arg(long, value_name = "URL")]
+    pub rtmp_url: Option<String>,
+    /// H.265 packaging: Enhanced RTMP (hvc1) or domestic (FLV codec id 12);
+    /// required for H.265, domestic is rejected for H.264.
+    #[arg(long, value_enum)]
+    pub rtmp_mode: Option<RtmpMode>,
+
     // --- limits ------------------------------------------------------------
     /// Process at most N frames, then exit (0 = unlimited).
     #[arg(long, value_name = "N", default_value_t = 0)]
@@ -169,6 +181,45 @@ fn resolve_endpoint(text: &str) -> Result<SocketAddr, ConfigError> {
 }
 
 impl Cli {
+    /// The seed's rules: H.265 needs `--rtmp-mode`; domestic (codec id 12) is
+    /// H.265 only; H.264 with `enhanced` (or no mode) is legacy codec id 7.
+    fn rtmp_config(&self) -> Result<Option<RtmpOutput>, ConfigError> {
+        use crate::flv::VideoTagForm;
+        if !self.rtmp {
+            if self.rtmp_url.is_some() || self.rtmp_mode.is_some() {
+                return Err(ConfigError::new(
+                    "--rtmp",
+                    "required when --rtmp-url or --rtmp-mode is given",
+                ));
+            }
+            return Ok(None);
+        }
+        let Some(url) = &self.rtmp_url else {
+            return Err(ConfigError::new("--rtmp-url", "required with --rtmp"));
+        };
+        let url = url
+            .parse()
+            .map_err(|e| ConfigError::new("--rtmp-url", format!("{e}")))?;
+        let form = match (self.codec, self.rtmp_mode) {
+            (Codec::H264, Some(RtmpMode::Domestic)) => {
+                return Err(ConfigError::new(
+                    "--rtmp-mode",
+                    "domestic (FLV codec id 12) carries H.265 only; H.264 is sent as codec id 7 (use enhanced or no mode)",
+                ));
+            }
+            (Codec::H264, _) => VideoTagForm::Avc,
+            (Codec::H265, Some(RtmpMode::Enhanced)) => VideoTagForm::EnhancedHvc1,
+            (Codec::H265, Some(RtmpMode::Domestic)) => VideoTagForm::DomesticHevc12,
+            (Codec::H265, None) => {
+                return Err(ConfigError::new(
+                    "--rtmp-mode",
+                    "required for H.265 over RTMP: enhanced or domestic",
+                ));
+            }
+        };
+        Ok(Some(RtmpOutput { url, form }))
+    }
+
     /// Validates flag combinations and builds the pipeline configuration.
     pub fn into_config(self) -> Result<Config, ConfigError> {
         let source = match self.input_mode {
@@ -263,6 +314,8 @@ impl Cli {
             None
         };
 
+        let rtmp = self.rtmp_config()?;
+
         Ok(Config {
             source,
             queue_size: self.queue_size as usize,
@@ -282,6 +335,7 @@ impl Cli {
             encoder_device: self.encoder_device,
             test_hw_encoder: self.test_hw_encoder,
             rtp,
+            rtmp,
             summary_json: self.summary_json.clone(),
             status_interval: Duration::from_secs(self.status_interval_s),
         })
@@ -378,6 +432,42 @@ mod tests {
                 .unwrap_err()
                 .contains("--source")
         );
+    }
+
+    #[test]
+    fn rtmp_mode_rules_follow_the_seed() {
+        let with = |extra: &[&str]| {
+            let mut a = vec![
+                "--input-mode",
+                "dummy",
+                "--rtmp",
+                "--rtmp-url",
+                "rtmp://127.0.0.1/live/s",
+            ];
+            a.extend_from_slice(extra);
+            parse(&a)
+        };
+        let err = with(&["--codec", "h264", "--rtmp-mode", "domestic"]).unwrap_err();
+        assert!(err.starts_with("--rtmp-mode:"), "{err}");
+        assert!(
+            with(&["--codec", "h265"])
+                .unwrap_err()
+                .starts_with("--rtmp-mode:")
+        );
+        let form = |extra: &[&str]| with(extra).unwrap().rtmp.unwrap().form;
+        use crate::flv::VideoTagForm::*;
+        assert_eq!(form(&["--codec", "h264"]), Avc);
+        assert_eq!(form(&["--codec", "h264", "--rtmp-mode", "enhanced"]), Avc);
+        assert_eq!(
+            form(&["--codec", "h265", "--rtmp-mode", "enhanced"]),
+            EnhancedHvc1
+        );
+        assert_eq!(
+            form(&["--codec", "h265", "--rtmp-mode", "domestic"]),
+            DomesticHevc12
+        );
+        let bad = parse(&["--codec", "h264", "--input-mode", "dummy", "--rtmp"]).unwrap_err();
+        assert!(bad.starts_with("--rtmp-url:"), "{bad}");
     }
 
     #[test]

@@ -28,6 +28,22 @@ pub struct RtpOutput {
     pub mtu: usize,
 }
 
+/// How H.265 travels over RTMP (`--rtmp-mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RtmpMode {
+    /// Enhanced RTMP (FourCC `hvc1`); H.264 stays legacy codec id 7.
+    Enhanced,
+    /// FLV codec id 12, the domestic CDN extension (H.265 only).
+    Domestic,
+}
+
+/// RTMP output settings (`--rtmp*`).
+#[derive(Debug, Clone)]
+pub struct RtmpOutput {
+    pub url: crate::rtmp::RtmpUrl,
+    pub form: crate::flv::VideoTagForm,
+}
+
 /// Everything the pipeline needs, validated.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -38,6 +54,7 @@ pub struct Config {
     /// Test-only stand-in for the hardware encoder (hidden flag).
     pub test_hw_encoder: Option<HardwareStandIn>,
     pub rtp: Option<RtpOutput>,
+    pub rtmp: Option<RtmpOutput>,
     /// Counters and outcome as one JSON object, written at exit.
     pub summary_json: Option<PathBuf>,
     /// Interval of the periodic status log line.

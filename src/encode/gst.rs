@@ -200,6 +200,8 @@ impl GstEncoder {
                         dts_ns,
                         keyframe,
                         capture_ts_ns,
+                        width: geometry.width,
+                        height: geometry.height,
                     });
                     Ok(gst::FlowSuccess::Ok)
                 })

@@ -79,6 +79,9 @@ pub struct AccessUnit {
     pub keyframe: bool,
     /// The producer's capture timestamp of the frame this unit encodes.
     pub capture_ts_ns: u64,
+    /// Picture size (for stream metadata such as RTMP's onMetaData).
+    pub width: u32,
+    pub height: u32,
 }
 
 /// Where encoded access units go. Called on the encoder's streaming thread:

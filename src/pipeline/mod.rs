@@ -110,7 +110,12 @@ pub fn run_with(
 ) -> Result<RunSummary, PipelineError> {
     let started = Instant::now();
     let stats = Arc::new(Stats::default());
-    let outputs = Arc::new(Mutex::new(Outputs::open(config, stats.clone())?));
+    let outputs = Arc::new(Mutex::new(Outputs::open(
+        config,
+        stats.clone(),
+        keyframe_requests.clone(),
+        stop.clone(),
+    )?));
     let sink: AccessUnitSink = {
         let outputs = outputs.clone();
         Arc::new(move |au| {
@@ -180,7 +185,14 @@ pub fn run_with(
     encode_result?;
     let end: EndReason = end?.into();
     encoder.finish()?;
-    outputs.lock().unwrap_or_else(|p| p.into_inner()).finish();
+    let fatal = {
+        let mut outputs = outputs.lock().unwrap_or_else(|p| p.into_inner());
+        outputs.finish();
+        outputs.take_fatal()
+    };
+    if let Some(e) = fatal {
+        return Err(e.into());
+    }
 
     let summary = RunSummary {
         end,
@@ -292,6 +304,8 @@ impl Passthrough {
             dts_ns: pts_ns as i64,
             keyframe: unit.keyframe,
             capture_ts_ns: frame.capture_ts_ns,
+            width: frame.geometry.width,
+            height: frame.geometry.height,
         });
     }
 }

@@ -55,6 +55,15 @@ counters! {
     rtp_bytes_sent,
     /// RTP packets the socket refused (receiver absent, buffer full).
     rtp_send_errors,
+    /// Access units sent over RTMP.
+    rtmp_units_sent,
+    /// Access units not sent over RTMP (peer stalled, reconnecting, waiting
+    /// for a keyframe).
+    rtmp_units_dropped,
+    /// RTMP bytes written (chunk headers included).
+    rtmp_bytes_sent,
+    /// RTMP sessions re-established after the first.
+    rtmp_reconnects,
 }
 
 impl Stats {

@@ -241,3 +241,35 @@ pub fn modern_ffmpeg() -> PathBuf {
     );
     PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }
+
+/// Waits until some socket listens on TCP `port` (from /proc/net/tcp{,6}).
+pub fn wait_tcp_listening(port: u16, timeout: Duration) -> bool {
+    let needle = format!(":{port:04X}");
+    let listening = || {
+        ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|f| {
+            std::fs::read_to_string(f).is_ok_and(|t| {
+                t.lines().skip(1).any(|l| {
+                    let cols: Vec<&str> = l.split_whitespace().collect();
+                    cols.len() > 3 && cols[1].ends_with(&needle) && cols[3] == "0A"
+                })
+            })
+        })
+    };
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if listening() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+/// A TCP port that was free a moment ago on 127.0.0.1.
+pub fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

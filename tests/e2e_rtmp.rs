@@ -1,0 +1,284 @@
+//! RTMP end to end: simulator -> streamer -> our stub server (its own RTMP
+//! and FLV parsing) or a modern ffmpeg listening as an RTMP server.
+
+mod common;
+
+use std::time::Duration;
+
+use common::stack::*;
+use common::{Proc, Scratch, assert_exit, bin, free_tcp_port, modern_ffmpeg, wait_tcp_listening};
+
+fn stub(s: &Scratch, tag: &str, mode: &str, port: u16, extra: &[&str]) -> Proc {
+    let json = s.path(&format!("{tag}.json"));
+    let port = port.to_string();
+    let mut args = vec![
+        "--mode",
+        mode,
+        "--listen-port",
+        &port,
+        "--timeout-ms",
+        "30000",
+        "--json",
+        json.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let p = Proc::spawn(
+        &bin("rtmp_stub_tester"),
+        &args,
+        s.path(&format!("{tag}.log")),
+    );
+    let port: u16 = port.parse().unwrap();
+    assert!(
+        wait_tcp_listening(port, Duration::from_secs(10)),
+        "stub not listening:\n{}",
+        p.output()
+    );
+    p
+}
+
+fn json(s: &Scratch, tag: &str) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(s.path(&format!("{tag}.json"))).unwrap()).unwrap()
+}
+
+/// The streamer publishing to rtmp://127.0.0.1:<port>/live/cam; ready when
+/// its ingest listens.
+fn rtmp_streamer(
+    s: &Scratch,
+    n: &Names,
+    codec: &str,
+    mode: Option<&str>,
+    port: u16,
+    extra: &[&str],
+) -> Proc {
+    let url = format!("rtmp://127.0.0.1:{port}/live/cam");
+    let summary = s.path("summary.json");
+    let mut args = vec![
+        "--codec",
+        codec,
+        "--shm-name",
+        &n.shm,
+        "--zmq-endpoint",
+        &n.ipc,
+        "--rtmp",
+        "--rtmp-url",
+        &url,
+        "--summary-json",
+        summary.to_str().unwrap(),
+        "--ingest-idle-timeout-ms",
+        "3000",
+    ];
+    if let Some(m) = mode {
+        args.extend(["--rtmp-mode", m]);
+    }
+    args.extend_from_slice(extra);
+    let p = Proc::spawn(&bin("cvmmap_streamer"), &args, s.path("streamer.log"));
+    assert!(
+        common::wait_for_log(&p, "ingest started", Duration::from_secs(20)),
+        "{}",
+        p.output()
+    );
+    p
+}
+
+/// One row of the matrix: 300 frames; the stub must pass with >= 285.
+fn row(codec: &str, mode: Option<&str>, stub_mode: &str) {
+    let s = Scratch::new("e2e_rtmp_row");
+    let n = names("rm");
+    let port = free_tcp_port();
+    let mut st_rx = stub(&s, "stub", stub_mode, port, &["--video-threshold", "285"]);
+    let mut st = rtmp_streamer(&s, &n, codec, mode, port, &["--queue-size", "4"]);
+    let mut sm = sim(
+        &s,
+        &n,
+        &[
+            "--frames", "300", "--fps", "30", "--width", "640", "--height", "360",
+        ],
+    );
+    assert_exit(&mut st_rx, T, 0);
+    assert_exit(&mut sm, T, 0);
+    assert_exit(&mut st, T, 0);
+    let r = json(&s, "stub");
+    assert_eq!(r["result"], "pass", "{r}");
+    assert!(r["video_frames"].as_u64().unwrap() >= 285, "{r}");
+    assert_eq!(r["metadata_ok"], true, "{r}");
+    assert_eq!(r["first_frame_keyframe"], true, "{r}");
+    assert_eq!(r["timestamp_regressions"], 0, "{r}");
+}
+
+#[test]
+fn e2e_rtmp_h264() {
+    row("h264", None, "h264");
+}
+
+#[test]
+fn e2e_rtmp_h264_enhanced_mode_is_codec_id_7() {
+    row("h264", Some("enhanced"), "h264");
+}
+
+#[test]
+fn e2e_rtmp_h265_enhanced() {
+    row("h265", Some("enhanced"), "h265-enhanced");
+}
+
+#[test]
+fn e2e_rtmp_h265_domestic() {
+    row("h265", Some("domestic"), "h265-domestic");
+}
+
+#[test]
+fn e2e_rtmp_h264_domestic_exits_2_before_connecting() {
+    let s = Scratch::new("e2e_rtmp_invalid");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("rtmp://{}/live/cam", listener.local_addr().unwrap());
+    let mut p = Proc::spawn(
+        &bin("cvmmap_streamer"),
+        &[
+            "--codec",
+            "h264",
+            "--input-mode",
+            "dummy",
+            "--rtmp",
+            "--rtmp-url",
+            &url,
+            "--rtmp-mode",
+            "domestic",
+        ],
+        s.path("streamer.log"),
+    );
+    assert_exit(&mut p, T, 2);
+    assert!(p.output().contains("--rtmp-mode"), "{}", p.output());
+    assert!(listener.accept().is_err(), "a connection was made");
+}
+
+#[test]
+fn e2e_rtmp_rejected_publish_exits_7() {
+    let s = Scratch::new("e2e_rtmp_reject");
+    let port = free_tcp_port();
+    let _stub = stub(&s, "stub", "h264", port, &["--reject-publish"]);
+    let url = format!("rtmp://127.0.0.1:{port}/live/cam");
+    let mut p = Proc::spawn(
+        &bin("cvmmap_streamer"),
+        &[
+            "--codec",
+            "h264",
+            "--input-mode",
+            "dummy",
+            "--rtmp",
+            "--rtmp-url",
+            &url,
+        ],
+        s.path("streamer.log"),
+    );
+    assert_exit(&mut p, T, 7);
+    assert!(
+        p.output().contains("NetStream.Publish.BadName"),
+        "{}",
+        p.output()
+    );
+}
+
+#[test]
+fn e2e_rtmp_reconnects_with_metadata_sequence_header_and_keyframe() {
+    let s = Scratch::new("e2e_rtmp_reconnect");
+    let n = names("rr");
+    let port = free_tcp_port();
+    let mut first = stub(
+        &s,
+        "first",
+        "h264",
+        port,
+        &["--video-threshold", "60", "--accept-reconnects", "false"],
+    );
+    let mut st = rtmp_streamer(&s, &n, "h264", None, port, &[]);
+    let mut sm = sim(&s, &n, &["--frames", "360", "--fps", "30"]);
+    // The first server takes 60 frames and goes away (closing the connection).
+    assert_exit(&mut first, T, 0);
+    let mut second = stub(&s, "second", "h264", port, &["--video-threshold", "60"]);
+    assert_exit(&mut second, T, 0);
+    assert_exit(&mut sm, T, 0);
+    assert_exit(&mut st, T, 0);
+    let (a, b) = (json(&s, "first"), json(&s, "second"));
+    for r in [&a, &b] {
+        assert_eq!(r["metadata_ok"], true, "{r}");
+        assert_eq!(r["sequence_headers"].as_u64().unwrap() >= 1, true, "{r}");
+        assert_eq!(r["first_frame_keyframe"], true, "{r}");
+        assert_eq!(r["timestamp_regressions"], 0, "{r}");
+    }
+    assert!(
+        b["first_dts"].as_u64().unwrap() > a["last_dts"].as_u64().unwrap(),
+        "timestamps went back: {a} {b}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.path("summary.json")).unwrap()).unwrap();
+    assert!(
+        summary["stats"]["rtmp_reconnects"].as_u64().unwrap() >= 1,
+        "{summary}"
+    );
+}
+
+/// A modern ffmpeg listening as an RTMP server decodes the stream.
+fn ffmpeg_row(codec: &str, mode: Option<&str>) {
+    let s = Scratch::new("e2e_rtmp_ffmpeg");
+    let n = names("rf");
+    let port = free_tcp_port();
+    let raw = s.path("out.yuv");
+    let url = format!("rtmp://127.0.0.1:{port}/live/cam");
+    let mut ff = Proc::spawn(
+        &modern_ffmpeg(),
+        &[
+            "-hide_banner",
+            "-nostdin",
+            "-listen",
+            "1",
+            "-i",
+            &url,
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "yuv420p",
+            "-y",
+            raw.to_str().unwrap(),
+        ],
+        s.path("ffmpeg.log"),
+    );
+    assert!(
+        wait_tcp_listening(port, Duration::from_secs(10)),
+        "ffmpeg not listening:\n{}",
+        ff.output()
+    );
+    let mut st = rtmp_streamer(&s, &n, codec, mode, port, &["--queue-size", "4"]);
+    let mut sm = sim(
+        &s,
+        &n,
+        &[
+            "--frames", "300", "--fps", "30", "--width", "640", "--height", "360",
+        ],
+    );
+    assert_exit(&mut sm, T, 0);
+    assert_exit(&mut st, T, 0);
+    ff.wait(Duration::from_secs(20));
+    let log = ff.output();
+    let frames = std::fs::metadata(&raw)
+        .map(|m| m.len() as usize / (640 * 360 * 3 / 2))
+        .unwrap_or(0);
+    assert!(
+        frames >= 285,
+        "{codec} {mode:?}: ffmpeg decoded {frames} of 300:\n{log}"
+    );
+}
+
+#[test]
+fn e2e_rtmp_ffmpeg_decodes_h264() {
+    ffmpeg_row("h264", None);
+}
+
+#[test]
+fn e2e_rtmp_ffmpeg_decodes_h265_enhanced() {
+    ffmpeg_row("h265", Some("enhanced"));
+}
+
+#[test]
+fn e2e_rtmp_ffmpeg_decodes_h265_domestic() {
+    ffmpeg_row("h265", Some("domestic"));
+}
