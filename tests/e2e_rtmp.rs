@@ -282,3 +282,80 @@ fn e2e_rtmp_ffmpeg_decodes_h265_enhanced() {
 fn e2e_rtmp_ffmpeg_decodes_h265_domestic() {
     ffmpeg_row("h265", Some("domestic"));
 }
+
+/// Resident and peak memory of a process in KiB, from /proc.
+fn memory_kib(pid: i32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            .unwrap()
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+#[test]
+fn e2e_rtmp_stalled_server_bounded_memory_and_resume_on_a_keyframe() {
+    let s = Scratch::new("e2e_rtmp_stall");
+    let n = names("rs");
+    let port = free_tcp_port();
+    let mut rx = stub(
+        &s,
+        "stub",
+        "h264",
+        port,
+        &[
+            "--video-threshold",
+            "150",
+            "--stall-after-ms",
+            "2000",
+            "--stall-ms",
+            "5000",
+        ],
+    );
+    let mut st = rtmp_streamer(&s, &n, "h264", None, port, &["--bitrate-kbps", "8000"]);
+    let mut sm = sim(
+        &s,
+        &n,
+        &[
+            "--frames", "330", "--fps", "30", "--width", "1280", "--height", "720",
+        ],
+    );
+    // Memory when the stall begins (the stub says so on stdout), then the
+    // peak once the stream has resumed and the stub passed.
+    assert!(
+        common::wait_for_log(&rx, "stalling", Duration::from_secs(20)),
+        "{}",
+        rx.output()
+    );
+    let (before, _) = memory_kib(st.pid());
+    assert_exit(&mut rx, T, 0);
+    let (_, peak) = memory_kib(st.pid());
+    assert_exit(&mut sm, T, 0);
+    assert_exit(&mut st, T, 0);
+    let r = json(&s, "stub");
+    assert_eq!(r["stalls"], 1, "{r}");
+    assert!(
+        r["dts_gaps"].as_u64().unwrap() >= 1,
+        "the stall caused no drop: {r}"
+    );
+    assert_eq!(
+        r["dts_gaps_not_on_keyframe"], 0,
+        "resumed off a keyframe: {r}"
+    );
+    assert_eq!(r["timestamp_regressions"], 0, "{r}");
+    let growth_mib = peak.saturating_sub(before) as f64 / 1024.0;
+    eprintln!("RSS before the stall {before} KiB, peak {peak} KiB, growth {growth_mib:.1} MiB");
+    assert!(
+        growth_mib < 32.0,
+        "memory grew {growth_mib:.1} MiB during the stall"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.path("summary.json")).unwrap()).unwrap();
+    assert!(
+        summary["stats"]["rtmp_units_dropped"].as_u64().unwrap() > 0,
+        "{summary}"
+    );
+}

@@ -75,6 +75,13 @@ pub struct StubArgs {
     /// Answer `publish` with onStatus NetStream.Publish.BadName (error path tests).
     #[arg(long)]
     pub reject_publish: bool,
+    /// Sink-stall fault: after this many ms of the first connection, stop
+    /// reading for `--stall-ms` (the publisher's writes then block).
+    #[arg(long, value_name = "MS")]
+    pub stall_after_ms: Option<u64>,
+    /// How long the stall lasts.
+    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    pub stall_ms: u64,
 }
 
 #[cfg(test)]

@@ -72,6 +72,13 @@ pub struct Report {
     pub other_video_messages: u64,
     pub audio_messages: u64,
     pub timestamp_regressions: u64,
+    /// Stalls performed (`--stall-after-ms`).
+    pub stalls: u64,
+    /// Jumps of more than 200 ms between consecutive frames' DTS (units the
+    /// publisher dropped), and how many of those did not resume on a keyframe.
+    pub dts_gaps: u64,
+    pub dts_gaps_not_on_keyframe: u64,
+    pub max_dts_gap_ms: u32,
     pub first_dts: Option<u32>,
     pub last_dts: Option<u32>,
     pub cts_min: Option<i32>,
@@ -111,6 +118,8 @@ pub struct Server {
     pub mode: Mode,
     pub threshold: u64,
     pub reject_publish: bool,
+    /// When to stall (from the start of the first connection) and for how long.
+    pub stall: Option<(Duration, Duration)>,
     pub report: Report,
 }
 
@@ -120,6 +129,12 @@ impl Server {
             mode: args.mode,
             threshold: args.video_threshold,
             reject_publish: args.reject_publish,
+            stall: args.stall_after_ms.map(|a| {
+                (
+                    Duration::from_millis(a),
+                    Duration::from_millis(args.stall_ms),
+                )
+            }),
             report: Report {
                 result: "running",
                 mode: args.mode.name(),
@@ -246,7 +261,23 @@ impl Server {
         let mut st = ConnState::default();
         let mut peer_window: u32 = 0;
         let mut acked: u64 = 0;
+        let connected = Instant::now();
         loop {
+            if let Some((after, length)) = self.stall {
+                if connected.elapsed() >= after {
+                    // Stop reading: the publisher's socket buffers fill up.
+                    self.stall = None;
+                    self.report.stalls += 1;
+                    // A stdout line tests can wait for (like `listening <port>`).
+                    {
+                        use std::io::Write;
+                        let mut out = std::io::stdout().lock();
+                        let _ = writeln!(out, "stalling {}", length.as_millis());
+                        let _ = out.flush();
+                    }
+                    std::thread::sleep(length);
+                }
+            }
             let m = conn.read_message().map_err(io)?;
             self.handle(conn, &mut st, &m).map_err(|e| match e {
                 HandleErr::Stop(s) => s,
@@ -566,6 +597,15 @@ impl Server {
                 r.nal_units += nals.len() as u64;
                 if st.last_dts.is_some_and(|d| m.timestamp < d) {
                     r.timestamp_regressions += 1;
+                }
+                if let Some(gap) = st
+                    .last_dts
+                    .map(|d| m.timestamp.saturating_sub(d))
+                    .filter(|&g| g > 200)
+                {
+                    r.dts_gaps += 1;
+                    r.dts_gaps_not_on_keyframe += u64::from(!keyframe);
+                    r.max_dts_gap_ms = r.max_dts_gap_ms.max(gap);
                 }
                 st.last_dts = Some(m.timestamp);
                 r.first_dts.get_or_insert(m.timestamp);
