@@ -201,7 +201,7 @@ fn e2e_rtmp_reconnects_with_metadata_sequence_header_and_keyframe() {
     let (a, b) = (json(&s, "first"), json(&s, "second"));
     for r in [&a, &b] {
         assert_eq!(r["metadata_ok"], true, "{r}");
-        assert_eq!(r["sequence_headers"].as_u64().unwrap() >= 1, true, "{r}");
+        assert!(r["sequence_headers"].as_u64().unwrap() >= 1, "{r}");
         assert_eq!(r["first_frame_keyframe"], true, "{r}");
         assert_eq!(r["timestamp_regressions"], 0, "{r}");
     }
@@ -209,8 +209,7 @@ fn e2e_rtmp_reconnects_with_metadata_sequence_header_and_keyframe() {
         b["first_dts"].as_u64().unwrap() > a["last_dts"].as_u64().unwrap(),
         "timestamps went back: {a} {b}"
     );
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(s.path("summary.json")).unwrap()).unwrap();
+    let summary = summary(&s);
     assert!(
         summary["stats"]["rtmp_reconnects"].as_u64().unwrap() >= 1,
         "{summary}"
@@ -352,8 +351,7 @@ fn e2e_rtmp_stalled_server_bounded_memory_and_resume_on_a_keyframe() {
         growth_mib < 32.0,
         "memory grew {growth_mib:.1} MiB during the stall"
     );
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(s.path("summary.json")).unwrap()).unwrap();
+    let summary = summary(&s);
     assert!(
         summary["stats"]["rtmp_units_dropped"].as_u64().unwrap() > 0,
         "{summary}"

@@ -67,12 +67,7 @@ struct Setup {
 
 impl Setup {
     fn send(&mut self, csid: u32, msg: &Message) -> Result<(), SessionError> {
-        self.out.clear();
-        self.writer
-            .write_message(csid, msg, &mut self.out)
-            .map_err(|e| SessionError::Protocol(e.to_string()))?;
-        self.stream.write_all(&self.out)?;
-        Ok(())
+        send_message(&mut self.stream, &mut self.writer, &mut self.out, csid, msg).map(drop)
     }
 
     /// Reads until a command for which `want` returns `Some`.
@@ -100,10 +95,10 @@ impl Setup {
                     }
                     continue;
                 }
-                if let Ok(cmd) = IncomingCommand::from_message(&msg) {
-                    if let Some(t) = want(&cmd) {
-                        return Ok(t);
-                    }
+                if let Ok(cmd) = IncomingCommand::from_message(&msg)
+                    && let Some(t) = want(&cmd)
+                {
+                    return Ok(t);
                 }
             }
             let n = self.stream.read(&mut self.buf)?;
@@ -116,6 +111,24 @@ impl Setup {
             self.reader.push(&self.buf[..n]);
         }
     }
+}
+
+/// Chunks `msg` into `out` and writes it whole; returns the bytes written. A
+/// failed write ends the session, so a peer never sees a partial message
+/// (a partial tag) followed by more data.
+fn send_message(
+    stream: &mut TcpStream,
+    writer: &mut ChunkWriter,
+    out: &mut Vec<u8>,
+    csid: u32,
+    msg: &Message,
+) -> Result<usize, SessionError> {
+    out.clear();
+    writer
+        .write_message(csid, msg, out)
+        .map_err(|e| SessionError::Protocol(e.to_string()))?;
+    stream.write_all(out)?;
+    Ok(out.len())
 }
 
 fn rejected(step: &'static str, cmd: &IncomingCommand) -> SessionError {
@@ -257,14 +270,8 @@ impl Session {
     }
 
     fn write(&mut self, csid: u32, msg: &Message) -> Result<(), SessionError> {
-        self.out.clear();
-        self.writer
-            .write_message(csid, msg, &mut self.out)
-            .map_err(|e| SessionError::Protocol(e.to_string()))?;
-        // A whole message per write_all: a failure ends the session, so a
-        // peer never sees a partial tag followed by more data.
-        self.stream.write_all(&self.out)?;
-        self.bytes_sent += self.out.len() as u64;
+        self.bytes_sent +=
+            send_message(&mut self.stream, &mut self.writer, &mut self.out, csid, msg)? as u64;
         Ok(())
     }
 
@@ -349,12 +356,11 @@ fn read_loop(
                     Ok(_) => {
                         if let Ok(IncomingCommand::OnStatus { status, .. }) =
                             IncomingCommand::from_message(&msg)
+                            && status.level.as_deref() == Some("error")
                         {
-                            if status.level.as_deref() == Some("error") {
-                                warn!(code = ?status.code, "server reported an error while publishing");
-                                broken.store(true, Ordering::Relaxed);
-                                return;
-                            }
+                            warn!(code = ?status.code, "server reported an error while publishing");
+                            broken.store(true, Ordering::Relaxed);
+                            return;
                         }
                     }
                     Err(e) => debug!(error = %e, "ignoring a malformed control message"),

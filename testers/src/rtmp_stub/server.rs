@@ -263,20 +263,20 @@ impl Server {
         let mut acked: u64 = 0;
         let connected = Instant::now();
         loop {
-            if let Some((after, length)) = self.stall {
-                if connected.elapsed() >= after {
-                    // Stop reading: the publisher's socket buffers fill up.
-                    self.stall = None;
-                    self.report.stalls += 1;
-                    // A stdout line tests can wait for (like `listening <port>`).
-                    {
-                        use std::io::Write;
-                        let mut out = std::io::stdout().lock();
-                        let _ = writeln!(out, "stalling {}", length.as_millis());
-                        let _ = out.flush();
-                    }
-                    std::thread::sleep(length);
+            if let Some((after, length)) = self.stall
+                && connected.elapsed() >= after
+            {
+                // Stop reading: the publisher's socket buffers fill up.
+                self.stall = None;
+                self.report.stalls += 1;
+                // A stdout line tests can wait for (like `listening <port>`).
+                {
+                    use std::io::Write;
+                    let mut out = std::io::stdout().lock();
+                    let _ = writeln!(out, "stalling {}", length.as_millis());
+                    let _ = out.flush();
                 }
+                std::thread::sleep(length);
             }
             let m = conn.read_message().map_err(io)?;
             self.handle(conn, &mut st, &m).map_err(|e| match e {
