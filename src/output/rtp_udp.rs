@@ -11,7 +11,7 @@ use tracing::{info, warn};
 
 use super::OutputError;
 use super::sdp_file::SdpFile;
-use crate::codec::{h264, h265, nal_units};
+use crate::codec::parameter_sets_annexb;
 use crate::config::RtpOutput;
 use crate::encode::{AccessUnit, Codec};
 use crate::pipeline::Stats;
@@ -197,18 +197,7 @@ impl RtpUdpOutput {
         if !au.keyframe {
             return;
         }
-        let is_parameter_set = |nal: &[u8]| match self.codec {
-            Codec::H264 => h264::nal_type(nal[0]).is_parameter_set(),
-            Codec::H265 => matches!(
-                h265::nal_type(nal[0]),
-                h265::NalType::VPS | h265::NalType::SPS | h265::NalType::PPS
-            ),
-        };
-        let mut sets = Vec::new();
-        for nal in nal_units(&au.data).filter(|n| is_parameter_set(n)) {
-            sets.extend_from_slice(&[0, 0, 0, 1]);
-            sets.extend_from_slice(nal);
-        }
+        let sets = parameter_sets_annexb(&au.data, self.codec == Codec::H265);
         if sets.is_empty() || sets == self.parameter_sets {
             return;
         }

@@ -51,22 +51,6 @@ impl Muxer {
         self.sent_parameter_sets.is_some() || au.keyframe
     }
 
-    fn parameter_sets(&self, au: &AccessUnit) -> Vec<u8> {
-        let keep = |nal: &[u8]| match self.form {
-            VideoTagForm::Avc => h264::nal_type(nal[0]).is_parameter_set(),
-            _ => matches!(
-                h265::nal_type(nal[0]),
-                h265::NalType::VPS | h265::NalType::SPS | h265::NalType::PPS
-            ),
-        };
-        let mut out = Vec::new();
-        for nal in crate::codec::nal_units(&au.data).filter(|n| keep(n)) {
-            out.extend_from_slice(&[0, 0, 0, 1]);
-            out.extend_from_slice(nal);
-        }
-        out
-    }
-
     fn sequence_header(&self, au: &AccessUnit) -> Result<Vec<u8>, FlvError> {
         let missing = |which| FlvError::MissingParameterSet { which };
         match self.form {
@@ -121,7 +105,8 @@ impl Muxer {
         self.last_pts_ns = Some(au.pts_ns);
         let mut tags = Tags::default();
         if au.keyframe {
-            let sets = self.parameter_sets(au);
+            let sets =
+                crate::codec::parameter_sets_annexb(&au.data, self.form != VideoTagForm::Avc);
             if !sets.is_empty() && self.sent_parameter_sets.as_ref() != Some(&sets) {
                 tags.metadata = Some(self.metadata(au));
                 tags.sequence_header = Some(self.sequence_header(au)?);
