@@ -9,6 +9,7 @@
 //! - [`codec`]: pure bitstream helpers (Annex-B splitting, parameter sets).
 //! - [`rtp`]: pure RTP packetizer, payloaders and SDP.
 //! - [`output`]: small drivers that own sockets (UDP for RTP).
+//! - [`nats`]: producer status/body/control over NATS, our status and service.
 //! - [`pipeline`]: wires ingest -> queue -> encoder -> outputs.
 //! - [`config`]: command line and validated configuration.
 
@@ -18,6 +19,7 @@ pub mod contract;
 pub mod encode;
 pub mod flv;
 pub mod ingest;
+pub mod nats;
 pub mod output;
 pub mod pipeline;
 pub mod rtmp;

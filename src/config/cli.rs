@@ -69,9 +69,8 @@ pub struct Cli {
     /// Only accept syncs carrying this label (default: the --source instance, or any).
     #[arg(long, value_name = "LABEL")]
     pub source_label: Option<String>,
-    /// NATS server for producer status/control (used once NATS support lands).
-    #[arg(long, value_name = "URL", default_value = "nats://localhost:4222")]
-    pub nats_url: String,
+    #[command(flatten)]
+    pub nats: super::nats_args::NatsArgs,
     /// Ingest queue capacity (1 = latest frame only).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub queue_size: u32,
@@ -222,6 +221,8 @@ impl Cli {
 
     /// Validates flag combinations and builds the pipeline configuration.
     pub fn into_config(self) -> Result<Config, ConfigError> {
+        let mut nats_key = self.dummy_label.clone();
+        let mut nats_instance = None;
         let source = match self.input_mode {
             InputMode::Dummy => {
                 if self.passthrough {
@@ -278,6 +279,10 @@ impl Cli {
                             ));
                         }
                     };
+                // Contract §1: the NATS key is base_name (= the shm name)
+                // with '.' replaced by '_'.
+                nats_key = shm_name.clone();
+                nats_instance = self.source_label.clone().or(label.clone());
                 Source::Cvmmap(IngestConfig {
                     shm_name,
                     zmq_endpoint,
@@ -315,6 +320,10 @@ impl Cli {
         };
 
         let rtmp = self.rtmp_config()?;
+        if self.input_mode == InputMode::Dummy {
+            nats_instance = Some(self.dummy_label.clone());
+        }
+        let nats = self.nats.into_config(nats_key, nats_instance)?;
 
         Ok(Config {
             source,
@@ -338,6 +347,7 @@ impl Cli {
             rtmp,
             summary_json: self.summary_json.clone(),
             status_interval: Duration::from_secs(self.status_interval_s),
+            nats,
         })
     }
 }

@@ -1,6 +1,7 @@
 //! Command line ([`cli`]) and the validated configuration the pipeline runs.
 
 pub mod cli;
+pub mod nats_args;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -59,6 +60,8 @@ pub struct Config {
     pub summary_json: Option<PathBuf>,
     /// Interval of the periodic status log line.
     pub status_interval: Duration,
+    /// NATS settings; `None` with `--no-nats`.
+    pub nats: Option<crate::nats::NatsConfig>,
 }
 
 /// A flag combination the streamer refuses (exit code 2). The message names

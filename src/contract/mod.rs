@@ -1,6 +1,7 @@
 //! The cv-mmap wire contract, as pure code: no I/O, no sockets, no clocks, no
 //! `unsafe`. The normative description is `shared/contract/cv-mmap-ipc.md`; this
-//! module implements its sections 1 to 3 (section 6, the reference producer's
+//! module implements its sections 1 to 3 and the body-tracking bytes of
+//! section 4 (section 6, the reference producer's
 //! BGR8 frames, is what the hand-built test segments model).
 //!
 //! - [`target`] (section 1): `cvmmap://<instance>[@<prefix>][?namespace=<ns>]` and
@@ -9,6 +10,7 @@
 //!   of the shared-memory segment, v1 and v2.0/v2.1, validated fail-closed into a
 //!   [`FrameLayout`] whose planes are guaranteed to lie inside the mapped segment.
 //! - [`sync`] (section 3): the 48-byte ZeroMQ frame-sync message.
+//! - [`body`] (section 4): the body-tracking v1 header carried on NATS.
 //! - [`pixel`]: pixel format and channel depth enums shared by both versions.
 //!
 //! Everything on the wire is little-endian and packed.
@@ -21,6 +23,7 @@
 //! then compare [`read_counter_and_timestamp`] before and after the copy and drop
 //! the frame as torn when they differ.
 
+pub mod body;
 pub mod layout;
 pub mod metadata;
 pub mod pixel;

@@ -1,6 +1,8 @@
 //! Wires the stages: source thread -> latest-frame queue -> encoder ->
 //! outputs (called on the encoder's streaming thread; they never block).
 
+pub mod body;
+pub mod control;
 pub mod stats;
 pub mod timeline;
 
@@ -12,6 +14,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tracing::{info, warn};
 
+pub use control::{KeyframeRequests, ProducerSignals, ProducerState};
 pub use stats::{Stats, StatsSnapshot};
 pub use timeline::{Stamp, Timeline};
 
@@ -21,6 +24,7 @@ use crate::encode::{
 };
 use crate::ingest::dummy::run_dummy;
 use crate::ingest::{IngestEnd, IngestError, LatestQueue, Pop, run_ingest};
+use crate::nats::{NatsContext, NatsLink, NatsSummary};
 use crate::output::{OutputError, Outputs};
 
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +73,8 @@ pub struct RunSummary {
     pub codec: String,
     pub elapsed_ms: u64,
     pub stats: StatsSnapshot,
+    /// Whether NATS took part, and what the producer said of itself.
+    pub nats: NatsSummary,
 }
 
 impl RunSummary {
@@ -86,22 +92,6 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipelin
     run_with(config, stop, KeyframeRequests::default())
 }
 
-/// Asks the encoder for a keyframe (with parameter sets) at the next frame:
-/// for resets, reconnects and late joiners. Cheap to clone and to call from
-/// any thread.
-#[derive(Debug, Clone, Default)]
-pub struct KeyframeRequests(Arc<AtomicBool>);
-
-impl KeyframeRequests {
-    pub fn request(&self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-
-    fn take(&self) -> bool {
-        self.0.swap(false, Ordering::Relaxed)
-    }
-}
-
 /// [`run`], with a handle through which others can force keyframes.
 pub fn run_with(
     config: &Config,
@@ -110,6 +100,12 @@ pub fn run_with(
 ) -> Result<RunSummary, PipelineError> {
     let started = Instant::now();
     let stats = Arc::new(Stats::default());
+    let producer = Arc::new(ProducerSignals::default());
+    let body = config
+        .nats
+        .as_ref()
+        .is_some_and(|n| n.body_sei)
+        .then(|| Arc::new(body::BodyStore::default()));
     let outputs = Arc::new(Mutex::new(Outputs::open(
         config,
         stats.clone(),
@@ -117,8 +113,13 @@ pub fn run_with(
         stop.clone(),
     )?));
     let sink: AccessUnitSink = {
-        let outputs = outputs.clone();
+        let (outputs, stats, body) = (outputs.clone(), stats.clone(), body.clone());
         Arc::new(move |au| {
+            let au = match &body {
+                Some(store) => store.attach(au, &stats),
+                None => au,
+            };
+            Stats::add(&stats.access_unit_bytes, au.data.len() as u64);
             outputs
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -132,6 +133,23 @@ pub fn run_with(
         sink.clone(),
         stats.clone(),
     )?;
+    let nats = match &config.nats {
+        Some(cfg) => Some(NatsLink::start(
+            cfg.clone(),
+            NatsContext {
+                stats: stats.clone(),
+                keyframes: keyframe_requests.clone(),
+                producer: producer.clone(),
+                body,
+                encoder: report.clone(),
+                codec: config.encoder.codec,
+            },
+        )),
+        None => {
+            info!("NATS disabled (--no-nats): no producer status, body tracking or control");
+            None
+        }
+    };
     let mut passthrough = Passthrough {
         sink,
         codec: config.encoder.codec,
@@ -175,6 +193,7 @@ pub fn run_with(
         &mut passthrough,
         &stats,
         &keyframe_requests,
+        &producer,
     );
     if encode_result.is_err() {
         // Stop the source so that the join below returns.
@@ -182,9 +201,11 @@ pub fn run_with(
         queue.close();
     }
     let end = source.join().expect("ingest thread panicked");
-    encode_result?;
+    let finished = encode_result.and_then(|()| encoder.finish());
+    // The last NATS status says "stopped" with the final counters.
+    let nats = nats.map_or_else(NatsSummary::disabled, NatsLink::finish);
+    finished?;
     let end: EndReason = end?.into();
-    encoder.finish()?;
     let fatal = {
         let mut outputs = outputs.lock().unwrap_or_else(|p| p.into_inner());
         outputs.finish();
@@ -200,6 +221,7 @@ pub fn run_with(
         codec: config.encoder.codec.to_string(),
         elapsed_ms: started.elapsed().as_millis() as u64,
         stats: stats.snapshot(),
+        nats,
     };
     info!(?end, stats = ?summary.stats, "pipeline finished");
     if let Some(path) = &config.summary_json {
@@ -215,12 +237,23 @@ fn encode_loop(
     passthrough: &mut Passthrough,
     stats: &Stats,
     keyframe_requests: &KeyframeRequests,
+    producer: &ProducerSignals,
 ) -> Result<(), EncodeError> {
     let mut timeline = Timeline::new();
     let mut last_status = Instant::now();
+    let mut resets = ResetTracker::default();
     loop {
         match queue.pop_timeout(Duration::from_millis(200)) {
             Pop::Item(frame) => {
+                producer.frame_seen();
+                let reset = resets.on_frame(frame.frame_count, producer.take_reset());
+                if reset {
+                    Stats::incr(&stats.resets_applied);
+                    info!(
+                        frame = frame.frame_count,
+                        "producer reset: new timeline, keyframe with parameter sets"
+                    );
+                }
                 let stamp = timeline.map(frame.capture_ts_ns);
                 if stamp.discontinuity {
                     warn!(
@@ -235,11 +268,14 @@ fn encode_loop(
                         passthrough.logged_raw = true;
                         warn!("a frame came without a matching encoded access unit: encoding it");
                     }
-                    let requested = keyframe_requests.take();
+                    let force_keyframe = keyframe_requests.take() || stamp.discontinuity || reset;
+                    if force_keyframe {
+                        Stats::incr(&stats.keyframes_forced);
+                    }
                     encoder.encode(EncodeInput {
                         frame,
                         pts_ns: stamp.pts_ns,
-                        force_keyframe: stamp.discontinuity || requested,
+                        force_keyframe,
                     })?;
                 }
             }
@@ -259,6 +295,56 @@ fn encode_loop(
                 "status"
             );
         }
+    }
+}
+
+/// Decides when a producer reset starts a new timeline (contract §5): the
+/// frame counter going backwards always does (it marks the exact frame); a
+/// STREAM_RESET event does unless a counter reset was just applied, since a
+/// producer usually sends both for one reset.
+#[derive(Debug, Default)]
+struct ResetTracker {
+    last_count: Option<u32>,
+    frames: u64,
+    last_counter_reset: Option<u64>,
+}
+
+/// A STREAM_RESET within this many frames of a counter reset is the same reset.
+const SAME_RESET_FRAMES: u64 = 3;
+
+impl ResetTracker {
+    fn on_frame(&mut self, frame_count: u32, stream_reset_event: bool) -> bool {
+        self.frames += 1;
+        if self.last_count.is_some_and(|l| frame_count < l) {
+            self.last_counter_reset = Some(self.frames);
+            self.last_count = Some(frame_count);
+            return true;
+        }
+        self.last_count = Some(frame_count);
+        stream_reset_event
+            && self
+                .last_counter_reset
+                .is_none_or(|at| self.frames - at > SAME_RESET_FRAMES)
+    }
+}
+
+#[cfg(test)]
+mod reset_tests {
+    use super::ResetTracker;
+
+    #[test]
+    fn counter_and_event_for_one_reset_force_one_keyframe() {
+        let mut t = ResetTracker::default();
+        assert!(!t.on_frame(10, false));
+        assert!(t.on_frame(0, false));
+        assert!(!t.on_frame(1, true), "event right after the counter reset");
+        // Counter and event on the same frame.
+        assert!(t.on_frame(0, true));
+        // An event alone, far from any counter reset.
+        for c in 1..10 {
+            assert!(!t.on_frame(c, false));
+        }
+        assert!(t.on_frame(10, true));
     }
 }
 

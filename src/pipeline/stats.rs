@@ -64,6 +64,36 @@ counters! {
     rtmp_bytes_sent,
     /// RTMP sessions re-established after the first.
     rtmp_reconnects,
+    /// Bytes of access units handed to the outputs.
+    access_unit_bytes,
+    /// Keyframes forced (resets, clock jumps, requests).
+    keyframes_forced,
+    /// Keyframes asked for through [`KeyframeRequests`](super::KeyframeRequests).
+    keyframe_requests,
+    /// Resets that started a new timeline (STREAM_RESET or counter backwards).
+    resets_applied,
+    /// NATS connections established (the first and every reconnect).
+    nats_connects,
+    /// NATS connections lost.
+    nats_disconnects,
+    /// ModuleStatusEvents received from the producer.
+    nats_status_events,
+    /// ONLINE events from the producer.
+    producer_online,
+    /// OFFLINE events from the producer.
+    producer_offline,
+    /// STREAM_RESET events from the producer.
+    producer_stream_resets,
+    /// Valid body-tracking messages received.
+    body_messages,
+    /// Body-tracking messages rejected (bad header or sizes).
+    body_invalid,
+    /// Body-tracking messages inserted into the stream as SEI.
+    body_attached,
+    /// Of those, attached to a later frame than their own.
+    body_late,
+    /// Body-tracking messages dropped unsent (bound reached).
+    body_dropped,
 }
 
 impl Stats {

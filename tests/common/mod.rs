@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod decoder;
+pub mod nats;
 pub mod stack;
 
 use std::fs::File;

@@ -1,0 +1,284 @@
+//! The NATS event loop: connection events, producer subscriptions, our
+//! periodic status and the `cvmmap_streamer` micro service.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_nats::service::ServiceExt;
+use async_nats::{Client, Event, Subscriber, connection::State};
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use super::producer::{self, StatusAction};
+use super::status::{Rates, SourceInfo, StreamState, StreamerStatus};
+use super::subjects::{SERVICE_NAME, Subjects};
+use super::{NatsConfig, NatsContext, NatsSummary, connect};
+use crate::pipeline::Stats;
+
+/// Bound on the goodbye (last status and flush) at exit.
+const FAREWELL: Duration = Duration::from_secs(1);
+
+struct Driver {
+    cfg: NatsConfig,
+    ctx: NatsContext,
+    subjects: Subjects,
+    client: Client,
+    rates: Rates,
+    source_info: Arc<Mutex<Option<SourceInfo>>>,
+    connected_ever: bool,
+    /// An outage has been reported; stay quiet until connected again.
+    outage_logged: bool,
+}
+
+fn unix_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+impl Driver {
+    fn status(&self, stopping: bool) -> StreamerStatus {
+        let s = self.ctx.stats.snapshot();
+        let p = &self.ctx.producer;
+        StreamerStatus {
+            schema: super::status::STATUS_SCHEMA,
+            key: self.subjects.key().to_owned(),
+            instance: self.cfg.instance.clone(),
+            state: StreamState::of(p.state(), p.since_last_frame_ms(), stopping),
+            producer: p.state(),
+            codec: self.ctx.codec.to_string(),
+            encoder: self
+                .ctx
+                .encoder
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+            fps: self.rates.fps,
+            bitrate_kbps: self.rates.bitrate_kbps,
+            frames_ingested: s.frames_ingested,
+            frames_encoded: s.frames_encoded + s.frames_passthrough,
+            frames_dropped: s.frames_dropped_queue,
+            frames_torn: s.frames_torn,
+            reconnects_rtmp: s.rtmp_reconnects,
+            reconnects_nats: s.nats_connects.saturating_sub(1),
+            source_info: self
+                .source_info
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+            uptime_ms: p.uptime_ms(),
+            timestamp_ns: unix_ns(),
+            stats: s,
+        }
+    }
+
+    fn status_json(&self, stopping: bool) -> Vec<u8> {
+        serde_json::to_vec(&self.status(stopping)).expect("status serialises")
+    }
+
+    fn connected(&self) -> bool {
+        self.client.connection_state() == State::Connected
+    }
+
+    /// Publishes our status; skipped while disconnected so that a long outage
+    /// cannot fill the client's send queue.
+    async fn publish_status(&mut self, stopping: bool) {
+        if !stopping {
+            self.rates
+                .sample(self.ctx.producer.uptime_ms(), &self.ctx.stats.snapshot());
+        }
+        if !self.connected() {
+            return;
+        }
+        let body = self.status_json(stopping);
+        if let Err(e) = self
+            .client
+            .publish(self.subjects.streamer_status(), body.into())
+            .await
+        {
+            warn!(error = %e, "cannot publish status");
+        }
+    }
+
+    fn query_source_info(&self) {
+        tokio::spawn(producer::query_source_info(
+            self.client.clone(),
+            self.subjects.clone(),
+            self.cfg.request_timeout,
+            self.source_info.clone(),
+        ));
+    }
+
+    fn on_event(&mut self, ev: Event) {
+        match ev {
+            Event::Connected => {
+                Stats::incr(&self.ctx.stats.nats_connects);
+                if self.connected_ever {
+                    info!(url = %self.cfg.url_display, "NATS reconnected: subscriptions resume");
+                } else {
+                    info!(url = %self.cfg.url_display, "NATS connected");
+                }
+                self.connected_ever = true;
+                self.outage_logged = false;
+                self.query_source_info();
+            }
+            Event::Disconnected => {
+                Stats::incr(&self.ctx.stats.nats_disconnects);
+                warn!(url = %self.cfg.url_display, "NATS connection lost: streaming continues; reconnecting in the background");
+                self.outage_logged = true;
+            }
+            Event::ClientError(e) if !self.outage_logged => {
+                warn!(url = %self.cfg.url_display, error = %e, "NATS unreachable: streaming continues without producer status; retrying in the background");
+                self.outage_logged = true;
+            }
+            Event::ServerError(e) => warn!(error = %e, "NATS server error"),
+            Event::SlowConsumer(sid) => warn!(sid, "NATS slow consumer: messages dropped"),
+            other => tracing::debug!(event = %other, "NATS event"),
+        }
+    }
+}
+
+async fn next_msg(sub: &mut Option<Subscriber>) -> Option<async_nats::Message> {
+    match sub {
+        Some(s) => s.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn next_req(
+    ep: &mut Option<async_nats::service::endpoint::Endpoint>,
+) -> Option<async_nats::service::Request> {
+    match ep {
+        Some(e) => e.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Runs until `stop` fires; returns what the summary reports.
+pub async fn run(
+    cfg: NatsConfig,
+    ctx: NatsContext,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) -> NatsSummary {
+    let (events_tx, mut events) = mpsc::unbounded_channel();
+    let mut summary = NatsSummary {
+        enabled: true,
+        url: Some(cfg.url_display.clone()),
+        ..NatsSummary::default()
+    };
+    let opts = match connect::options(&cfg, events_tx).await {
+        Ok(o) => o,
+        Err(e) => {
+            warn!(error = %e, "NATS credentials unreadable: continuing without NATS");
+            summary.reason = Some(format!("credentials: {e}"));
+            return summary;
+        }
+    };
+    let client = match opts.connect(cfg.servers.clone()).await {
+        Ok(c) => c,
+        Err(e) => {
+            warn!(error = %e, "NATS client cannot start: continuing without NATS");
+            summary.reason = Some(e.to_string());
+            return summary;
+        }
+    };
+    let subjects = Subjects::new(&cfg.key);
+    let mut status_sub = client.subscribe(subjects.producer_status()).await.ok();
+    let mut body_sub = if cfg.body_sei {
+        client.subscribe(subjects.body()).await.ok()
+    } else {
+        None
+    };
+    let service = client
+        .service_builder()
+        .description("cvmmap-streamer: cv-mmap to RTP/RTMP (stats, keyframe)")
+        .start(SERVICE_NAME, env!("CARGO_PKG_VERSION"))
+        .await;
+    let (mut stats_ep, mut keyframe_ep) = match &service {
+        Ok(svc) => {
+            let group = svc.group(subjects.service_group());
+            (
+                group.endpoint("stats").await.ok(),
+                group.endpoint("keyframe").await.ok(),
+            )
+        }
+        Err(e) => {
+            warn!(error = %e, "NATS micro service not started");
+            (None, None)
+        }
+    };
+    let mut d = Driver {
+        cfg,
+        ctx,
+        subjects,
+        client,
+        rates: Rates::default(),
+        source_info: Arc::new(Mutex::new(None)),
+        connected_ever: false,
+        outage_logged: false,
+    };
+    let period = if d.cfg.status_interval.is_zero() {
+        Duration::from_secs(3600 * 24 * 365)
+    } else {
+        d.cfg.status_interval
+    };
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let (mut status_invalid_logged, mut body_error) = (false, None);
+    let label = d.cfg.instance.clone();
+
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            Some(ev) = events.recv() => d.on_event(ev),
+            Some(msg) = next_msg(&mut status_sub) => {
+                if producer::on_status(&msg.payload, &d.ctx, &mut status_invalid_logged)
+                    == StatusAction::QuerySourceInfo
+                {
+                    d.query_source_info();
+                }
+            }
+            Some(msg) = next_msg(&mut body_sub) => {
+                producer::on_body(&msg.payload, &d.ctx, label.as_deref(), &mut body_error);
+            }
+            Some(req) = next_req(&mut stats_ep) => {
+                let body = d.status_json(false);
+                let _ = req.respond(Ok(body.into())).await;
+            }
+            Some(req) = next_req(&mut keyframe_ep) => {
+                d.ctx.keyframes.request();
+                Stats::incr(&d.ctx.stats.keyframe_requests);
+                info!("keyframe requested over NATS");
+                let s = d.ctx.stats.snapshot();
+                let body = serde_json::json!({
+                    "ok": true,
+                    "frames_encoded": s.frames_encoded,
+                    "keyframes": s.keyframes,
+                });
+                let _ = req.respond(Ok(body.to_string().into())).await;
+            }
+            _ = tick.tick() => d.publish_status(false).await,
+        }
+    }
+
+    // Goodbye: a last status saying "stopped", flushed within a bound.
+    let _ = tokio::time::timeout(FAREWELL, async {
+        d.publish_status(true).await;
+        let _ = d.client.flush().await;
+    })
+    .await;
+    if let Ok(svc) = service {
+        let _ = tokio::time::timeout(FAREWELL, svc.stop()).await;
+    }
+    summary.connected = d.connected_ever;
+    summary.source_info = d
+        .source_info
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    if !d.connected_ever {
+        summary.reason = Some("server never reachable".into());
+    }
+    summary
+}

@@ -1,0 +1,128 @@
+//! Signals that reach the pipeline from outside the frame path: keyframe
+//! requests (NATS `keyframe` endpoint, RTMP reconnects) and the producer's
+//! NATS status (contract §4, §5). Lock-free; any thread may set them.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::time::Instant;
+
+use serde::Serialize;
+
+/// Asks the encoder for a keyframe (with parameter sets) at the next frame:
+/// for resets, reconnects and late joiners. Cheap to clone and to call from
+/// any thread.
+#[derive(Debug, Clone, Default)]
+pub struct KeyframeRequests(Arc<AtomicBool>);
+
+impl KeyframeRequests {
+    pub fn request(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub(crate) fn take(&self) -> bool {
+        self.0.swap(false, Ordering::Relaxed)
+    }
+}
+
+/// What the producer last said about itself on `cvmmap.<key>.status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProducerState {
+    /// No status seen (NATS off, or the producer has not spoken yet).
+    Unknown,
+    Online,
+    /// The producer is gone: idle, not an error; outputs stay connected.
+    Offline,
+}
+
+/// Producer status and stream activity, shared by NATS and the pipeline.
+#[derive(Debug)]
+pub struct ProducerSignals {
+    state: AtomicU8,
+    reset_pending: AtomicBool,
+    started: Instant,
+    /// ms since `started` of the last frame handed to the encoder, + 1 (0: none yet).
+    last_frame_ms: AtomicU64,
+}
+
+impl Default for ProducerSignals {
+    fn default() -> Self {
+        Self {
+            state: AtomicU8::new(0),
+            reset_pending: AtomicBool::new(false),
+            started: Instant::now(),
+            last_frame_ms: AtomicU64::new(0),
+        }
+    }
+}
+
+impl ProducerSignals {
+    pub fn set_state(&self, state: ProducerState) {
+        let v = match state {
+            ProducerState::Unknown => 0,
+            ProducerState::Online => 1,
+            ProducerState::Offline => 2,
+        };
+        self.state.store(v, Ordering::Relaxed);
+    }
+
+    pub fn state(&self) -> ProducerState {
+        match self.state.load(Ordering::Relaxed) {
+            1 => ProducerState::Online,
+            2 => ProducerState::Offline,
+            _ => ProducerState::Unknown,
+        }
+    }
+
+    /// A STREAM_RESET: the next frame starts a new timeline with a keyframe.
+    pub fn signal_reset(&self) {
+        self.reset_pending.store(true, Ordering::Relaxed);
+    }
+
+    pub(crate) fn take_reset(&self) -> bool {
+        self.reset_pending.swap(false, Ordering::Relaxed)
+    }
+
+    pub(crate) fn frame_seen(&self) {
+        let ms = self.started.elapsed().as_millis() as u64;
+        self.last_frame_ms.store(ms + 1, Ordering::Relaxed);
+    }
+
+    /// Milliseconds since the last frame, `None` before the first.
+    pub fn since_last_frame_ms(&self) -> Option<u64> {
+        match self.last_frame_ms.load(Ordering::Relaxed) {
+            0 => None,
+            t => Some((self.started.elapsed().as_millis() as u64).saturating_sub(t - 1)),
+        }
+    }
+
+    /// Milliseconds since the pipeline started.
+    pub fn uptime_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reset_is_taken_once_and_state_round_trips() {
+        let p = ProducerSignals::default();
+        assert!(!p.take_reset());
+        p.signal_reset();
+        assert!(p.take_reset());
+        assert!(!p.take_reset());
+        for s in [
+            ProducerState::Online,
+            ProducerState::Offline,
+            ProducerState::Unknown,
+        ] {
+            p.set_state(s);
+            assert_eq!(p.state(), s);
+        }
+        assert_eq!(p.since_last_frame_ms(), None);
+        p.frame_seen();
+        assert!(p.since_last_frame_ms().unwrap() < 1000);
+    }
+}
