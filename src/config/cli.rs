@@ -139,6 +139,11 @@ pub struct Cli {
     /// Process at most N frames, then exit (0 = unlimited).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub ingest_max_frames: u64,
+    /// Check every accepted frame's row stamps (the simulator's --stamp:
+    /// frame counter as u32 LE at the start of the first and last rows) and
+    /// count mismatches: proves no torn frame gets through (fault suite).
+    #[arg(long)]
+    pub verify_stamps: bool,
     /// Exit when no frame arrived for MS milliseconds (0 = never).
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub ingest_idle_timeout_ms: u64,
@@ -291,6 +296,7 @@ impl Cli {
                     idle_timeout: (self.ingest_idle_timeout_ms > 0)
                         .then(|| Duration::from_millis(self.ingest_idle_timeout_ms)),
                     poll_interval: Duration::from_millis(10),
+                    verify_stamps: self.verify_stamps,
                     passthrough: self.passthrough.then_some(match self.codec {
                         Codec::H264 => EncodedCodec::H264,
                         Codec::H265 => EncodedCodec::H265,

@@ -30,6 +30,10 @@ pub struct IngestConfig {
     /// Take the producer's own access units of this codec (v2.1) instead of
     /// raw frames (`--passthrough`).
     pub passthrough: Option<EncodedCodec>,
+    /// Check every accepted raw frame's stamps (`--verify-stamps`): the
+    /// simulator writes the frame counter (u32 LE) at the start of the first
+    /// and the last row, so a torn frame that slipped through shows.
+    pub verify_stamps: bool,
 }
 
 /// Why ingest ended normally.
@@ -39,6 +43,11 @@ pub enum IngestEnd {
     IdleTimeout,
     Stopped,
 }
+
+/// Syncs this recent mean the producer announces frames: copy only those.
+const SYNC_LIVE: Duration = Duration::from_millis(500);
+/// Metadata that never matches the syncs for this long: stop trusting them.
+const SYNC_MISMATCH_GIVE_UP: Duration = Duration::from_secs(1);
 
 /// How often the segment's name is re-checked while frames flow.
 const IDENTITY_CHECK_EVERY: Duration = Duration::from_millis(250);
@@ -106,6 +115,9 @@ pub fn run_ingest(
     let mut ingested = 0u64;
     let mut last_invalid: Option<String> = None;
     let mut force_check = true;
+    let mut last_sync: Option<(u32, Instant)> = None;
+    let mut sync_trusted = true;
+    let mut unannounced_since: Option<Instant> = None;
 
     loop {
         if stop.load(Ordering::Relaxed) {
@@ -123,6 +135,12 @@ pub fn run_ingest(
         let received = listener.wait(cfg.poll_interval)?;
         Stats::add(&stats.syncs_received, received.accepted);
         Stats::add(&stats.syncs_skipped, received.skipped);
+        if let Some(sync) = &received.latest {
+            last_sync = Some((sync.frame_count, Instant::now()));
+        }
+        let announced = last_sync
+            .filter(|(_, at)| sync_trusted && at.elapsed() < SYNC_LIVE)
+            .map(|(count, _)| count);
 
         att.refresh(stats, force_check);
         force_check = false;
@@ -130,7 +148,27 @@ pub fn run_ingest(
             continue;
         };
 
-        match snapshot::take(segment, last, cfg.passthrough) {
+        let taken = snapshot::take_announced(segment, last, cfg.passthrough, announced);
+        if !matches!(taken, Snapshot::Unannounced { .. }) {
+            unannounced_since = None;
+        }
+        match taken {
+            Snapshot::Unannounced {
+                meta_count,
+                sync_count,
+            } => {
+                Stats::incr(&stats.frames_unannounced);
+                force_check = true;
+                let since = *unannounced_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= SYNC_MISMATCH_GIVE_UP {
+                    warn!(
+                        meta_count,
+                        sync_count,
+                        "syncs never match the metadata counter: ignoring them, polling instead"
+                    );
+                    sync_trusted = false;
+                }
+            }
             Snapshot::Unchanged => {
                 // A sync for a frame the mapping does not show: the producer
                 // probably re-created the segment under the same name.
@@ -154,6 +192,9 @@ pub fn run_ingest(
                 }
                 last = Some((frame.frame_count, frame.capture_ts_ns));
                 last_activity = Instant::now();
+                if cfg.verify_stamps && frame.encoded.is_none() {
+                    verify_stamps(&frame, stats);
+                }
                 if queue.push(frame).is_some() {
                     Stats::incr(&stats.frames_dropped_queue);
                 }
@@ -188,6 +229,30 @@ pub fn run_ingest(
                 force_check = true;
             }
         }
+    }
+}
+
+/// Compares the counter stamped at the start of the first and last rows
+/// with the metadata's frame_count; a mismatch is a torn frame accepted.
+fn verify_stamps(frame: &Frame, stats: &Stats) {
+    let g = &frame.geometry;
+    let last_row = g.stride * (g.height as usize).saturating_sub(1);
+    let stamp = |at: usize| {
+        frame
+            .data
+            .get(at..at + 4)
+            .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
+    };
+    Stats::incr(&stats.stamps_checked);
+    let (first, last) = (stamp(0), stamp(last_row));
+    if first != Some(frame.frame_count) || last != Some(frame.frame_count) {
+        Stats::incr(&stats.stamp_mismatches);
+        warn!(
+            frame = frame.frame_count,
+            ?first,
+            ?last,
+            "stamp mismatch: this frame mixes two writes"
+        );
     }
 }
 

@@ -86,6 +86,7 @@ fn config(shm: &str, endpoint: &str) -> IngestConfig {
         idle_timeout: None,
         poll_interval: Duration::from_millis(5),
         passthrough: None,
+        verify_stamps: false,
     }
 }
 
@@ -192,4 +193,35 @@ fn syncs_with_other_magics_and_labels_are_skipped() {
         "{s:?}"
     );
     let _ = std::fs::remove_file(format!("/tmp/{name}.ipc"));
+}
+
+#[test]
+fn stamps_are_checked_on_the_first_and_last_rows() {
+    use crate::contract::PixelFormat;
+    use crate::ingest::frame::VideoGeometry;
+    let geometry = VideoGeometry {
+        pixel_format: PixelFormat::Gray,
+        width: 8,
+        height: 3,
+        stride: 10,
+    };
+    let stamped = |first: u32, last: u32| {
+        let mut data = vec![0u8; 30];
+        data[0..4].copy_from_slice(&first.to_le_bytes());
+        data[20..24].copy_from_slice(&last.to_le_bytes());
+        Frame {
+            frame_count: 9,
+            capture_ts_ns: 0,
+            geometry,
+            data,
+            encoded: None,
+        }
+    };
+    let stats = Stats::default();
+    verify_stamps(&stamped(9, 9), &stats);
+    assert_eq!(stats.snapshot().stamp_mismatches, 0);
+    verify_stamps(&stamped(9, 8), &stats);
+    verify_stamps(&stamped(10, 9), &stats);
+    let s = stats.snapshot();
+    assert_eq!((s.stamps_checked, s.stamp_mismatches), (3, 2));
 }

@@ -49,6 +49,9 @@ pub enum Snapshot {
     Unsupported { reason: &'static str, depth: Depth },
     /// The metadata points outside the mapping (it grew: remap and retry).
     OutOfBounds(OutOfBounds),
+    /// The metadata describes a frame no sync has announced yet: the producer
+    /// may still be writing it (contract §2 write order), so it is not copied.
+    Unannounced { meta_count: u32, sync_count: u32 },
 }
 
 fn frame_id(meta: &[u8]) -> Option<FrameId> {
@@ -64,6 +67,18 @@ pub fn take(
     last: Option<FrameId>,
     passthrough: Option<EncodedCodec>,
 ) -> Snapshot {
+    take_announced(region, last, passthrough, None)
+}
+
+/// [`take`], copying only the frame the latest sync announced (`announced`:
+/// its frame_count) when syncs flow. A producer announces a frame after
+/// writing it; metadata ahead of the sync means a write in progress.
+pub fn take_announced(
+    region: &impl SharedRegion,
+    last: Option<FrameId>,
+    passthrough: Option<EncodedCodec>,
+    announced: Option<u32>,
+) -> Snapshot {
     let mut meta = [0u8; METADATA_SIZE];
     if let Err(e) = region.read_at(0, &mut meta) {
         return Snapshot::OutOfBounds(e);
@@ -73,6 +88,14 @@ pub fn take(
     };
     if Some(before) == last {
         return Snapshot::Unchanged;
+    }
+    if let Some(sync_count) = announced
+        && sync_count != before.0
+    {
+        return Snapshot::Unannounced {
+            meta_count: before.0,
+            sync_count,
+        };
     }
     let layout: FrameLayout = match contract::parse_metadata(&meta, region.len()) {
         Ok(l) => l,

@@ -39,6 +39,30 @@ fn a_published_frame_is_copied_whole_then_reported_unchanged() {
 }
 
 #[test]
+fn only_the_announced_frame_is_copied_while_syncs_flow() {
+    let mut seg = segment("announced");
+    seg.publish(8, 2_000);
+    let region = Segment::open(&seg.path).unwrap();
+    // The sync for 8 has not come yet (the producer may still be writing).
+    assert!(matches!(
+        take_announced(&region, Some((7, 1_000)), None, Some(7)),
+        Snapshot::Unannounced {
+            meta_count: 8,
+            sync_count: 7
+        }
+    ));
+    let Snapshot::Frame(f) = take_announced(&region, Some((7, 1_000)), None, Some(8)) else {
+        panic!("expected the announced frame")
+    };
+    assert_eq!(f.frame_count, 8);
+    // Without syncs (None) the metadata alone decides.
+    assert!(matches!(
+        take_announced(&region, None, None, None),
+        Snapshot::Frame(_)
+    ));
+}
+
+#[test]
 fn zeroed_metadata_is_invalid_not_a_frame() {
     let seg = segment("zero");
     let region = Segment::open(&seg.path).unwrap();

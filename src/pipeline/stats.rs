@@ -31,6 +31,12 @@ counters! {
     frames_ingested,
     /// Frames rejected because counter or timestamp changed during the copy.
     frames_torn,
+    /// Metadata reads that found a frame no sync announced yet (skipped).
+    frames_unannounced,
+    /// Raw frames whose stamps were checked (`--verify-stamps`).
+    stamps_checked,
+    /// Of those, frames whose first/last-row stamps disagree with the counter.
+    stamp_mismatches,
     /// Frames dropped by the latest-frame queue because it was full.
     frames_dropped_queue,
     /// Times the metadata failed validation (segment not ready or corrupt).
