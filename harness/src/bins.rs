@@ -1,0 +1,71 @@
+//! The workspace binaries the harness drives, found next to the harness's own
+//! executable (where `cargo build --workspace` leaves them) or in `--bin-dir`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::HarnessError;
+
+pub const SIM: &str = "cvmmap_sim";
+pub const STREAMER: &str = "cvmmap_streamer";
+pub const RTP_RECEIVER: &str = "rtp_receiver_tester";
+pub const RTMP_STUB: &str = "rtmp_stub_tester";
+
+/// Paths of the four binaries; every one exists when this is built.
+#[derive(Debug, Clone)]
+pub struct Binaries {
+    pub dir: PathBuf,
+    pub sim: PathBuf,
+    pub streamer: PathBuf,
+    pub rtp_receiver: PathBuf,
+    pub rtmp_stub: PathBuf,
+}
+
+impl Binaries {
+    /// Looks in `bin_dir`, else in the directory of the running executable.
+    pub fn locate(bin_dir: Option<&Path>) -> Result<Self, HarnessError> {
+        let dir = match bin_dir {
+            Some(d) => d.to_path_buf(),
+            None => std::env::current_exe()
+                .map_err(|source| HarnessError::CurrentExe { source })?
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default(),
+        };
+        let find = |name: &'static str| {
+            let path = dir.join(name);
+            if path.is_file() {
+                Ok(path)
+            } else {
+                Err(HarnessError::MissingBinary {
+                    name,
+                    dir: dir.clone(),
+                })
+            }
+        };
+        Ok(Self {
+            sim: find(SIM)?,
+            streamer: find(STREAMER)?,
+            rtp_receiver: find(RTP_RECEIVER)?,
+            rtmp_stub: find(RTMP_STUB)?,
+            dir,
+        })
+    }
+}
+
+/// Whether `program --help` mentions `flag`. Features still being added
+/// elsewhere (NATS) are detected this way, so the harness runs both before
+/// and after they land instead of failing on an unknown flag.
+pub fn supports_flag(program: &Path, flag: &str) -> bool {
+    Command::new(program)
+        .arg("--help")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split(|c: char| c.is_whitespace() || c == ',' || c == '=')
+                .any(|word| word == flag)
+        })
+        .unwrap_or(false)
+}

@@ -1,0 +1,33 @@
+//! The harness's runner, shared by `harness acceptance` and (later) `faults`
+//! and `bench`: it starts the simulator, the streamer and the testers as real
+//! processes, supervises them, and writes honest JSON evidence.
+//!
+//! - [`bins`]: finding the workspace binaries and the flags they accept;
+//! - [`supervisor`]: child processes with logs, bounded waits and clean stops;
+//! - [`interrupt`]: SIGINT/SIGTERM as a flag every wait loop checks;
+//! - [`ports`], [`names`]: free ports and unique shm/ipc names per run and row;
+//! - [`nats`]: a private `nats-server` for the run, when one is installed;
+//! - [`host`]: git commit and host description recorded in every JSON;
+//! - [`evidence`], [`model`]: the run folder and the result/summary shapes;
+//! - [`progress`]: how runners report where they are (the binary renders it);
+//! - [`acceptance`]: the seed's compatibility matrix.
+
+pub mod acceptance;
+pub mod bins;
+pub mod clock;
+pub mod error;
+pub mod evidence;
+pub mod gst;
+pub mod host;
+pub mod interrupt;
+pub mod model;
+pub mod names;
+pub mod nats;
+pub mod ports;
+pub mod progress;
+pub mod supervisor;
+
+pub use error::HarnessError;
+
+/// Version of the evidence JSON shapes (`evidence/schema/*.schema.json`).
+pub const SCHEMA_VERSION: u32 = 1;
