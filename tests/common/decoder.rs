@@ -29,7 +29,7 @@ fn launch_rtp(
     let desc = format!(
         "udpsrc address=127.0.0.1 port={port} buffer-size=8388608 \
          caps=\"application/x-rtp,media=video,clock-rate=90000,encoding-name={codec},payload={payload_type}\" \
-         ! rtp{lower}depay ! {tail} ! appsink name=sink sync=false"
+         ! rtp{lower}depay name=depay ! {tail} ! appsink name=sink sync=false"
     );
     let pipeline = gst::parse::launch(&desc)
         .unwrap()
@@ -149,6 +149,7 @@ impl Drop for GstRtpDecoder {
 pub struct GstRtpAccessUnits {
     pipeline: gst::Pipeline,
     units: Arc<Mutex<Vec<Vec<u8>>>>,
+    marker_timestamps: Arc<Mutex<Vec<u32>>>,
 }
 
 impl GstRtpAccessUnits {
@@ -172,8 +173,32 @@ impl GstRtpAccessUnits {
                 })
                 .build(),
         );
+        // The RTP timestamp of every packet with the marker bit (the last of
+        // each access unit, RFC 6184 §5.1), read from the raw header (RFC 3550 §5.1).
+        let marker_timestamps = Arc::new(Mutex::new(Vec::new()));
+        let m = marker_timestamps.clone();
+        let depay = pipeline.by_name("depay").unwrap();
+        depay.static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+            if let Some(buf) = info.buffer()
+                && let Ok(map) = buf.map_readable()
+                && map.len() >= 12
+                && map[1] & 0x80 != 0
+            {
+                m.lock().unwrap().push(u32::from_be_bytes([map[4], map[5], map[6], map[7]]));
+            }
+            gst::PadProbeReturn::Ok
+        });
         play(&pipeline);
-        Self { pipeline, units }
+        Self {
+            pipeline,
+            units,
+            marker_timestamps,
+        }
+    }
+
+    /// RTP timestamps of the access units (marker packets) so far.
+    pub fn marker_timestamps(&self) -> Vec<u32> {
+        self.marker_timestamps.lock().unwrap().clone()
     }
 
     /// Waits until `n` units arrived or none came for `quiet`.

@@ -11,9 +11,11 @@ use super::depay::Codec;
 /// H.265 into access units with its own RFC 6184 / RFC 7798 code, checks the
 /// stream strictly, and decides pass/fail.
 ///
-/// Exit codes: 0 pass, 3 payload-type mismatch, 4 threshold not met,
-/// 7 strict check failed (with --strict), 124 nothing received before the
-/// timeout, 2 bad arguments or SDP, 5 decoder missing (with --decode).
+/// Exit codes: 0 pass, 3 payload-type mismatch, 4 threshold not met (also
+/// too few body messages with --expect-body), 7 strict check failed (with
+/// --strict) or an invalid / mismatched body message (with --expect-body),
+/// 124 nothing received before the timeout, 2 bad arguments or SDP,
+/// 5 decoder missing (with --decode).
 #[derive(Debug, Clone, Parser)]
 #[command(name = "rtp_receiver_tester", version)]
 pub struct RxArgs {
@@ -60,6 +62,14 @@ pub struct RxArgs {
     /// Append every complete access unit here: u32 LE length + Annex-B bytes.
     #[arg(long, value_name = "PATH")]
     pub dump_units: Option<PathBuf>,
+    /// Require at least N body-tracking SEI messages (docs/body-sei.md) in
+    /// the complete access units, none invalid and none whose timestamp_ns
+    /// is more than 1 ms from its access unit's capture time (from the RTCP
+    /// sender report; units before any report stay unchecked). Too few at
+    /// the timeout exits 4, an invalid or mismatched message exits 7; the
+    /// reason goes to the JSON (body_sei.failure) and to stderr.
+    #[arg(long, value_name = "N")]
+    pub expect_body: Option<u64>,
 }
 
 impl RxArgs {
@@ -86,6 +96,7 @@ mod tests {
         );
         assert!(a.json.is_none() && a.sdp.is_none() && a.dump_units.is_none());
         assert!(a.expect_codec.is_none() && a.frame_threshold.is_none());
+        assert!(a.expect_body.is_none());
         assert!(!a.strict && !a.decode);
     }
 
@@ -104,8 +115,11 @@ mod tests {
             "7001",
             "--dump-units",
             "/tmp/u.bin",
+            "--expect-body",
+            "12",
         ])
         .unwrap();
+        assert_eq!(a.expect_body, Some(12));
         assert_eq!(a.port, None);
         assert_eq!(a.expect_codec, Some(Codec::H265));
         assert_eq!((a.frame_threshold, a.rtcp_port), (Some(3), Some(7001)));
@@ -124,6 +138,7 @@ mod tests {
             &["--port", "5004", "--frame-threshold", "0"],
             &["--port", "5004", "--expect-codec", "vp8"],
             &["--port", "5004", "--rtcp-port", "0"],
+            &["--port", "5004", "--expect-body", "-1"],
         ] {
             let e = parse(args).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{args:?}");

@@ -8,15 +8,20 @@
 //! - [`rtcp`]: RTCP compound packets and sender reports (RFC 3550 §6);
 //! - [`latency`]: capture-to-arrival latency from sender reports;
 //! - [`checks`]: parameter sets before the first keyframe;
+//! - [`sei`], [`body`], [`body_sei`]: body-tracking SEI (docs/body-sei.md)
+//!   found, validated and matched to the capture time (`--expect-body`);
 //! - [`decode`]: optional GStreamer decode of the complete access units;
 //! - [`dump`]: optional dump of the complete access units.
 //!
 //! Exit codes follow the seed README "Exit Codes": 0 pass, 3 payload-type
-//! mismatch, 4 packet/frame threshold not met, 7 strict check failed (with
-//! `--strict`), 124 timeout with nothing received, 2 bad arguments, a bad SDP
+//! mismatch, 4 packet/frame threshold (or `--expect-body` count) not met,
+//! 7 strict check failed (with `--strict`) or an invalid / mismatched body
+//! message (with `--expect-body`), 124 timeout with nothing received, 2 bad arguments, a bad SDP
 //! or an address that cannot be bound, 5 decoder elements missing (with
 //! `--decode`), 1 other I/O failure.
 
+pub mod body;
+pub mod body_sei;
 pub mod checks;
 pub mod cli;
 pub mod decode;
@@ -28,6 +33,7 @@ pub mod receiver;
 pub mod report;
 pub mod rtcp;
 pub mod sdp;
+pub mod sei;
 pub mod session;
 pub mod settings;
 pub mod stats;
@@ -187,6 +193,22 @@ pub fn main_entry() -> i32 {
         report.latency_ms,
         report.decoded_frames
     );
+    let b = &report.body_sei.stats;
+    if b.messages > 0 || report.body_sei.expect.is_some() {
+        tracing::info!(
+            "body_sei units={} messages={} invalid={} ts_matched={} ts_mismatched={} ts_unchecked={} expect={:?}",
+            b.units_with_body,
+            b.messages,
+            b.invalid,
+            b.ts_matched,
+            b.ts_mismatched,
+            b.ts_unchecked,
+            report.body_sei.expect
+        );
+    }
+    if let Some(reason) = &report.body_sei.failure {
+        eprintln!("rtp_receiver_tester: --expect-body failed: {reason}");
+    }
     if let Some(path) = &args.json {
         let line = serde_json::to_string(&report).unwrap_or_default() + "\n";
         if let Err(e) = std::fs::write(path, line) {

@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use super::body_sei::BodySeiReport;
 use super::decode::DecodeReport;
 use super::depay::Codec;
 use super::latency::LatencySummary;
@@ -51,6 +52,10 @@ pub struct Report {
     pub decode_error: Option<String>,
     pub dumped_units: Option<u64>,
     pub dump_error: Option<String>,
+    /// Indices, among the complete access units, of the first 64 keyframe units.
+    pub keyframe_indices: Vec<u64>,
+    /// Body-tracking SEI (docs/body-sei.md), with `--expect-body`'s verdict.
+    pub body_sei: BodySeiReport,
 }
 
 impl Report {
@@ -127,6 +132,12 @@ impl Report {
             decode_error: d.and_then(|d| d.error.clone()),
             dumped_units: session.dump.as_ref().map(|d| d.units),
             dump_error: session.dump_error.clone(),
+            keyframe_indices: session.keyframe_indices.clone(),
+            body_sei: BodySeiReport {
+                stats: session.body.clone(),
+                expect: s.expect_body,
+                failure: session.body.failure(s.expect_body),
+            },
         }
     }
 }

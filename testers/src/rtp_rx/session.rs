@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::time::SystemTime;
 
+use super::body_sei::BodySeiStats;
 use super::checks::KeyframeChecks;
 use super::decode::Decoder;
 use super::depay::{AccessUnit, Assembler, Packet};
@@ -41,8 +42,17 @@ pub struct Session {
     pub decoder: Option<Decoder>,
     pub dump: Option<UnitDump>,
     pub dump_error: Option<String>,
+    /// Body-tracking SEI found in the complete access units.
+    pub body: BodySeiStats,
+    /// Complete access units so far.
+    pub complete_units: u64,
+    /// Indices (among the complete units) of the first keyframe units.
+    pub keyframe_indices: Vec<u64>,
     scratch: Vec<AccessUnit>,
 }
+
+/// How many keyframe indices the report keeps.
+pub const KEYFRAME_INDICES: usize = 64;
 
 /// Unix time of a `SystemTime`, in ns (negative before 1970).
 pub fn unix_ns(t: SystemTime) -> i64 {
@@ -66,6 +76,9 @@ impl Session {
             decoder,
             dump,
             dump_error: None,
+            body: BodySeiStats::default(),
+            complete_units: 0,
+            keyframe_indices: Vec::new(),
             scratch: Vec::new(),
         }
     }
@@ -107,6 +120,9 @@ impl Session {
         if self.settings.strict && !self.strict_failures().is_empty() {
             return Some(Outcome::StrictViolation);
         }
+        if self.settings.expect_body.is_some() && self.body.violated() {
+            return Some(Outcome::BodyCheckFailed);
+        }
         self.passed().then_some(Outcome::Pass)
     }
 
@@ -125,13 +141,20 @@ impl Session {
             );
             return;
         }
-        match self.rtcp.latest_sr.get(&au.ssrc) {
+        let sr = self.rtcp.latest_sr.get(&au.ssrc);
+        match sr {
             Some(sr) => {
                 self.latency
                     .push(latency::latency_ms(sr, au.timestamp, unix_ns(au.arrival)))
             }
             None => self.latency_without_sr += 1,
         }
+        let capture_ns = sr.map(|sr| latency::capture_unix_ns(sr, au.timestamp));
+        self.body.observe(self.settings.codec, &au.nals, capture_ns);
+        if au.has_keyframe(self.settings.codec) && self.keyframe_indices.len() < KEYFRAME_INDICES {
+            self.keyframe_indices.push(self.complete_units);
+        }
+        self.complete_units += 1;
         if let Some(dump) = self.dump.as_mut()
             && self.dump_error.is_none()
             && let Err(e) = dump.write(&au.annex_b())
@@ -168,13 +191,18 @@ impl Session {
         }
     }
 
-    /// Packet threshold met and, when given, frame threshold met.
+    /// Packet threshold met and, when given, frame threshold and body
+    /// message count met.
     pub fn passed(&self) -> bool {
         self.stats.matching_packets >= self.settings.packet_threshold
             && self
                 .settings
                 .frame_threshold
                 .is_none_or(|n| self.assembler.counters.access_units_complete >= n)
+            && self
+                .settings
+                .expect_body
+                .is_none_or(|n| self.body.messages >= n)
     }
 
     /// Names of the strict checks that failed so far.

@@ -34,6 +34,8 @@ pub struct Settings {
     pub frame_threshold: Option<u64>,
     pub strict: bool,
     pub decode: bool,
+    /// `--expect-body N`.
+    pub expect_body: Option<u64>,
 }
 
 impl Settings {
@@ -86,6 +88,7 @@ pub fn resolve(args: &RxArgs) -> Result<Settings, String> {
         frame_threshold: args.frame_threshold,
         strict: args.strict,
         decode: args.decode,
+        expect_body: args.expect_body,
     })
 }
 

@@ -98,6 +98,9 @@ pub enum Outcome {
     StrictViolation,
     /// Nothing arrived before the timeout: 124.
     Timeout,
+    /// `--expect-body` and a body message was invalid or its timestamp did
+    /// not match its access unit (a protocol validation error): 7.
+    BodyCheckFailed,
 }
 
 impl Outcome {
@@ -106,7 +109,7 @@ impl Outcome {
             Outcome::Pass => 0,
             Outcome::PtMismatch => 3,
             Outcome::ThresholdNotMet => 4,
-            Outcome::StrictViolation => 7,
+            Outcome::StrictViolation | Outcome::BodyCheckFailed => 7,
             Outcome::Timeout => 124,
         }
     }
@@ -118,6 +121,7 @@ impl Outcome {
             Outcome::ThresholdNotMet => "threshold_not_met",
             Outcome::StrictViolation => "strict_violation",
             Outcome::Timeout => "timeout",
+            Outcome::BodyCheckFailed => "body_check_failed",
         }
     }
 }

@@ -8,8 +8,11 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
+use super::body::MAX_BODY_COUNT;
 use super::layout::{Abi, Codec, FrameRate, Geometry, LABEL_CAPACITY, PixelFormat};
 use super::naming::{self, MAX_IPC_PATH};
+use super::nats::NatsConfig;
+use super::nats::subjects::{self, ControlPrefix};
 
 /// cv-mmap producer simulator: writes the §6 test pattern into POSIX shared
 /// memory and publishes a ZeroMQ sync message per frame.
@@ -55,13 +58,48 @@ pub struct SimArgs {
     /// Extra bytes at the end of each row (stride = width*channels + BYTES).
     #[arg(long, value_name = "BYTES", default_value_t = 0)]
     pub row_padding: u32,
-    /// Write a one-line JSON summary here at exit.
+    /// Write a one-line JSON summary here at exit (frames, resets, and with
+    /// --nats-url: nats_connected, status_published / body_published = taken
+    /// by the client, nats_flushed = the server confirmed all up to OFFLINE,
+    /// nats_dropped, requests_answered).
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
     /// Append every access unit (--abi v2.1) to this file as a 4-byte
     /// little-endian length and the Annex-B bytes, for byte-exact checks.
     #[arg(long, value_name = "PATH")]
     pub au_log: Option<PathBuf>,
+    /// Every N frames the frame counter goes back to 0 (a producer reset,
+    /// contract §5; STREAM_RESET is published with --nats-url). Timestamps
+    /// stay wall clock and keep going forward. 0 = never.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub reset_every: u64,
+    /// Speak the NATS side of the contract (§4) on this server: ONLINE at
+    /// start, STREAM_RESET on each reset, OFFLINE at exit on
+    /// cvmmap.KEY.status; answers cvmmap.KEY.producer.source.info|reset.
+    /// Without it there is no NATS at all. An unreachable server is logged
+    /// once; frames go on and the sim connects when the server appears.
+    /// source.info says LIVE / UNIX_EPOCH_NS: every frame is stamped with
+    /// the wall clock, also with --frames.
+    #[arg(long, value_name = "URL")]
+    pub nats_url: Option<String>,
+    /// NATS subject key [default: the shm base name with '.' replaced by '_'
+    /// (contract §1)]. Only with --nats-url.
+    #[arg(long, value_name = "KEY")]
+    pub nats_key: Option<String>,
+    /// Answer the requests on cvmmap.KEY.control.source.info|reset (older
+    /// producers) instead of cvmmap.KEY.producer.source.*. Only with --nats-url.
+    #[arg(long)]
+    pub legacy_control: bool,
+    /// Publish a body-tracking v1 message (§4) on cvmmap.KEY.body for every
+    /// N-th frame, before that frame's metadata and sync, with the frame's
+    /// frame_count and timestamp; source.info then has HAS_BODY. 0 = off.
+    /// Only with --nats-url.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub body_every: u64,
+    /// Records (3248 bytes each, a deterministic pattern) per body message,
+    /// 0..=322 [default: 1]. Only with --body-every.
+    #[arg(long, value_name = "K")]
+    pub body_count: Option<u16>,
 }
 
 /// Settings of the v2.1 encoded-AU plane.
@@ -95,6 +133,10 @@ pub struct SimConfig {
     pub json: Option<PathBuf>,
     /// Where to log access units (v2.1), see `--au-log`.
     pub au_log: Option<PathBuf>,
+    /// `--reset-every`; 0 = never.
+    pub reset_every: u64,
+    /// Present exactly with `--nats-url`.
+    pub nats: Option<NatsConfig>,
 }
 
 /// A one-line argument error; the binary prints it and exits 2.
@@ -207,6 +249,63 @@ fn check_geometry(a: &SimArgs) -> Result<Geometry, ArgError> {
     })
 }
 
+/// The NATS flags (contract §1 key, §4); `shm_name` is the base name.
+fn check_nats(a: &SimArgs, shm_name: &str) -> Result<Option<NatsConfig>, ArgError> {
+    let Some(url) = &a.nats_url else {
+        for (given, flag) in [
+            (a.nats_key.is_some(), "--nats-key"),
+            (a.legacy_control, "--legacy-control"),
+            (a.body_every > 0, "--body-every"),
+            (a.body_count.is_some(), "--body-count"),
+        ] {
+            if given {
+                return fail(format!("{flag} is only meaningful with --nats-url"));
+            }
+        }
+        return Ok(None);
+    };
+    if let Err(e) = url.parse::<async_nats::ServerAddr>() {
+        return fail(format!("--nats-url `{url}`: {e}"));
+    }
+    let key = match &a.nats_key {
+        Some(k) if !subjects::is_valid_key(k) => {
+            return fail(format!(
+                "--nats-key `{k}` must be one subject token (no '.', '*', '>', spaces)"
+            ));
+        }
+        Some(k) => k.clone(),
+        None => {
+            let k = subjects::key_from_base_name(shm_name);
+            if !subjects::is_valid_key(&k) {
+                return fail(format!(
+                    "--shm-name `{shm_name}` gives the NATS key `{k}`, which is not a subject token; pass --nats-key"
+                ));
+            }
+            k
+        }
+    };
+    if a.body_count.is_some() && a.body_every == 0 {
+        return fail("--body-count is only meaningful with --body-every".to_string());
+    }
+    let body_count = a.body_count.unwrap_or(1);
+    if body_count > MAX_BODY_COUNT {
+        return fail(format!(
+            "--body-count {body_count} exceeds {MAX_BODY_COUNT} (one message must fit NATS's 1 MiB payload)"
+        ));
+    }
+    Ok(Some(NatsConfig {
+        url: url.clone(),
+        key,
+        control: if a.legacy_control {
+            ControlPrefix::Legacy
+        } else {
+            ControlPrefix::Producer
+        },
+        body_every: a.body_every,
+        body_count,
+    }))
+}
+
 impl SimArgs {
     /// Checks every flag and derives the names (§1) where they are not explicit.
     pub fn into_config(self) -> Result<SimConfig, ArgError> {
@@ -261,7 +360,7 @@ impl SimArgs {
             }
             _ => None,
         };
-        let label = match (self.label, &derived) {
+        let label = match (self.label.clone(), &derived) {
             (Some(l), _) => l,
             (None, Some(d)) => d.instance.clone(),
             (None, None) => return fail("--label (or --target) is required".to_string()),
@@ -271,12 +370,13 @@ impl SimArgs {
             (None, Some(d)) => d.shm_name.clone(),
             (None, None) => return fail("--shm-name (or --target) is required".to_string()),
         };
-        let endpoint = match (self.zmq_endpoint, &derived) {
+        let endpoint = match (self.zmq_endpoint.clone(), &derived) {
             (Some(e), _) => e,
             (None, Some(d)) => d.endpoint.clone(),
             (None, None) => return fail("--zmq-endpoint (or --target) is required".to_string()),
         };
         check_endpoint(&endpoint)?;
+        let nats = check_nats(&self, &shm_name)?;
         Ok(SimConfig {
             label,
             shm_name,
@@ -288,6 +388,8 @@ impl SimArgs {
             frames: self.frames,
             json: self.json,
             au_log: self.au_log,
+            reset_every: self.reset_every,
+            nats,
         })
     }
 }
@@ -489,5 +591,115 @@ mod tests {
         .unwrap();
         assert_eq!(c.geometry.stride, 19);
         assert_eq!(c.geometry.payload_size(), 38);
+    }
+
+    #[test]
+    fn nats_defaults_and_key() {
+        let c = config(&["--label", "c"]).unwrap();
+        assert_eq!((c.nats.as_ref(), c.reset_every), (None, 0));
+        let c = config(&[
+            "--target",
+            "cvmmap://cam.1@/tmp?namespace=zed",
+            "--nats-url",
+            "nats://127.0.0.1:4222",
+            "--reset-every",
+            "10",
+        ])
+        .unwrap();
+        assert_eq!(c.reset_every, 10);
+        let n = c.nats.unwrap();
+        assert_eq!(
+            (
+                n.url.as_str(),
+                n.key.as_str(),
+                n.control,
+                n.body_every,
+                n.body_count
+            ),
+            (
+                "nats://127.0.0.1:4222",
+                "zed_cam_1",
+                ControlPrefix::Producer,
+                0,
+                1
+            )
+        );
+        let c = config(&[
+            "--label",
+            "c",
+            "--shm-name",
+            "my.shm",
+            "--zmq-endpoint",
+            "ipc:///tmp/x",
+            "--nats-url",
+            "localhost:4222",
+            "--legacy-control",
+            "--body-every",
+            "3",
+            "--body-count",
+            "2",
+        ])
+        .unwrap();
+        let n = c.nats.unwrap();
+        assert_eq!(
+            (n.key.as_str(), n.control, n.body_every, n.body_count),
+            ("my_shm", ControlPrefix::Legacy, 3, 2)
+        );
+        let n = config(&[
+            "--label",
+            "c",
+            "--nats-url",
+            "nats://h:1",
+            "--nats-key",
+            "other",
+        ])
+        .unwrap()
+        .nats
+        .unwrap();
+        assert_eq!(n.key, "other");
+    }
+
+    #[test]
+    fn nats_flags_need_nats_and_valid_values() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["--nats-key", "k"], "--nats-key"),
+            (&["--legacy-control"], "--legacy-control"),
+            (&["--body-every", "1"], "--body-every"),
+            (&["--body-count", "2"], "--body-count"),
+            (
+                &["--nats-url", "nats://h:1", "--body-count", "2"],
+                "--body-count",
+            ),
+            (
+                &[
+                    "--nats-url",
+                    "nats://h:1",
+                    "--body-every",
+                    "1",
+                    "--body-count",
+                    "323",
+                ],
+                "--body-count",
+            ),
+            (
+                &["--nats-url", "nats://h:1", "--nats-key", "a.b"],
+                "--nats-key",
+            ),
+            (
+                &["--nats-url", "nats://h:1", "--nats-key", ""],
+                "--nats-key",
+            ),
+            (
+                &["--nats-url", "nats://h:1", "--shm-name", "a*b"],
+                "--nats-key",
+            ),
+            (&["--nats-url", "nats://h:port"], "--nats-url"),
+        ];
+        for (extra, flag) in cases {
+            let mut args = vec!["--label", "c"];
+            args.extend_from_slice(extra);
+            let e = config(&args).unwrap_err();
+            assert!(e.0.contains(flag), "{extra:?}: {e}");
+        }
     }
 }

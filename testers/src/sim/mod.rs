@@ -4,18 +4,26 @@
 //! Annex-B access unit (H.264 or H.265, `--encoded-codec`) in plane slot 3,
 //! produced by a real GStreamer encoder ([`encoder`]).
 //!
+//! `--nats-url` adds the NATS side of the contract (§4, §5) on a thread of
+//! its own ([`nats`]): status events, body-tracking messages ([`body`]),
+//! `source.info` / `source.reset`; `--reset-every` resets the frame counter
+//! ([`timeline`]).
+//!
 //! Exit codes: 0 after `--frames` frames or a clean stop on SIGINT/SIGTERM,
 //! 2 for bad arguments (seed README "Exit Codes"), 1 for runtime failures
 //! (shared memory or ZeroMQ setup).
 
+pub mod body;
 pub mod cli;
 pub mod encoder;
 pub mod layout;
 pub mod naming;
+pub mod nats;
 pub mod pattern;
 pub mod publisher;
 pub mod runner;
 pub mod shm;
+pub mod timeline;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -42,6 +50,7 @@ fn install_signal_flag() -> std::io::Result<Arc<AtomicBool>> {
 }
 
 fn summary_json(cfg: &SimConfig, s: &RunSummary) -> String {
+    let n = s.nats.clone().unwrap_or_default();
     serde_json::json!({
         "frames_published": s.frames_published,
         "elapsed_ms": s.elapsed_ms,
@@ -52,6 +61,15 @@ fn summary_json(cfg: &SimConfig, s: &RunSummary) -> String {
         "segment_bytes": s.segment_bytes,
         "segment_grew": s.segment_grew,
         "interrupted": s.interrupted,
+        "resets": s.resets,
+        "nats_url": cfg.nats.as_ref().map(|c| c.url.as_str()),
+        "nats_key": cfg.nats.as_ref().map(|c| c.key.as_str()),
+        "nats_connected": n.connected,
+        "nats_flushed": n.flushed,
+        "nats_dropped": n.dropped,
+        "status_published": n.status_published,
+        "body_published": n.body_published,
+        "requests_answered": n.requests_answered,
     })
     .to_string()
 }
@@ -81,12 +99,24 @@ pub fn main_entry() -> i32 {
         }
     };
     tracing::info!(
-        "cvmmap_sim exiting: frames_published={} elapsed_ms={} late_frames={} interrupted={}",
+        "cvmmap_sim exiting: frames_published={} elapsed_ms={} late_frames={} interrupted={} resets={}",
         summary.frames_published,
         summary.elapsed_ms,
         summary.late_frames,
-        summary.interrupted
+        summary.interrupted,
+        summary.resets
     );
+    if let Some(n) = &summary.nats {
+        tracing::info!(
+            "NATS: connected={} status_published={} body_published={} requests_answered={} dropped={} flushed={}",
+            n.connected,
+            n.status_published,
+            n.body_published,
+            n.requests_answered,
+            n.dropped,
+            n.flushed
+        );
+    }
     if let Some(path) = &cfg.json
         && let Err(e) = std::fs::write(path, summary_json(&cfg, &summary) + "\n")
     {

@@ -8,17 +8,29 @@
 //! first; then the raw plane and the access unit are copied into the segment
 //! back to back (growing it when the AU does not fit), then the metadata is
 //! written, then the sync is sent.
+//!
+//! With `--nats-url` (contract §4, §5) ONLINE is published once the segment
+//! and the socket exist; a reset (`--reset-every`, or a `source.reset`
+//! request) sends the counter back to 0 and publishes STREAM_RESET before the
+//! first frame of the new timeline; a due body message is handed to NATS
+//! right after the frame is stamped, before its payload, metadata and sync
+//! are written; OFFLINE goes out at exit. None of it ever waits for NATS.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use super::body::{self, BodyStamp};
 use super::cli::{EncodedConfig, SimConfig};
 use super::encoder::{AuEncoder, EncoderError};
 use super::layout::{self, Abi, AuMeta, Geometry, Header, Stamp};
+use super::nats::proto::ModuleStatusCode;
+use super::nats::{NatsLink, NatsReport, SourceState};
 use super::pattern::{self, PatternTables};
 use super::publisher::{PublishError, SyncPublisher};
 use super::shm::ShmSegment;
+use super::timeline::Timeline;
 
 /// Longest single sleep between stop-flag checks.
 const SLEEP_SLICE: Duration = Duration::from_millis(20);
@@ -46,6 +58,8 @@ pub enum SimError {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot start the NATS thread: {0}")]
+    NatsThread(std::io::Error),
 }
 
 /// What a run did.
@@ -61,6 +75,10 @@ pub struct RunSummary {
     pub segment_bytes: u64,
     /// How often the segment had to grow for a large access unit.
     pub segment_grew: u64,
+    /// Producer resets (§5): `--reset-every` and `source.reset` requests.
+    pub resets: u64,
+    /// Present exactly with `--nats-url`.
+    pub nats: Option<NatsReport>,
 }
 
 /// The v2.1 per-frame work: encoder, scratch frame, and growth bookkeeping.
@@ -228,9 +246,21 @@ pub fn run(cfg: &SimConfig, stop: &AtomicBool) -> Result<RunSummary, SimError> {
         },
     );
 
+    let state = Arc::new(SourceState::default());
+    let nats = cfg
+        .nats
+        .as_ref()
+        .map(|n| NatsLink::start(n.clone(), cfg.label.clone(), Arc::clone(&state)))
+        .transpose()
+        .map_err(SimError::NatsThread)?;
+    if let Some(link) = &nats {
+        link.status(ModuleStatusCode::Online);
+    }
+
     let tables = PatternTables::new(geom.width, geom.height);
     let period = Duration::from_secs_f64(1.0 / cfg.fps);
     let start = Instant::now();
+    let mut timeline = Timeline::new(cfg.reset_every);
     let mut published = 0u64;
     let mut late = 0u64;
     while cfg.frames == 0 || published < cfg.frames {
@@ -241,12 +271,32 @@ pub fn run(cfg: &SimConfig, stop: &AtomicBool) -> Result<RunSummary, SimError> {
         if Instant::now() > deadline + period {
             late += 1;
         }
-        let frame_count = published as u32; // u32 on the wire; wraps like upstream
+        let (frame_count, reset) = timeline.next_frame(state.take_reset_request());
+        if reset {
+            tracing::info!(
+                "producer reset #{} before frame {published}: frame counter back to 0",
+                timeline.resets
+            );
+            if let Some(link) = &nats {
+                link.status(ModuleStatusCode::StreamReset);
+            }
+        }
         let stamp = Stamp {
             frame_count,
             timestamp_ns: wall_clock_ns(),
             publish_seq: published + 1,
         };
+        if let (Some(link), Some(n)) = (&nats, &cfg.nats)
+            && n.body_due(published)
+        {
+            link.body(body::message(&BodyStamp {
+                frame_count,
+                timestamp_ns: stamp.timestamp_ns,
+                sdk_timestamp_ns: stamp.timestamp_ns,
+                body_count: n.body_count,
+                label: cfg.label.as_bytes(),
+            }));
+        }
         let f = u64::from(frame_count);
         let meta = match (&mut stage, cfg.abi) {
             (Some(stage), _) => {
@@ -270,9 +320,12 @@ pub fn run(cfg: &SimConfig, stop: &AtomicBool) -> Result<RunSummary, SimError> {
             endpoint: cfg.endpoint.clone(),
             source,
         })?;
+        state.frame_written(frame_count, stamp.timestamp_ns);
         published += 1;
     }
     let interrupted = stop.load(Ordering::Relaxed);
+    // OFFLINE (§4) after the last frame, confirmed by the server (bounded).
+    let nats = nats.map(NatsLink::finish);
     let segment_bytes = shm.len() as u64;
     let segment_grew = stage.as_ref().map_or(0, |s| s.grew);
     drop(publisher);
@@ -285,6 +338,8 @@ pub fn run(cfg: &SimConfig, stop: &AtomicBool) -> Result<RunSummary, SimError> {
         interrupted,
         segment_bytes,
         segment_grew,
+        resets: timeline.resets,
+        nats,
     })
 }
 
