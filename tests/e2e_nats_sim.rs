@@ -30,25 +30,54 @@ fn has_sps_pps_before_idr(au: &[u8]) -> bool {
 
 #[test]
 fn stream_reset_gives_a_keyframe_with_parameter_sets_and_forward_timestamps() {
+    reset_case(true);
+}
+
+/// Contract §5: a reset seen only as the frame counter going backwards (no
+/// NATS) is handled the same way.
+#[test]
+fn counter_going_backwards_alone_is_a_reset_too() {
+    reset_case(false);
+}
+
+fn reset_case(with_nats: bool) {
     let s = Scratch::new("nats_reset");
     let nats = NatsServer::start(&s, &[]);
     let n = names("rst");
     let port = free_udp_port();
     let units = GstRtpAccessUnits::start(port, "H264", 96);
+    let url = nats.url();
+    let nats_flag: [&str; 2] = if with_nats {
+        ["--nats-url", &url]
+    } else {
+        ["--no-nats", ""]
+    };
     // GOP 1000 > 240 frames: every keyframe after the first comes from a reset.
-    let mut st = ready_streamer(
-        &s, &n, port, "h264",
-        &["--nats-url", &nats.url(), "--gop", "1000", "--queue-size", "8", "--ingest-idle-timeout-ms", "3000"],
-    );
-    nats_ready(&st);
-    let mut sm = sim(
-        &s, &n,
-        &["--frames", "240", "--fps", "30", "--reset-every", "60", "--nats-url", &nats.url()],
-    );
+    let mut args = vec![
+        "--gop",
+        "1000",
+        "--queue-size",
+        "8",
+        "--ingest-idle-timeout-ms",
+        "3000",
+    ];
+    args.extend(nats_flag.iter().filter(|a| !a.is_empty()));
+    let mut st = ready_streamer(&s, &n, port, "h264", &args);
+    let mut sim_args = vec!["--frames", "240", "--fps", "30", "--reset-every", "60"];
+    if with_nats {
+        nats_ready(&st);
+        sim_args.extend(["--nats-url", url.as_str()]);
+    }
+    let mut sm = sim(&s, &n, &sim_args);
     assert_exit(&mut sm, T, 0);
     assert_exit(&mut st, T, 0);
     let got = units.wait_units(240, Duration::from_secs(2), Duration::from_secs(10));
-    assert!(got.len() >= 228, "only {} units: {}", got.len(), summary(&s));
+    assert!(
+        got.len() >= 228,
+        "only {} units: {}",
+        got.len(),
+        summary(&s)
+    );
     let keyframes: Vec<usize> = (0..got.len()).filter(|&i| is_h264_idr(&got[i])).collect();
     // The first unit, then one right after each of the 3 resets (frames 60,
     // 120, 180; a unit or two of slack for frames lost to the latest-frame queue).
@@ -61,10 +90,15 @@ fn stream_reset_gives_a_keyframe_with_parameter_sets_and_forward_timestamps() {
     }
     let ts = units.marker_timestamps();
     for w in ts.windows(2) {
-        assert!((w[1].wrapping_sub(w[0]) as i32) > 0, "RTP time went back: {w:?}");
+        assert!(
+            (w[1].wrapping_sub(w[0]) as i32) > 0,
+            "RTP time went back: {w:?}"
+        );
     }
     let sum = summary(&s);
-    assert_eq!(sum["stats"]["producer_stream_resets"], 3, "{sum}");
+    let events = if with_nats { 3 } else { 0 };
+    assert_eq!(sum["stats"]["producer_stream_resets"], events, "{sum}");
+    assert_eq!(sum["stats"]["producer_resets"], 3, "{sum}");
     assert_eq!(sum["stats"]["resets_applied"], 3, "{sum}");
 }
 
@@ -79,30 +113,58 @@ fn offline_then_online_reattaches_without_a_restart() {
     let key = n.shm.replace('.', "_");
     let mut status = client.subscribe(&format!("cvmmap_streamer.{key}.status"));
     let mut st = ready_streamer(
-        &s, &n, port, "h264",
-        &["--nats-url", &nats.url(), "--nats-status-interval-ms", "100", "--ingest-idle-timeout-ms", "6000"],
+        &s,
+        &n,
+        port,
+        "h264",
+        &[
+            "--nats-url",
+            &nats.url(),
+            "--nats-status-interval-ms",
+            "100",
+            "--ingest-idle-timeout-ms",
+            "6000",
+        ],
     );
     nats_ready(&st);
     let run = |s: &Scratch| -> Proc {
-        sim(s, &n, &["--frames", "60", "--fps", "30", "--nats-url", &nats.url()])
+        sim(
+            s,
+            &n,
+            &["--frames", "60", "--fps", "30", "--nats-url", &nats.url()],
+        )
     };
     let mut first = run(&s);
-    assert!(status.wait_json(W, |v| v["state"] == "streaming" && v["producer"] == "online").is_some());
+    assert!(
+        status
+            .wait_json(W, |v| v["state"] == "streaming"
+                && v["producer"] == "online")
+            .is_some()
+    );
     assert_exit(&mut first, T, 0);
     assert!(
-        status.wait_json(W, |v| v["state"] == "producer_offline").is_some(),
+        status
+            .wait_json(W, |v| v["state"] == "producer_offline")
+            .is_some(),
         "no producer_offline state:\n{}",
         st.output()
     );
     let mut second = run(&s);
     let back = status
-        .wait_json(W, |v| v["state"] == "streaming" && v["stats"]["producer_online"] == 2)
+        .wait_json(W, |v| {
+            v["state"] == "streaming" && v["stats"]["producer_online"] == 2
+        })
         .expect("streaming again after ONLINE");
     assert_eq!(back["stats"]["producer_offline"], 1, "{back}");
     assert_exit(&mut second, T, 0);
     assert_exit(&mut st, T, 0);
     let got = units.wait_units(120, Duration::from_secs(2), Duration::from_secs(10));
-    assert!(got.len() >= 114, "only {} units across both runs: {}", got.len(), summary(&s));
+    assert!(
+        got.len() >= 114,
+        "only {} units across both runs: {}",
+        got.len(),
+        summary(&s)
+    );
     let sum = summary(&s);
     assert_eq!(sum["stats"]["producer_offline"], 2, "{sum}");
     assert!(sum["stats"]["segment_maps"].as_u64().unwrap() >= 2, "{sum}");
@@ -119,36 +181,83 @@ fn body_tracking_arrives_in_band_with_its_frame() {
     let mut rx = Proc::spawn(
         &bin("rtp_receiver_tester"),
         &[
-            "--port", &port_s, "--expect-pt", "96", "--expect-codec", "h264",
-            "--frame-threshold", "85", "--expect-body", "85", "--timeout-ms", "30000",
-            "--json", json.to_str().unwrap(),
+            "--port",
+            &port_s,
+            "--expect-pt",
+            "96",
+            "--expect-codec",
+            "h264",
+            "--frame-threshold",
+            "85",
+            "--expect-body",
+            "85",
+            "--timeout-ms",
+            "30000",
+            "--json",
+            json.to_str().unwrap(),
         ],
         s.path("rx.log"),
     );
     assert!(common::wait_udp_bound(port, Duration::from_secs(10)));
     let mut st = ready_streamer(
-        &s, &n, port, "h264",
-        &["--nats-url", &nats.url(), "--body-sei", "--ingest-idle-timeout-ms", "3000"],
+        &s,
+        &n,
+        port,
+        "h264",
+        &[
+            "--nats-url",
+            &nats.url(),
+            "--body-sei",
+            "--ingest-idle-timeout-ms",
+            "3000",
+        ],
     );
     nats_ready(&st);
     let mut sm = sim(
-        &s, &n,
-        &["--frames", "90", "--fps", "30", "--body-every", "1", "--body-count", "2", "--nats-url", &nats.url()],
+        &s,
+        &n,
+        &[
+            "--frames",
+            "90",
+            "--fps",
+            "30",
+            "--body-every",
+            "1",
+            "--body-count",
+            "2",
+            "--nats-url",
+            &nats.url(),
+        ],
     );
     assert_exit(&mut sm, T, 0);
     assert_exit(&mut st, T, 0);
     assert_exit(&mut rx, T, 0);
-    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let b = &r["body_sei"];
     assert!(b["messages"].as_u64().unwrap() >= 85, "{r}");
     assert!(b["ts_matched"].as_u64().unwrap() >= 85, "{r}");
     assert_eq!(b["ts_mismatched"], 0, "{r}");
     assert_eq!(b["invalid"], 0, "{r}");
     let sum = summary(&s);
-    assert!(sum["stats"]["body_messages"].as_u64().unwrap() >= 85, "{sum}");
+    assert!(
+        sum["stats"]["body_messages"].as_u64().unwrap() >= 85,
+        "{sum}"
+    );
     assert_eq!(sum["stats"]["body_invalid"], 0, "{sum}");
     // The producer answered source.info on the new subject.
     let info = &sum["nats"]["source_info"];
-    assert_eq!(info["subject"], format!("cvmmap.{}.producer.source.info", n.shm.replace('.', "_")), "{sum}");
-    assert!(info["flag_names"].as_array().unwrap().iter().any(|f| f == "has_body"), "{sum}");
+    assert_eq!(
+        info["subject"],
+        format!("cvmmap.{}.producer.source.info", n.shm.replace('.', "_")),
+        "{sum}"
+    );
+    assert!(
+        info["flag_names"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "has_body"),
+        "{sum}"
+    );
 }

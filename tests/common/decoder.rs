@@ -178,16 +178,21 @@ impl GstRtpAccessUnits {
         let marker_timestamps = Arc::new(Mutex::new(Vec::new()));
         let m = marker_timestamps.clone();
         let depay = pipeline.by_name("depay").unwrap();
-        depay.static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, move |_, info| {
-            if let Some(buf) = info.buffer()
-                && let Ok(map) = buf.map_readable()
-                && map.len() >= 12
-                && map[1] & 0x80 != 0
-            {
-                m.lock().unwrap().push(u32::from_be_bytes([map[4], map[5], map[6], map[7]]));
-            }
-            gst::PadProbeReturn::Ok
-        });
+        depay
+            .static_pad("sink")
+            .unwrap()
+            .add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+                if let Some(buf) = info.buffer()
+                    && let Ok(map) = buf.map_readable()
+                    && map.len() >= 12
+                    && map[1] & 0x80 != 0
+                {
+                    m.lock()
+                        .unwrap()
+                        .push(u32::from_be_bytes([map[4], map[5], map[6], map[7]]));
+                }
+                gst::PadProbeReturn::Ok
+            });
         play(&pipeline);
         Self {
             pipeline,
