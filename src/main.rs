@@ -8,6 +8,7 @@
 //! | 5 | pipeline initialisation error (missing encoder) |
 //! | 7 | protocol error: the RTMP server refused the stream |
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -39,6 +40,8 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| EnvFilter::new("info,async_nats=warn")),
         )
         .with_writer(std::io::stderr)
+        // Colours only on a terminal: logs also land in files and `docker logs`.
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .init();
 
     let cli = match Cli::try_parse() {

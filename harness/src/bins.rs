@@ -53,6 +53,20 @@ impl Binaries {
     }
 }
 
+impl Binaries {
+    /// The binaries on the PATH of a container image (`--runtime container`):
+    /// only their names matter, the image holds them in /usr/local/bin.
+    pub fn in_image() -> Self {
+        Self {
+            dir: PathBuf::from("/usr/local/bin (in the image)"),
+            sim: PathBuf::from(SIM),
+            streamer: PathBuf::from(STREAMER),
+            rtp_receiver: PathBuf::from(RTP_RECEIVER),
+            rtmp_stub: PathBuf::from(RTMP_STUB),
+        }
+    }
+}
+
 /// Whether `program --help` mentions `flag`. Features still being added
 /// elsewhere (NATS) are detected this way, so the harness runs both before
 /// and after they land instead of failing on an unknown flag.

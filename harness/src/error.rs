@@ -40,6 +40,9 @@ pub enum HarnessError {
         source: serde_json::Error,
     },
 
+    #[error("container runtime: {reason}")]
+    Container { reason: String },
+
     #[error("harness {command}: not implemented yet (see the harness issue)")]
     NotImplemented { command: &'static str },
 }

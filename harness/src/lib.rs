@@ -10,13 +10,18 @@
 //! - [`host`]: git commit and host description recorded in every JSON;
 //! - [`evidence`], [`model`]: the run folder and the result/summary shapes;
 //! - [`progress`]: how runners report where they are (the binary renders it);
-//! - [`acceptance`]: the seed's compatibility matrix.
+//! - [`acceptance`]: the seed's compatibility matrix;
+//! - [`faults`]: the fault suite;
+//! - [`bench`]: the streamer against an equivalent gst-launch-1.0 pipeline.
 
 pub mod acceptance;
+pub mod bench;
 pub mod bins;
 pub mod clock;
+pub mod container;
 pub mod error;
 pub mod evidence;
+pub mod faults;
 pub mod gst;
 pub mod host;
 pub mod interrupt;

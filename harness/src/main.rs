@@ -1,5 +1,5 @@
-//! `harness`: the acceptance matrix (and, with their issue, the fault suite
-//! and benchmarks) over real processes, writing JSON evidence.
+//! `harness`: the acceptance matrix, the fault suite and the benchmarks
+//! over real processes, writing JSON evidence.
 //!
 //! Exit codes: 0 every selected row passed; 1 a row failed or was skipped;
 //! 2 usage error or the harness cannot run (e.g. a missing binary); 130
@@ -12,8 +12,9 @@ use std::process::ExitCode;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
 use cvmmap_harness::acceptance::{self, Options};
+use cvmmap_harness::bench;
 use cvmmap_harness::error::EXIT_USAGE;
-use cvmmap_harness::model::Tally;
+use cvmmap_harness::model::{Outcome, Tally};
 use cvmmap_harness::{HarnessError, interrupt};
 
 #[derive(Parser)]
@@ -31,10 +32,10 @@ struct Cli {
 enum Command {
     /// Run the compatibility matrix: the 5 mandatory rows and the invalid one
     Acceptance(AcceptanceArgs),
-    /// Fault suite (not implemented yet)
-    Faults(Later),
-    /// Benchmarks against gst-launch-1.0 (not implemented yet)
-    Bench(Later),
+    /// Run the fault suite: torn reads, sink stall, reset storm, restarts, NATS loss, latency guard
+    Faults(FaultsArgs),
+    /// Benchmark the streamer against an equivalent gst-launch-1.0 pipeline
+    Bench(BenchArgs),
 }
 
 #[derive(Args)]
@@ -55,6 +56,70 @@ struct AcceptanceArgs {
     /// Testing: break a row on purpose, ROW=wrong-pt (RTP) or ROW=wrong-mode (RTMP)
     #[arg(long = "break-row", value_name = "ROW=KIND", hide = true)]
     break_row: Vec<String>,
+    #[command(flatten)]
+    runtime: RuntimeArgs,
+}
+
+/// Where the row processes run.
+#[derive(Args)]
+struct RuntimeArgs {
+    /// local: child processes; container: one container per process (needs --image)
+    #[arg(long, value_enum, default_value = "local")]
+    runtime: RuntimeKind,
+    /// The image for --runtime container (built by scripts/docker-build.sh)
+    #[arg(long, value_name = "IMAGE", required_if_eq("runtime", "container"))]
+    image: Option<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum RuntimeKind {
+    Local,
+    Container,
+}
+
+impl RuntimeArgs {
+    fn image(&self) -> Option<String> {
+        (self.runtime == RuntimeKind::Container).then(|| self.image.clone()).flatten()
+    }
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// Evidence folder: the run goes to DIR/<run-id>/bench/, DIR/latest points at it
+    #[arg(long, value_name = "DIR")]
+    evidence: PathBuf,
+    /// Where cvmmap_sim, cvmmap_streamer and the testers are [default: next to harness]
+    #[arg(long, value_name = "DIR")]
+    bin_dir: Option<PathBuf>,
+    /// Frame sizes, WIDTHxHEIGHT [default: 640x360,1280x720,1920x1080; --quick: 320x180]
+    #[arg(long, value_name = "SIZES", value_delimiter = ',')]
+    sizes: Option<Vec<String>>,
+    /// Codecs [default: h264,h265; --quick: h264]
+    #[arg(long, value_name = "CODECS", value_delimiter = ',')]
+    codecs: Option<Vec<String>>,
+    /// Frames per run [default: 300; --quick: 60]
+    #[arg(long, value_name = "N")]
+    frames: Option<u64>,
+    /// A small configuration for the test suite (explicit flags still win)
+    #[arg(long)]
+    quick: bool,
+    /// The streamer's --encoder-device; the gst side uses whatever element it reports
+    #[arg(long, value_name = "DEVICE", default_value = "auto",
+          value_parser = ["auto", "nvenc", "software"])]
+    encoder_device: String,
+}
+
+#[derive(Args)]
+struct FaultsArgs {
+    /// Evidence folder: the run goes to DIR/<run-id>/, DIR/latest points at it
+    #[arg(long, value_name = "DIR")]
+    evidence: PathBuf,
+    /// Where cvmmap_sim, cvmmap_streamer and the testers are [default: next to harness]
+    #[arg(long, value_name = "DIR")]
+    bin_dir: Option<PathBuf>,
+    /// Only these scenarios (comma-separated, e.g. torn_read,sink_stall)
+    #[arg(long, value_name = "SCENARIOS", value_delimiter = ',')]
+    scenarios: Option<Vec<String>>,
 }
 
 /// Accepts anything, so that the future flags of `faults` and `bench` get
@@ -88,6 +153,7 @@ fn acceptance(a: AcceptanceArgs) -> ExitCode {
         keep_going: a.keep_going,
         breaks: a.break_row,
         argv: std::env::args().collect(),
+        image: a.runtime.image(),
     };
     let progress = terminal::Terminal::new();
     let done = match acceptance::run(&opts, &progress) {
@@ -104,6 +170,76 @@ fn acceptance(a: AcceptanceArgs) -> ExitCode {
     ExitCode::from(done.exit_code)
 }
 
+fn bench(a: BenchArgs) -> ExitCode {
+    if let Err(e) = interrupt::install() {
+        tracing::warn!(error = %e, "no SIGINT/SIGTERM handling");
+    }
+    let opts = bench::Options {
+        evidence: a.evidence,
+        bin_dir: a.bin_dir,
+        sizes: a.sizes,
+        codecs: a.codecs,
+        frames: a.frames,
+        quick: a.quick,
+        encoder_device: a.encoder_device,
+        argv: std::env::args().collect(),
+    };
+    let progress = terminal::Terminal::new();
+    let done = match bench::run(&opts, &progress) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("harness: error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    drop(progress);
+    print!("{}", done.table);
+    println!("evidence {}", done.run_dir.display());
+    let mut t = Tally::default();
+    for c in &done.result.configs {
+        for s in [c.streamer.status, c.gst.status] {
+            t.add(match s {
+                bench::Status::Ok => Outcome::Pass,
+                bench::Status::Failed => Outcome::Fail,
+                bench::Status::Skipped => Outcome::Skip,
+            });
+        }
+    }
+    println!(
+        "bench configs={} sides={} measured={} failed={} skipped={}",
+        done.result.configs.len(),
+        t.total,
+        t.pass,
+        t.fail,
+        t.skip
+    );
+    ExitCode::from(done.exit_code)
+}
+
+fn faults(a: FaultsArgs) -> ExitCode {
+    if let Err(e) = interrupt::install() {
+        tracing::warn!(error = %e, "no SIGINT/SIGTERM handling");
+    }
+    let opts = cvmmap_harness::faults::Options {
+        evidence: a.evidence,
+        bin_dir: a.bin_dir,
+        scenarios: a.scenarios,
+        argv: std::env::args().collect(),
+    };
+    let progress = terminal::Terminal::new();
+    let done = match cvmmap_harness::faults::run(&opts, &progress) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("harness: error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    drop(progress);
+    println!("evidence {}", done.run_dir.display());
+    println!("{}", tally_line("total", &done.summary.totals));
+    ExitCode::from(done.exit_code)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Warnings only by default: progress lines are the harness's output;
@@ -117,7 +253,7 @@ fn main() -> ExitCode {
         .init();
     match cli.command {
         Command::Acceptance(a) => acceptance(a),
-        Command::Faults(_) => fail(&HarnessError::NotImplemented { command: "faults" }),
-        Command::Bench(_) => fail(&HarnessError::NotImplemented { command: "bench" }),
+        Command::Faults(a) => faults(a),
+        Command::Bench(a) => bench(a),
     }
 }

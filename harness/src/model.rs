@@ -170,6 +170,8 @@ pub struct RowResult {
     pub git: GitInfo,
     pub host: HostInfo,
     pub runtime: &'static str,
+    /// The image and engine facts when `runtime` is "container".
+    pub container: Option<crate::container::ContainerRuntime>,
     pub encoder: Option<EncoderUsed>,
     pub encoder_note: Option<String>,
     pub peers: Vec<Peer>,
@@ -243,6 +245,8 @@ pub struct Summary {
     pub git: GitInfo,
     pub host: HostInfo,
     pub runtime: &'static str,
+    /// The image and engine facts when `runtime` is "container".
+    pub container: Option<crate::container::ContainerRuntime>,
     pub harness: HarnessInfo,
     pub nats: RunNats,
     /// The mandatory rows that were selected.

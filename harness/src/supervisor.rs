@@ -10,8 +10,45 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use crate::HarnessError;
+use crate::container::{ContainerProc, ContainerRuntime};
 use crate::model::ProcessRecord;
+
+/// Where a row's processes run.
+#[derive(Debug, Clone, Default)]
+pub enum Runtime {
+    /// Child processes of the harness (the default).
+    #[default]
+    Local,
+    /// One container per process (`--runtime container --image IMAGE`).
+    Container(Arc<ContainerRuntime>),
+}
+
+impl Runtime {
+    /// "local" or "container", as the evidence records it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Runtime::Local => "local",
+            Runtime::Container(_) => "container",
+        }
+    }
+
+    /// The image and engine facts, for the evidence.
+    pub fn container(&self) -> Option<&ContainerRuntime> {
+        match self {
+            Runtime::Local => None,
+            Runtime::Container(c) => Some(c),
+        }
+    }
+}
+
+enum Backend {
+    Local(Child),
+    Container(ContainerProc),
+}
 
 /// How long a process gets between SIGTERM and SIGKILL.
 pub const GRACE: Duration = Duration::from_secs(3);
@@ -35,7 +72,7 @@ pub struct Proc {
     pub name: String,
     program: PathBuf,
     args: Vec<String>,
-    child: Child,
+    backend: Backend,
     started: Instant,
     pub stdout_log: PathBuf,
     pub stderr_log: PathBuf,
@@ -86,7 +123,7 @@ impl Proc {
             name: name.to_owned(),
             program: program.to_path_buf(),
             args,
-            child,
+            backend: Backend::Local(child),
             started: Instant::now(),
             stdout_log,
             stderr_log,
@@ -95,22 +132,83 @@ impl Proc {
         })
     }
 
+    /// Starts `program args` where `runtime` says: locally as [`Proc::spawn`],
+    /// or in a container of the image, where `program`'s file name is run
+    /// from the image's PATH.
+    pub fn spawn_in(
+        runtime: &Runtime,
+        dir: &Path,
+        name: &str,
+        program: &Path,
+        args: Vec<String>,
+    ) -> Result<Proc, HarnessError> {
+        let Runtime::Container(rt) = runtime else {
+            return Proc::spawn(dir, name, program, args);
+        };
+        static SEQ: AtomicU32 = AtomicU32::new(0);
+        ContainerRuntime::share_dir(dir);
+        let stdout_log = dir.join(format!("{name}.stdout.log"));
+        let stderr_log = dir.join(format!("{name}.stderr.log"));
+        let binary = program
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let container_name = format!(
+            "cvh-{}-{}-{name}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        );
+        let proc = rt.start(&container_name, &binary, &args, &stdout_log, &stderr_log)?;
+        tracing::debug!(name, container = %container_name, image = %rt.image, "started in a container");
+        Ok(Proc {
+            name: name.to_owned(),
+            program: PathBuf::from(binary),
+            args,
+            backend: Backend::Container(proc),
+            started: Instant::now(),
+            stdout_log,
+            stderr_log,
+            exit: None,
+            stopped_by: None,
+        })
+    }
+
+    /// The process id on this host (a container's main process too).
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        match &self.backend {
+            Backend::Local(child) => child.id(),
+            Backend::Container(c) => c.host_pid,
+        }
     }
 
     /// The exit, if it happened (non-blocking).
     pub fn poll(&mut self) -> Option<Exit> {
-        if self.exit.is_none()
-            && let Ok(Some(status)) = self.child.try_wait()
-        {
-            use std::os::unix::process::ExitStatusExt;
-            let exit = match (status.code(), status.signal()) {
-                (Some(c), _) => Exit::Code(c),
-                (None, Some(s)) => Exit::Signal(s),
-                (None, None) => Exit::Code(-1),
+        if self.exit.is_none() {
+            let exit = match &mut self.backend {
+                Backend::Local(child) => match child.try_wait() {
+                    Ok(Some(status)) => {
+                        use std::os::unix::process::ExitStatusExt;
+                        Some(match (status.code(), status.signal()) {
+                            (Some(c), _) => Exit::Code(c),
+                            (None, Some(s)) => Exit::Signal(s),
+                            (None, None) => Exit::Code(-1),
+                        })
+                    }
+                    _ => None,
+                },
+                // The engine reports a death by signal as 128 + signal.
+                Backend::Container(c) => c.exit_code().map(|code| match code {
+                    129..=159 => Exit::Signal(code - 128),
+                    c => Exit::Code(c),
+                }),
             };
-            self.exit = Some((exit, self.started.elapsed()));
+            if let Some(exit) = exit {
+                if let Backend::Container(c) = &mut self.backend {
+                    // Flush the log pumps before anyone reads the logs.
+                    c.finish();
+                }
+                self.exit = Some((exit, self.started.elapsed()));
+            }
         }
         self.exit.map(|(e, _)| e)
     }
@@ -138,7 +236,13 @@ impl Proc {
             return e;
         }
         self.stopped_by = Some(why.to_owned());
-        let pgid = self.child.id() as libc::pid_t;
+        let pgid = match &mut self.backend {
+            Backend::Local(child) => child.id() as libc::pid_t,
+            Backend::Container(c) => {
+                c.stop(GRACE.as_secs() as i32);
+                return self.poll().unwrap_or(Exit::Signal(libc::SIGKILL));
+            }
+        };
         // SAFETY: kill(2) on the process group we created for this child.
         unsafe { libc::kill(-pgid, libc::SIGTERM) };
         let deadline = Instant::now() + GRACE;
@@ -151,7 +255,9 @@ impl Proc {
         tracing::warn!(name = %self.name, "did not stop on SIGTERM; killing");
         // SAFETY: as above.
         unsafe { libc::kill(-pgid, libc::SIGKILL) };
-        let _ = self.child.wait();
+        if let Backend::Local(child) = &mut self.backend {
+            let _ = child.wait();
+        }
         self.poll().unwrap_or(Exit::Signal(libc::SIGKILL))
     }
 
@@ -209,7 +315,7 @@ impl Proc {
             name: self.name.clone(),
             command_line: shell_line(&argv),
             argv,
-            pid: self.child.id(),
+            pid: self.pid(),
             exit_code,
             signal,
             stopped_by_harness: self.stopped_by.clone(),

@@ -188,12 +188,3 @@ fn a_missing_binary_is_one_line_and_exit_2() {
     assert!(stderr.contains("cvmmap_sim not found"), "{stderr}");
     assert!(text(&out.stdout).is_empty());
 }
-
-#[test]
-fn faults_and_bench_say_not_implemented() {
-    for cmd in ["faults", "bench"] {
-        let out = harness(&[cmd, "--evidence", "/nonexistent"]);
-        assert_eq!(out.status.code(), Some(2));
-        assert!(text(&out.stderr).contains("not implemented yet"));
-    }
-}

@@ -58,7 +58,10 @@ pub fn probe_nvenc(codec: Codec) -> Result<&'static str, String> {
     }
     if why.is_empty() {
         Err(format!(
-            "NVENC is absent: no {} element is installed (GStreamer nvcodec plugin)",
+            // nvcodec registers its encoders only where a GPU can open an
+            // NVENC session: the plugin may be installed on a GPU without
+            // NVENC (A100, H100, H200) and still register none.
+            "NVENC is absent: no {} element is registered (GStreamer nvcodec plugin missing, or no GPU with NVENC)",
             candidates.join(" or ")
         ))
     } else {

@@ -11,9 +11,12 @@ mod rtmp;
 mod rtp;
 mod stream;
 
+use std::sync::Arc;
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
+use crate::container::ContainerRuntime;
+use crate::supervisor::Runtime;
 use crate::bins::{Binaries, SIM, STREAMER, supports_flag};
 use crate::evidence::{RunDir, list_files, write_json};
 use crate::model::{HarnessInfo, Kind, Outcome, RowEntry, RowResult, RunNats, Summary, Tally};
@@ -32,6 +35,8 @@ pub struct Options {
     pub keep_going: bool,
     pub breaks: Vec<String>,
     pub argv: Vec<String>,
+    /// `--runtime container --image IMAGE`: run every process in a container.
+    pub image: Option<String>,
 }
 
 pub struct Finished {
@@ -47,9 +52,11 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 fn start_nats(
     run: &RunDir,
     bins: &Binaries,
+    in_image: bool,
 ) -> Result<(Option<NatsServer>, RunNats), HarnessError> {
-    let sim = supports_flag(&bins.sim, "--nats-url");
-    let streamer = supports_flag(&bins.streamer, "--nats-url");
+    // An image is built from this source tree: its binaries take NATS.
+    let sim = in_image || supports_flag(&bins.sim, "--nats-url");
+    let streamer = in_image || supports_flag(&bins.streamer, "--nats-url");
     let mut info = RunNats {
         present: false,
         url: None,
@@ -186,7 +193,10 @@ fn overall(s: &Summary, interrupted: bool) -> (&'static str, u8) {
 }
 
 pub fn run(opts: &Options, progress: &dyn Progress) -> Result<Finished, HarnessError> {
-    let bins = Binaries::locate(opts.bin_dir.as_deref())?;
+    let bins = match &opts.image {
+        Some(_) => Binaries::in_image(),
+        None => Binaries::locate(opts.bin_dir.as_deref())?,
+    };
     let selected = matrix::select(opts.rows.as_deref())?;
     let breaks = matrix::parse_breaks(&opts.breaks)?;
     if let Some(row) = breaks
@@ -200,8 +210,18 @@ pub fn run(opts: &Options, progress: &dyn Progress) -> Result<Finished, HarnessE
     }
     let (started_at, t0) = (SystemTime::now(), Instant::now());
     let run = RunDir::create(&opts.evidence, "acceptance", started_at)?;
-    let (nats, nats_info) = start_nats(&run, &bins)?;
+    let runtime = match &opts.image {
+        // The evidence folder (JSON outputs) and the temp folder (ipc://
+        // sockets) are shared with every container at the same paths.
+        Some(image) => Runtime::Container(Arc::new(ContainerRuntime::new(
+            image,
+            vec![run.path.clone(), std::env::temp_dir()],
+        )?)),
+        None => Runtime::Local,
+    };
+    let (nats, nats_info) = start_nats(&run, &bins, opts.image.is_some())?;
     let ctx = RunCtx {
+        runtime,
         run_id: run.run_id.clone(),
         git: host::git_info(),
         host: host::host_info(),
@@ -224,7 +244,8 @@ pub fn run(opts: &Options, progress: &dyn Progress) -> Result<Finished, HarnessE
         duration_ms: 0,
         git: ctx.git.clone(),
         host: ctx.host.clone(),
-        runtime: "local",
+        runtime: ctx.runtime.name(),
+        container: ctx.runtime.container().cloned(),
         harness: HarnessInfo {
             version: env!("CARGO_PKG_VERSION"),
             argv: opts.argv.clone(),

@@ -14,12 +14,14 @@ use crate::model::{
 use crate::names::{RowNames, RunNames};
 use crate::nats::NatsServer;
 use crate::progress::Progress;
-use crate::supervisor::{Proc, Wait};
+use crate::supervisor::{Proc, Runtime, Wait};
 use crate::{HarnessError, clock};
 
 /// Everything a row needs from its run.
 pub struct RunCtx<'a> {
     pub run_id: String,
+    /// Local child processes, or one container per process.
+    pub runtime: Runtime,
     pub bins: Binaries,
     pub git: GitInfo,
     pub host: HostInfo,
@@ -78,7 +80,7 @@ impl RowCtx<'_> {
         program: &Path,
         args: Vec<String>,
     ) -> Result<Proc, HarnessError> {
-        Proc::spawn(&self.dir, name, program, args)
+        Proc::spawn_in(&self.run.runtime, &self.dir, name, program, args)
     }
 
     /// The streamer with the row's codec, this row's source names and the
@@ -205,7 +207,8 @@ pub fn base_result(ctx: &RowCtx) -> RowResult {
         duration_ms: 0,
         git: ctx.run.git.clone(),
         host: ctx.run.host.clone(),
-        runtime: "local",
+        runtime: ctx.run.runtime.name(),
+        container: ctx.run.runtime.container().cloned(),
         encoder: None,
         encoder_note: None,
         peers: Vec::new(),

@@ -82,6 +82,14 @@ pub struct StubArgs {
     /// How long the stall lasts.
     #[arg(long, value_name = "MS", default_value_t = 5000)]
     pub stall_ms: u64,
+    /// With --stall-after-ms: pass only once this many coded video frames
+    /// also arrived after the stream resumed from the stall, besides
+    /// --video-threshold. The resume point is the first frame after the
+    /// stall whose DTS jumps by more than 200 ms (past the units the
+    /// publisher dropped); the backlog read before it does not count.
+    /// A publisher that dropped nothing never resumes by this rule.
+    #[arg(long, value_name = "N", requires = "stall_after_ms")]
+    pub after_stall_threshold: Option<u64>,
 }
 
 #[cfg(test)]
@@ -118,6 +126,22 @@ mod tests {
             12.0
         );
         assert_eq!(Mode::H265Enhanced.videocodecid(), 1_752_589_105.0);
+    }
+
+    #[test]
+    fn after_stall_threshold_needs_a_stall() {
+        let a = parse(&["--stall-after-ms", "100", "--after-stall-threshold", "5"]).unwrap();
+        assert_eq!(
+            (a.stall_after_ms, a.after_stall_threshold),
+            (Some(100), Some(5))
+        );
+        assert!(parse(&[]).unwrap().after_stall_threshold.is_none());
+        assert_eq!(
+            parse(&["--after-stall-threshold", "5"])
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //!   4-byte length-prefixed NAL units;
 //! - [`server`]: command replies (connect, releaseStream, FCPublish,
 //!   createStream, publish) and the checks, accumulating the JSON report;
+//! - [`stall`]: what arrives after a sink stall (backlog, resume point);
 //! - the flags, in [`cli`].
 //!
 //! Exit codes follow the seed README "Exit codes": 0 threshold met with all
@@ -21,6 +22,7 @@ pub mod chunk;
 pub mod cli;
 pub mod flv;
 pub mod server;
+pub mod stall;
 
 use std::io::Write;
 use std::net::TcpListener;

@@ -10,6 +10,7 @@ use super::amf0::{self, Value};
 use super::chunk::{Conn, ConnError, Message};
 use super::cli::{Mode, StubArgs};
 use super::flv::{self, ConfigSummary, Kind, Signalling};
+use super::stall::AfterStall;
 use super::{EXIT_MISMATCH, EXIT_NOTHING, EXIT_PASS, EXIT_PROTOCOL, EXIT_THRESHOLD};
 
 /// Window acknowledgement size and peer bandwidth we announce.
@@ -79,6 +80,20 @@ pub struct Report {
     pub dts_gaps: u64,
     pub dts_gaps_not_on_keyframe: u64,
     pub max_dts_gap_ms: u32,
+    /// When the stall began and ended, in ms since the stub started, and
+    /// its end as Unix ns.
+    pub stall_started_ms: Option<f64>,
+    pub stall_ended_ms: Option<f64>,
+    pub stall_started_unix_ns: Option<u64>,
+    pub stall_ended_unix_ns: Option<u64>,
+    /// `--after-stall-threshold`.
+    pub after_stall_threshold: Option<u64>,
+    /// What arrived after the stall (null without one).
+    pub after_stall: Option<AfterStall>,
+    /// Arrival of the first coded video frame: ms since the stub started,
+    /// and Unix ns.
+    pub first_video_ms: Option<f64>,
+    pub first_video_unix_ns: Option<u64>,
     pub first_dts: Option<u32>,
     pub last_dts: Option<u32>,
     pub cts_min: Option<i32>,
@@ -120,7 +135,19 @@ pub struct Server {
     pub reject_publish: bool,
     /// When to stall (from the start of the first connection) and for how long.
     pub stall: Option<(Duration, Duration)>,
+    /// `--after-stall-threshold`.
+    pub after_stall_threshold: Option<u64>,
+    /// When the stall ended.
+    stall_end: Option<Instant>,
+    /// When the stub started serving (time origin of the report's `_ms`).
+    started: Instant,
     pub report: Report,
+}
+
+fn unix_ns_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 impl Server {
@@ -135,7 +162,11 @@ impl Server {
                     Duration::from_millis(args.stall_ms),
                 )
             }),
+            after_stall_threshold: args.after_stall_threshold,
+            stall_end: None,
+            started: Instant::now(),
             report: Report {
+                after_stall_threshold: args.after_stall_threshold,
                 result: "running",
                 mode: args.mode.name(),
                 listen_port: port,
@@ -157,10 +188,10 @@ impl Server {
         deadline: Instant,
         accept_reconnects: bool,
     ) -> (i32, String) {
-        let started = Instant::now();
+        self.started = Instant::now();
         let (code, why) = self.accept_loop(listener, deadline, accept_reconnects);
         let r = &mut self.report;
-        r.elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        r.elapsed_ms = self.started.elapsed().as_secs_f64() * 1000.0;
         r.exit_code = code;
         r.result = match code {
             EXIT_PASS => "pass",
@@ -176,10 +207,37 @@ impl Server {
         (code, why)
     }
 
+    /// Whether the thresholds are met: `--video-threshold` frames, and
+    /// with `--after-stall-threshold` that many after the stream resumed
+    /// from the stall.
+    fn threshold_met(&self) -> bool {
+        let after = self
+            .report
+            .after_stall
+            .as_ref()
+            .map_or(0, |a| a.frames_after_resume);
+        self.report.video_frames >= self.threshold
+            && self.after_stall_threshold.is_none_or(|n| after >= n)
+    }
+
     fn not_met(&self, why: &str) -> (i32, String) {
         let n = self.report.video_frames;
         if n == 0 {
             (EXIT_NOTHING, format!("{why}: no video frame arrived"))
+        } else if let Some(want) = self.after_stall_threshold
+            && n >= self.threshold
+        {
+            let after = self
+                .report
+                .after_stall
+                .as_ref()
+                .map_or(0, |a| a.frames_after_resume);
+            (
+                EXIT_THRESHOLD,
+                format!(
+                    "{why}: {after} of {want} video frames arrived after the stream resumed from the stall"
+                ),
+            )
         } else {
             (
                 EXIT_THRESHOLD,
@@ -269,6 +327,8 @@ impl Server {
                 // Stop reading: the publisher's socket buffers fill up.
                 self.stall = None;
                 self.report.stalls += 1;
+                self.report.stall_started_ms = Some(self.ms_since_start());
+                self.report.stall_started_unix_ns = Some(unix_ns_now());
                 // A stdout line tests can wait for (like `listening <port>`).
                 {
                     use std::io::Write;
@@ -277,6 +337,16 @@ impl Server {
                     let _ = out.flush();
                 }
                 std::thread::sleep(length);
+                self.stall_end = Some(Instant::now());
+                self.report.stall_ended_ms = Some(self.ms_since_start());
+                self.report.stall_ended_unix_ns = Some(unix_ns_now());
+                self.report.after_stall = Some(AfterStall::default());
+                {
+                    use std::io::Write;
+                    let mut out = std::io::stdout().lock();
+                    let _ = writeln!(out, "stall ended");
+                    let _ = out.flush();
+                }
             }
             let m = conn.read_message().map_err(io)?;
             self.handle(conn, &mut st, &m).map_err(|e| match e {
@@ -304,10 +374,14 @@ impl Server {
                 conn.write_message(CSID_CONTROL, ACK, 0, 0, &(acked as u32).to_be_bytes())
                     .map_err(io)?;
             }
-            if self.report.video_frames >= self.threshold {
+            if self.threshold_met() {
                 return Err(Stop::Threshold);
             }
         }
+    }
+
+    fn ms_since_start(&self) -> f64 {
+        self.started.elapsed().as_secs_f64() * 1000.0
     }
 
     fn handle(
@@ -595,6 +669,14 @@ impl Server {
                     )
                 })?;
                 r.nal_units += nals.len() as u64;
+                if r.first_video_ms.is_none() {
+                    r.first_video_ms = Some(self.started.elapsed().as_secs_f64() * 1000.0);
+                    r.first_video_unix_ns = Some(unix_ns_now());
+                }
+                if let (Some(end), Some(after)) = (self.stall_end, r.after_stall.as_mut()) {
+                    let step = st.last_dts.map(|d| m.timestamp.saturating_sub(d));
+                    after.observe(end.elapsed().as_secs_f64() * 1000.0, keyframe, step);
+                }
                 if st.last_dts.is_some_and(|d| m.timestamp < d) {
                     r.timestamp_regressions += 1;
                 }

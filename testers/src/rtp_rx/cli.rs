@@ -70,6 +70,11 @@ pub struct RxArgs {
     /// reason goes to the JSON (body_sei.failure) and to stderr.
     #[arg(long, value_name = "N")]
     pub expect_body: Option<u64>,
+    /// Once the thresholds are met, keep receiving (and measuring) until no
+    /// RTP packet came for MS milliseconds or the timeout, then pass: the
+    /// whole stream is measured, not only its first N units.
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub linger_ms: Option<u64>,
 }
 
 impl RxArgs {
@@ -96,8 +101,14 @@ mod tests {
         );
         assert!(a.json.is_none() && a.sdp.is_none() && a.dump_units.is_none());
         assert!(a.expect_codec.is_none() && a.frame_threshold.is_none());
-        assert!(a.expect_body.is_none());
+        assert!(a.expect_body.is_none() && a.linger_ms.is_none());
         assert!(!a.strict && !a.decode);
+        assert_eq!(
+            parse(&["--port", "1", "--linger-ms", "800"])
+                .unwrap()
+                .linger_ms,
+            Some(800)
+        );
     }
 
     #[test]
@@ -139,6 +150,7 @@ mod tests {
             &["--port", "5004", "--expect-codec", "vp8"],
             &["--port", "5004", "--rtcp-port", "0"],
             &["--port", "5004", "--expect-body", "-1"],
+            &["--port", "5004", "--linger-ms", "0"],
         ] {
             let e = parse(args).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{args:?}");

@@ -10,6 +10,8 @@
 //! - [`checks`]: parameter sets before the first keyframe;
 //! - [`sei`], [`body`], [`body_sei`]: body-tracking SEI (docs/body-sei.md)
 //!   found, validated and matched to the capture time (`--expect-body`);
+//! - [`timing`]: RTP timestamps that go backwards, arrival gaps between
+//!   units and keyframe arrival times (the fault suite's measurements);
 //! - [`decode`]: optional GStreamer decode of the complete access units;
 //! - [`dump`]: optional dump of the complete access units.
 //!
@@ -37,6 +39,7 @@ pub mod sei;
 pub mod session;
 pub mod settings;
 pub mod stats;
+pub mod timing;
 
 use std::net::UdpSocket;
 use std::time::Instant;
@@ -151,6 +154,7 @@ pub fn main_entry() -> i32 {
         rtcp_sock.as_ref(),
         args.timeout(),
         start,
+        args.linger_ms.map(std::time::Duration::from_millis),
         &mut session,
     ) {
         Ok(o) => o,

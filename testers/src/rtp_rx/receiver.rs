@@ -58,14 +58,21 @@ pub fn enlarge_rcvbuf(sock: &UdpSocket, bytes: libc::c_int) -> Option<libc::c_in
 /// outcome is decided; `start` is the time origin. Waits in `poll(2)` for
 /// at most the time left (no busy loop). RTCP is drained before each RTP
 /// packet, so a sender report sent before a packet is applied to it.
+///
+/// With `linger`, a pass does not end the run: it goes on until no RTP
+/// packet came for `linger` (or the timeout), then passes; a failure that
+/// shows meanwhile (e.g. a strict check) still ends it with that failure.
 pub fn receive(
     rtp: &UdpSocket,
     rtcp: Option<&UdpSocket>,
     timeout: Duration,
     start: Instant,
+    linger: Option<Duration>,
     session: &mut Session,
 ) -> io::Result<Outcome> {
-    let deadline = start + timeout;
+    let timeout_deadline = start + timeout;
+    let mut passed_at: Option<Instant> = None;
+    let mut last_rtp = Instant::now();
     rtp.set_nonblocking(true)?;
     if let Some(s) = rtcp {
         s.set_nonblocking(true)?;
@@ -74,7 +81,14 @@ pub fn receive(
     let mut any_datagram = false;
     loop {
         let now = Instant::now();
+        let deadline = match (passed_at, linger) {
+            (Some(_), Some(l)) => timeout_deadline.min(last_rtp + l),
+            _ => timeout_deadline,
+        };
         if now >= deadline {
+            if passed_at.is_some() {
+                return Ok(Outcome::Pass);
+            }
             return Ok(if any_datagram {
                 Outcome::ThresholdNotMet
             } else {
@@ -92,8 +106,13 @@ pub fn receive(
             any_datagram = true;
             let arrival = SystemTime::now();
             let at_ms = start.elapsed().as_secs_f64() * 1000.0;
-            if let Some(outcome) = session.on_rtp(&buf[..len], at_ms, arrival) {
-                return Ok(outcome);
+            last_rtp = Instant::now();
+            match session.on_rtp(&buf[..len], at_ms, arrival) {
+                Some(Outcome::Pass) if linger.is_some() => {
+                    passed_at.get_or_insert_with(Instant::now);
+                }
+                Some(outcome) => return Ok(outcome),
+                None => {}
             }
         }
     }

@@ -11,6 +11,7 @@ use super::latency::LatencySummary;
 use super::session::Session;
 use super::settings::RtcpPort;
 use super::stats::{Outcome, Summary};
+use super::timing::Gap;
 
 /// The full JSON report.
 #[derive(Clone, Debug, Serialize)]
@@ -56,6 +57,22 @@ pub struct Report {
     pub keyframe_indices: Vec<u64>,
     /// Body-tracking SEI (docs/body-sei.md), with `--expect-body`'s verdict.
     pub body_sei: BodySeiReport,
+    /// Complete units whose RTP timestamp is not after the previous one's
+    /// (modulo 2^32).
+    pub rtp_timestamps_backwards: u64,
+    /// Largest arrival gap between consecutive complete units; null with
+    /// fewer than two.
+    pub max_unit_gap_ms: Option<f64>,
+    /// Gaps over 100 ms (the first 64): arrival of the unit that ended the
+    /// gap (Unix ns), its length, and whether that unit is a keyframe.
+    pub unit_gaps: Vec<Gap>,
+    pub unit_gaps_not_listed: u64,
+    /// Arrival (Unix ns) of the first 1024 keyframe units.
+    pub keyframe_arrivals_unix_ns: Vec<i64>,
+    pub first_unit_unix_ns: Option<i64>,
+    pub last_unit_unix_ns: Option<i64>,
+    /// `--linger-ms`, when given.
+    pub linger_ms: Option<u64>,
 }
 
 impl Report {
@@ -138,6 +155,14 @@ impl Report {
                 expect: s.expect_body,
                 failure: session.body.failure(s.expect_body),
             },
+            rtp_timestamps_backwards: session.timing.backwards,
+            max_unit_gap_ms: session.timing.max_gap_ms,
+            unit_gaps: session.timing.gaps.clone(),
+            unit_gaps_not_listed: session.timing.gaps_not_listed,
+            keyframe_arrivals_unix_ns: session.timing.keyframe_arrivals_unix_ns.clone(),
+            first_unit_unix_ns: session.timing.first_unit_unix_ns,
+            last_unit_unix_ns: session.timing.last_unit_unix_ns(),
+            linger_ms: s.linger_ms,
         }
     }
 }

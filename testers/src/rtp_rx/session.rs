@@ -15,6 +15,7 @@ use super::latency::{self, LatencySamples};
 use super::rtcp::{self, RtcpPacket, SenderReport};
 use super::settings::Settings;
 use super::stats::{Outcome, RxStats};
+use super::timing::UnitTiming;
 
 /// RTCP totals.
 #[derive(Clone, Debug, Default)]
@@ -48,6 +49,8 @@ pub struct Session {
     pub complete_units: u64,
     /// Indices (among the complete units) of the first keyframe units.
     pub keyframe_indices: Vec<u64>,
+    /// Timestamps, arrival gaps and keyframe arrivals of the complete units.
+    pub timing: UnitTiming,
     scratch: Vec<AccessUnit>,
 }
 
@@ -79,6 +82,7 @@ impl Session {
             body: BodySeiStats::default(),
             complete_units: 0,
             keyframe_indices: Vec::new(),
+            timing: UnitTiming::default(),
             scratch: Vec::new(),
         }
     }
@@ -151,7 +155,10 @@ impl Session {
         }
         let capture_ns = sr.map(|sr| latency::capture_unix_ns(sr, au.timestamp));
         self.body.observe(self.settings.codec, &au.nals, capture_ns);
-        if au.has_keyframe(self.settings.codec) && self.keyframe_indices.len() < KEYFRAME_INDICES {
+        let keyframe = au.has_keyframe(self.settings.codec);
+        self.timing
+            .observe(au.timestamp, unix_ns(au.arrival), keyframe);
+        if keyframe && self.keyframe_indices.len() < KEYFRAME_INDICES {
             self.keyframe_indices.push(self.complete_units);
         }
         self.complete_units += 1;

@@ -36,6 +36,8 @@ pub struct Settings {
     pub decode: bool,
     /// `--expect-body N`.
     pub expect_body: Option<u64>,
+    /// `--linger-ms`.
+    pub linger_ms: Option<u64>,
 }
 
 impl Settings {
@@ -89,6 +91,7 @@ pub fn resolve(args: &RxArgs) -> Result<Settings, String> {
         strict: args.strict,
         decode: args.decode,
         expect_body: args.expect_body,
+        linger_ms: args.linger_ms,
     })
 }
 

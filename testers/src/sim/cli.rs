@@ -100,6 +100,36 @@ pub struct SimArgs {
     /// 0..=322 [default: 1]. Only with --body-every.
     #[arg(long, value_name = "K")]
     pub body_count: Option<u16>,
+    /// Stamp every frame: its frame_count as u32 little-endian at the start
+    /// of row 0 and of the last row of the video plane (checked by
+    /// `cvmmap_streamer --verify-stamps`).
+    #[arg(long)]
+    pub stamp: bool,
+    /// Torn-write fault (implies --stamp): a random moment (up to
+    /// --torn-max-delay-us) after frame g's sync, frame g+1 is written in
+    /// place: first the metadata counter and timestamp, then the payload in
+    /// slow chunks; its sync follows at its scheduled time. Any copy of g
+    /// that overlaps the rewrite sees the counter change. Not with v2.1.
+    #[arg(long)]
+    pub torn_writes: bool,
+    /// Largest delay between a sync and the next in-place rewrite, in µs
+    /// [default: 1000]. Only with --torn-writes.
+    #[arg(long, value_name = "US")]
+    pub torn_max_delay_us: Option<u64>,
+    /// Write the first N frames normally before the in-place rewrites begin
+    /// (a fault injected mid-stream, once consumers receive syncs)
+    /// [default: 0]. Only with --torn-writes.
+    #[arg(long, value_name = "N")]
+    pub torn_after: Option<u64>,
+    /// At each reset, zero the metadata, unlink the segment and create it
+    /// again under the same name (a new inode), as a re-initialising
+    /// producer does.
+    #[arg(long)]
+    pub reset_recreate: bool,
+    /// At each reset switch to the next of these resolutions (cycling), a
+    /// resolution change mid-stream. Not with --abi v2.1.
+    #[arg(long, value_name = "WxH[,WxH...]")]
+    pub reset_sizes: Option<String>,
 }
 
 /// Settings of the v2.1 encoded-AU plane.
@@ -137,6 +167,16 @@ pub struct SimConfig {
     pub reset_every: u64,
     /// Present exactly with `--nats-url`.
     pub nats: Option<NatsConfig>,
+    /// `--stamp` (also set by `--torn-writes`).
+    pub stamp: bool,
+    /// `--torn-writes`: the largest delay in µs before an in-place rewrite.
+    pub torn_max_delay_us: Option<u64>,
+    /// `--torn-after`: frames written normally first.
+    pub torn_after: u64,
+    /// `--reset-recreate`.
+    pub reset_recreate: bool,
+    /// `--reset-sizes`, each a valid geometry with the run's format/padding.
+    pub reset_sizes: Vec<Geometry>,
 }
 
 /// A one-line argument error; the binary prints it and exits 2.
@@ -306,6 +346,91 @@ fn check_nats(a: &SimArgs, shm_name: &str) -> Result<Option<NatsConfig>, ArgErro
     }))
 }
 
+/// Largest `--torn-max-delay-us`: one second.
+pub const MAX_TORN_DELAY_US: u64 = 1_000_000;
+
+/// `--reset-sizes`: each size must make a valid plane with the run's
+/// format, padding and ABI (the rules of --width/--height).
+fn check_reset_sizes(a: &SimArgs) -> Result<Vec<Geometry>, ArgError> {
+    let Some(list) = &a.reset_sizes else {
+        return Ok(Vec::new());
+    };
+    if a.abi == Abi::V2_1 {
+        return fail("--reset-sizes is not supported with --abi v2.1".to_string());
+    }
+    let sizes = super::faults::parse_sizes(list)
+        .map_err(|e| ArgError(format!("--reset-sizes {list}: {e}")))?;
+    sizes
+        .into_iter()
+        .map(|(width, height)| {
+            let bad = |why: &str| ArgError(format!("--reset-sizes {width}x{height}: {why}"));
+            if a.format == PixelFormat::Yuyv && !width.is_multiple_of(2) {
+                return Err(bad("width must be even for --format yuyv"));
+            }
+            if a.abi == Abi::V1 && (width > u32::from(u16::MAX) || height > u32::from(u16::MAX)) {
+                return Err(bad("does not fit the v1 u16 fields"));
+            }
+            let stride =
+                u64::from(width) * u64::from(a.format.channels()) + u64::from(a.row_padding);
+            if stride * u64::from(height) > u64::from(u32::MAX) {
+                return Err(bad("more payload bytes than the u32 size field"));
+            }
+            let g = Geometry {
+                width,
+                height,
+                stride: stride as u32,
+                format: a.format,
+            };
+            if (a.stamp || a.torn_writes) && g.row_bytes() < 4 {
+                return Err(bad("--stamp needs rows of at least 4 bytes"));
+            }
+            Ok(g)
+        })
+        .collect()
+}
+
+/// The fault flags (`--stamp`, `--torn-writes`, `--reset-recreate`,
+/// `--reset-sizes`) against each other and the rest.
+fn check_faults(a: &SimArgs, geometry: &Geometry) -> Result<Option<u64>, ArgError> {
+    if (a.stamp || a.torn_writes) && geometry.row_bytes() < 4 {
+        return fail(format!(
+            "--stamp needs rows of at least 4 bytes (--width {} gives {})",
+            a.width,
+            geometry.row_bytes()
+        ));
+    }
+    if a.torn_writes && a.abi == Abi::V2_1 {
+        return fail("--torn-writes is not supported with --abi v2.1".to_string());
+    }
+    if a.torn_after.is_some() && !a.torn_writes {
+        return fail("--torn-after is only meaningful with --torn-writes".to_string());
+    }
+    let delay = match (a.torn_writes, a.torn_max_delay_us) {
+        (false, Some(_)) => {
+            return fail("--torn-max-delay-us is only meaningful with --torn-writes".to_string());
+        }
+        (false, None) => None,
+        (true, Some(d)) if d > MAX_TORN_DELAY_US => {
+            return fail(format!(
+                "--torn-max-delay-us {d} exceeds {MAX_TORN_DELAY_US}"
+            ));
+        }
+        (true, d) => Some(d.unwrap_or(1000)),
+    };
+    let resets_possible = a.reset_every > 0 || a.nats_url.is_some();
+    for (given, flag) in [
+        (a.reset_recreate, "--reset-recreate"),
+        (a.reset_sizes.is_some(), "--reset-sizes"),
+    ] {
+        if given && !resets_possible {
+            return fail(format!(
+                "{flag} is only meaningful with --reset-every (or --nats-url source.reset)"
+            ));
+        }
+    }
+    Ok(delay)
+}
+
 impl SimArgs {
     /// Checks every flag and derives the names (§1) where they are not explicit.
     pub fn into_config(self) -> Result<SimConfig, ArgError> {
@@ -377,6 +502,8 @@ impl SimArgs {
         };
         check_endpoint(&endpoint)?;
         let nats = check_nats(&self, &shm_name)?;
+        let torn_max_delay_us = check_faults(&self, &geometry)?;
+        let reset_sizes = check_reset_sizes(&self)?;
         Ok(SimConfig {
             label,
             shm_name,
@@ -390,6 +517,11 @@ impl SimArgs {
             au_log: self.au_log,
             reset_every: self.reset_every,
             nats,
+            stamp: self.stamp || self.torn_writes,
+            torn_max_delay_us,
+            torn_after: self.torn_after.unwrap_or(0),
+            reset_recreate: self.reset_recreate,
+            reset_sizes,
         })
     }
 }
@@ -694,6 +826,119 @@ mod tests {
                 "--nats-key",
             ),
             (&["--nats-url", "nats://h:port"], "--nats-url"),
+        ];
+        for (extra, flag) in cases {
+            let mut args = vec!["--label", "c"];
+            args.extend_from_slice(extra);
+            let e = config(&args).unwrap_err();
+            assert!(e.0.contains(flag), "{extra:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn fault_flags() {
+        let c = config(&["--label", "c"]).unwrap();
+        assert!(!c.stamp && c.torn_max_delay_us.is_none() && !c.reset_recreate);
+        assert!(c.reset_sizes.is_empty());
+        let c = config(&["--label", "c", "--torn-writes"]).unwrap();
+        assert!(c.stamp, "--torn-writes implies --stamp");
+        assert_eq!(c.torn_max_delay_us, Some(1000));
+        assert_eq!(c.torn_after, 0);
+        let c = config(&[
+            "--label",
+            "c",
+            "--torn-writes",
+            "--torn-max-delay-us",
+            "5",
+            "--torn-after",
+            "30",
+        ])
+        .unwrap();
+        assert_eq!((c.torn_max_delay_us, c.torn_after), (Some(5), 30));
+        let c = config(&[
+            "--label",
+            "c",
+            "--stamp",
+            "--reset-every",
+            "6",
+            "--reset-recreate",
+            "--reset-sizes",
+            "320x180,640x360",
+            "--row-padding",
+            "8",
+        ])
+        .unwrap();
+        assert!(c.stamp && c.reset_recreate);
+        assert_eq!(
+            c.reset_sizes,
+            [
+                Geometry {
+                    width: 320,
+                    height: 180,
+                    stride: 968,
+                    format: PixelFormat::Bgr
+                },
+                Geometry {
+                    width: 640,
+                    height: 360,
+                    stride: 1928,
+                    format: PixelFormat::Bgr
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_fault_flags_name_their_flag() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["--torn-max-delay-us", "5"], "--torn-max-delay-us"),
+            (&["--torn-after", "5"], "--torn-after"),
+            (
+                &["--torn-writes", "--torn-max-delay-us", "2000000"],
+                "--torn-max-delay-us",
+            ),
+            (&["--torn-writes", "--abi", "v2.1"], "--torn-writes"),
+            (&["--stamp", "--format", "gray", "--width", "3"], "--stamp"),
+            (&["--reset-recreate"], "--reset-recreate"),
+            (&["--reset-sizes", "320x180"], "--reset-sizes"),
+            (
+                &["--reset-every", "5", "--reset-sizes", "320"],
+                "--reset-sizes",
+            ),
+            (
+                &[
+                    "--reset-every",
+                    "5",
+                    "--abi",
+                    "v2.1",
+                    "--reset-sizes",
+                    "320x180",
+                ],
+                "--reset-sizes",
+            ),
+            (
+                &[
+                    "--reset-every",
+                    "5",
+                    "--format",
+                    "yuyv",
+                    "--reset-sizes",
+                    "321x180",
+                ],
+                "--reset-sizes",
+            ),
+            (
+                &[
+                    "--reset-every",
+                    "5",
+                    "--stamp",
+                    "--format",
+                    "gray",
+                    "--reset-sizes",
+                    "2x2",
+                ],
+                "--reset-sizes",
+            ),
         ];
         for (extra, flag) in cases {
             let mut args = vec!["--label", "c"];

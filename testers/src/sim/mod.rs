@@ -9,6 +9,9 @@
 //! `source.info` / `source.reset`; `--reset-every` resets the frame counter
 //! ([`timeline`]).
 //!
+//! `--stamp`, `--torn-writes`, `--reset-recreate` and `--reset-sizes` are
+//! the fault modes of `harness faults` ([`faults`]).
+//!
 //! Exit codes: 0 after `--frames` frames or a clean stop on SIGINT/SIGTERM,
 //! 2 for bad arguments (seed README "Exit Codes"), 1 for runtime failures
 //! (shared memory or ZeroMQ setup).
@@ -16,6 +19,7 @@
 pub mod body;
 pub mod cli;
 pub mod encoder;
+pub mod faults;
 pub mod layout;
 pub mod naming;
 pub mod nats;
@@ -62,6 +66,20 @@ fn summary_json(cfg: &SimConfig, s: &RunSummary) -> String {
         "segment_grew": s.segment_grew,
         "interrupted": s.interrupted,
         "resets": s.resets,
+        "reset_times_ns": s.reset_events.iter().map(|e| e.at_unix_ns).collect::<Vec<_>>(),
+        "reset_events": s.reset_events,
+        "reset_recreate": cfg.reset_recreate,
+        "reset_sizes": cfg.reset_sizes.iter().map(|g| format!("{}x{}", g.width, g.height)).collect::<Vec<_>>(),
+        "stamp": cfg.stamp,
+        "torn_mode": cfg.torn_max_delay_us.is_some(),
+        "torn_max_delay_us": cfg.torn_max_delay_us,
+        "torn_after": cfg.torn_max_delay_us.map(|_| cfg.torn_after),
+        "frames_written": s.frames_written,
+        "frames_written_in_place": s.frames_written_in_place,
+        "first_frame_unix_ns": s.first_frame_unix_ns,
+        "last_frame_unix_ns": s.last_frame_unix_ns,
+        "width": cfg.geometry.width,
+        "height": cfg.geometry.height,
         "nats_url": cfg.nats.as_ref().map(|c| c.url.as_str()),
         "nats_key": cfg.nats.as_ref().map(|c| c.key.as_str()),
         "nats_connected": n.connected,

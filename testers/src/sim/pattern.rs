@@ -83,6 +83,11 @@ impl PatternTables {
         }
     }
 
+    /// The (width, height) these tables were made for.
+    pub fn size(&self) -> (u32, u32) {
+        (self.b_col.len() as u32, self.g_row.len() as u32)
+    }
+
     /// Colours of row `y` in frame `f`, left to right.
     fn row_colours(&self, y: usize, f: u64) -> impl Iterator<Item = Rgb> + '_ {
         // (k*f) % 256 only depends on f % 256.

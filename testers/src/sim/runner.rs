@@ -15,6 +15,13 @@
 //! first frame of the new timeline; a due body message is handed to NATS
 //! right after the frame is stamped, before its payload, metadata and sync
 //! are written; OFFLINE goes out at exit. None of it ever waits for NATS.
+//!
+//! Fault modes ([`super::faults`]): `--stamp` writes the counter into the
+//! first and last rows; `--torn-writes` renders frame n+1 right after
+//! sync(n), waits a random 0..=D µs, then rewrites it in place (counter and
+//! timestamp first, then the payload in slow chunks) and announces it at its
+//! own deadline; at a reset `--reset-sizes` switches the resolution and
+//! `--reset-recreate` re-creates the segment (metadata zeroed first).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,6 +31,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use super::body::{self, BodyStamp};
 use super::cli::{EncodedConfig, SimConfig};
 use super::encoder::{AuEncoder, EncoderError};
+use super::faults::{self, ResetEvent, TornWriter};
 use super::layout::{self, Abi, AuMeta, Geometry, Header, Stamp};
 use super::nats::proto::ModuleStatusCode;
 use super::nats::{NatsLink, NatsReport, SourceState};
@@ -77,6 +85,17 @@ pub struct RunSummary {
     pub segment_grew: u64,
     /// Producer resets (§5): `--reset-every` and `source.reset` requests.
     pub resets: u64,
+    /// Each reset: when (Unix ns), before which frame, the size after it,
+    /// and whether the segment was re-created.
+    pub reset_events: Vec<ResetEvent>,
+    /// Frames whose payload was written into the segment (published ones,
+    /// plus one written but not announced when a stop came in between).
+    pub frames_written: u64,
+    /// Of those, rewritten in place by `--torn-writes`.
+    pub frames_written_in_place: u64,
+    /// Wall clock (Unix ns) of the first and last published frame.
+    pub first_frame_unix_ns: Option<u64>,
+    pub last_frame_unix_ns: Option<u64>,
     /// Present exactly with `--nats-url`.
     pub nats: Option<NatsReport>,
 }
@@ -89,6 +108,8 @@ struct AuStage {
     grew: u64,
     /// `--au-log`: every access unit, length-prefixed.
     log: Option<std::io::BufWriter<std::fs::File>>,
+    /// `--stamp`: the counter goes into the rendered frame before encoding.
+    stamp: bool,
 }
 
 impl AuStage {
@@ -96,6 +117,7 @@ impl AuStage {
         cfg: EncodedConfig,
         geom: &Geometry,
         log: Option<&std::path::Path>,
+        stamp: bool,
     ) -> Result<Self, SimError> {
         let log = log
             .map(|p| {
@@ -109,6 +131,7 @@ impl AuStage {
             .transpose()?;
         Ok(Self {
             log,
+            stamp,
             cfg,
             encoder: AuEncoder::new(cfg.codec, geom, cfg.frame_rate)?,
             scratch: vec![0; geom.payload_size() as usize],
@@ -128,6 +151,9 @@ impl AuStage {
         index: u64,
     ) -> Result<AuMeta, SimError> {
         pattern::fill_frame(tables, geom, f, &mut self.scratch);
+        if self.stamp {
+            faults::stamp_frame(geom, f as u32, &mut self.scratch);
+        }
         let stream_pts_ns = self.cfg.frame_rate.pts_ns(index);
         let au = self.encoder.encode(&self.scratch, stream_pts_ns)?;
         if let Some(log) = &mut self.log {
@@ -210,7 +236,7 @@ pub fn run(cfg: &SimConfig, stop: &AtomicBool) -> Result<RunSummary, SimError> {
     // The encoder first: it is the slowest and most likely part to fail.
     let mut stage = cfg
         .encoded
-        .map(|e| AuStage::new(e, &geom, cfg.au_log.as_deref()))
+        .map(|e| AuStage::new(e, &geom, cfg.au_log.as_deref(), cfg.stamp))
         .transpose()?;
     let capacity = payload_size + cfg.encoded.map_or(0, |e| e.au_capacity);
     let mut shm = ShmSegment::create(&cfg.shm_name, capacity).map_err(|source| SimError::Shm {
@@ -257,15 +283,29 @@ pub fn run(cfg: &SimConfig, stop: &AtomicBool) -> Result<RunSummary, SimError> {
         link.status(ModuleStatusCode::Online);
     }
 
-    let tables = PatternTables::new(geom.width, geom.height);
+    let mut geom = geom;
+    let mut tables = PatternTables::new(geom.width, geom.height);
     let period = Duration::from_secs_f64(1.0 / cfg.fps);
     let start = Instant::now();
     let mut timeline = Timeline::new(cfg.reset_every);
+    let mut torn = cfg
+        .torn_max_delay_us
+        .map(|d| TornWriter::new(d, wall_clock_ns() ^ u64::from(std::process::id())));
+    // --torn-writes renders here first, then copies into the segment slowly.
+    let mut frame_buf = vec![0u8; if torn.is_some() { payload_size } else { 0 }];
+    // The frame counter already rendered into frame_buf, if any.
+    let mut prerendered: Option<u32> = None;
+    let mut reset_events = Vec::new();
     let mut published = 0u64;
+    let mut written = 0u64;
     let mut late = 0u64;
+    let (mut first_ns, mut last_ns) = (None, None);
     while cfg.frames == 0 || published < cfg.frames {
         let deadline = start + Duration::from_secs_f64(published as f64 / cfg.fps);
-        if !sleep_until(deadline, stop) {
+        // --torn-writes: frame n > 0 is rendered at once, written in place
+        // a random moment after sync(n-1), and announced at its deadline.
+        let early = published > 0 && published >= cfg.torn_after && torn.is_some();
+        if !early && !sleep_until(deadline, stop) {
             break;
         }
         if Instant::now() > deadline + period {
@@ -279,6 +319,27 @@ pub fn run(cfg: &SimConfig, stop: &AtomicBool) -> Result<RunSummary, SimError> {
             );
             if let Some(link) = &nats {
                 link.status(ModuleStatusCode::StreamReset);
+            }
+            let event = apply_reset(cfg, &mut shm, &mut geom, timeline.resets, published)?;
+            if (geom.width, geom.height) != tables.size() {
+                tables = PatternTables::new(geom.width, geom.height);
+            }
+            if torn.is_some() {
+                frame_buf.resize(geom.payload_size() as usize, 0);
+            }
+            reset_events.push(event);
+        }
+        if let (true, Some(t)) = (early, &mut torn) {
+            // Usually rendered before the previous sync (below), so that the
+            // delay alone decides when the rewrite starts.
+            if reset || prerendered != Some(frame_count) {
+                pattern::fill_frame(&tables, &geom, u64::from(frame_count), &mut frame_buf);
+                faults::stamp_frame(&geom, frame_count, &mut frame_buf);
+            }
+            prerendered = None;
+            thread::sleep(t.next_delay());
+            if stop.load(Ordering::Relaxed) {
+                break;
             }
         }
         let stamp = Stamp {
@@ -305,7 +366,22 @@ pub fn run(cfg: &SimConfig, stop: &AtomicBool) -> Result<RunSummary, SimError> {
                 layout::metadata(Header::V2_1(&au), &geom, &stamp)
             }
             (None, abi) => {
-                pattern::fill_frame(&tables, &geom, f, &mut shm.parts_mut().1[..payload_size]);
+                let size = geom.payload_size() as usize;
+                match (&mut torn, early) {
+                    (Some(t), true) => {
+                        let (m, p) = shm.parts_mut();
+                        let id = (frame_count, stamp.timestamp_ns);
+                        let pause = faults::TORN_CHUNK_PAUSE;
+                        t.write_in_place(m, &mut p[..size], &frame_buf, &geom, id, pause);
+                    }
+                    _ => {
+                        let payload = &mut shm.parts_mut().1[..size];
+                        pattern::fill_frame(&tables, &geom, f, payload);
+                        if cfg.stamp {
+                            faults::stamp_frame(&geom, frame_count, payload);
+                        }
+                    }
+                }
                 let header = if abi == Abi::V1 {
                     Header::V1
                 } else {
@@ -314,6 +390,19 @@ pub fn run(cfg: &SimConfig, stop: &AtomicBool) -> Result<RunSummary, SimError> {
                 layout::metadata(header, &geom, &stamp)
             }
         };
+        written += 1;
+        // --torn-writes: render the next frame now, before this sync.
+        if torn.is_some()
+            && published + 1 >= cfg.torn_after
+            && let (next, false) = timeline.peek()
+        {
+            pattern::fill_frame(&tables, &geom, u64::from(next), &mut frame_buf);
+            faults::stamp_frame(&geom, next, &mut frame_buf);
+            prerendered = Some(next);
+        }
+        if early && !sleep_until(deadline, stop) {
+            break;
+        }
         shm.parts_mut().0.copy_from_slice(&meta);
         let sync = layout::sync_message(frame_count, stamp.timestamp_ns, cfg.label.as_bytes());
         publisher.send(&sync).map_err(|source| SimError::Publish {
@@ -321,6 +410,8 @@ pub fn run(cfg: &SimConfig, stop: &AtomicBool) -> Result<RunSummary, SimError> {
             source,
         })?;
         state.frame_written(frame_count, stamp.timestamp_ns);
+        first_ns.get_or_insert(stamp.timestamp_ns);
+        last_ns = Some(stamp.timestamp_ns);
         published += 1;
     }
     let interrupted = stop.load(Ordering::Relaxed);
@@ -339,7 +430,59 @@ pub fn run(cfg: &SimConfig, stop: &AtomicBool) -> Result<RunSummary, SimError> {
         segment_bytes,
         segment_grew,
         resets: timeline.resets,
+        reset_events,
+        frames_written: written,
+        frames_written_in_place: torn.as_ref().map_or(0, |t| t.frames_in_place),
+        first_frame_unix_ns: first_ns,
+        last_frame_unix_ns: last_ns,
         nats,
+    })
+}
+
+/// What a reset does to the segment: with `--reset-sizes` the next size
+/// (cycling), with `--reset-recreate` a new segment under the same name
+/// (metadata zeroed first), else the segment grows when the new size needs
+/// it. Returns the event for the `--json` summary.
+fn apply_reset(
+    cfg: &SimConfig,
+    shm: &mut ShmSegment,
+    geom: &mut Geometry,
+    reset_no: u64,
+    published: u64,
+) -> Result<ResetEvent, SimError> {
+    if !cfg.reset_sizes.is_empty() {
+        let i = (reset_no.saturating_sub(1) % cfg.reset_sizes.len() as u64) as usize;
+        *geom = cfg.reset_sizes[i];
+    }
+    let shm_err = |source| SimError::Shm {
+        name: cfg.shm_name.clone(),
+        source,
+    };
+    let payload = geom.payload_size() as usize;
+    if cfg.reset_recreate {
+        let capacity = payload + cfg.encoded.map_or(0, |e| e.au_capacity);
+        shm.recreate(capacity).map_err(shm_err)?;
+    } else {
+        shm.grow_payload(payload, payload).map_err(shm_err)?;
+    }
+    if cfg.reset_recreate || !cfg.reset_sizes.is_empty() {
+        tracing::info!(
+            "reset #{reset_no}: {}x{}{}",
+            geom.width,
+            geom.height,
+            if cfg.reset_recreate {
+                ", segment re-created"
+            } else {
+                ""
+            }
+        );
+    }
+    Ok(ResetEvent {
+        at_unix_ns: wall_clock_ns(),
+        before_frame: published,
+        width: geom.width,
+        height: geom.height,
+        recreated: cfg.reset_recreate,
     })
 }
 

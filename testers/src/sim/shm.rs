@@ -26,12 +26,43 @@ impl Drop for Unlink {
     }
 }
 
+/// Creates `name` exclusively (mode 0666), sizes it to `256 + payload_size`
+/// and maps it read-write. The name is unlinked again on failure.
+fn open_new(cname: &CString, payload_size: usize) -> io::Result<(File, MmapMut)> {
+    // SAFETY: valid C string; the returned fd is checked and then owned by a File.
+    let fd = unsafe {
+        libc::shm_open(
+            cname.as_ptr(),
+            libc::O_CREAT | libc::O_EXCL | libc::O_RDWR,
+            0o666 as libc::mode_t,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let made = (|| {
+        // SAFETY: fd is a freshly opened descriptor nobody else owns.
+        let file = unsafe { File::from_raw_fd(fd) };
+        // shm_open applies the umask; readers of other users need 0666.
+        file.set_permissions(Permissions::from_mode(0o666))?;
+        file.set_len((META_SIZE + payload_size) as u64)?;
+        // SAFETY: the segment is ours (O_EXCL); other processes only read it.
+        let map = unsafe { MmapMut::map_mut(&file)? };
+        Ok((file, map))
+    })();
+    if made.is_err() {
+        // SAFETY: valid C string.
+        unsafe { libc::shm_unlink(cname.as_ptr()) };
+    }
+    made
+}
+
 /// A created, mapped segment; removed from `/dev/shm` on drop.
 #[derive(Debug)]
 pub struct ShmSegment {
     map: MmapMut,
     file: File,
-    _unlink: Unlink,
+    unlink: Unlink,
 }
 
 impl ShmSegment {
@@ -42,30 +73,27 @@ impl ShmSegment {
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in shm name"))?;
         // SAFETY: valid C string; a missing segment just makes shm_unlink fail.
         unsafe { libc::shm_unlink(cname.as_ptr()) };
-        // SAFETY: valid C string; the returned fd is checked and then owned by a File.
-        let fd = unsafe {
-            libc::shm_open(
-                cname.as_ptr(),
-                libc::O_CREAT | libc::O_EXCL | libc::O_RDWR,
-                0o666 as libc::mode_t,
-            )
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let unlink = Unlink(cname);
-        // SAFETY: fd is a freshly opened descriptor nobody else owns.
-        let file = unsafe { File::from_raw_fd(fd) };
-        // shm_open applies the umask; readers of other users need 0666.
-        file.set_permissions(Permissions::from_mode(0o666))?;
-        file.set_len((META_SIZE + payload_size) as u64)?;
-        // SAFETY: the segment is ours (O_EXCL); other processes only read it.
-        let map = unsafe { MmapMut::map_mut(&file)? };
+        let (file, map) = open_new(&cname, payload_size)?;
         Ok(Self {
             map,
             file,
-            _unlink: unlink,
+            unlink: Unlink(cname),
         })
+    }
+
+    /// A producer re-initialising (contract §2): the metadata is zeroed,
+    /// the name unlinked and a new segment (a new inode, all zero) created
+    /// under it with room for `payload_size` bytes. Readers still mapping
+    /// the old one see zeroed metadata until they re-open the name.
+    pub fn recreate(&mut self, payload_size: usize) -> io::Result<()> {
+        self.map[..META_SIZE].fill(0);
+        std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+        // SAFETY: valid C string owned by the guard.
+        unsafe { libc::shm_unlink(self.unlink.0.as_ptr()) };
+        let (file, map) = open_new(&self.unlink.0, payload_size)?;
+        self.map = map;
+        self.file = file;
+        Ok(())
     }
 
     /// Metadata block `[0,256)` and payload `[256,..)`, split for separate writes.
@@ -124,6 +152,32 @@ mod tests {
         assert_eq!((meta[0], payload[99], payload[100]), (0xAB, 0xCD, 0));
         let path = format!("/dev/shm/{name}");
         assert_eq!(std::fs::metadata(&path).unwrap().len(), 5256);
+        drop(seg);
+        assert!(!std::path::Path::new(&path).exists());
+    }
+
+    #[test]
+    fn recreate_makes_a_new_inode_and_zeroes_the_old_metadata() {
+        use std::os::unix::fs::MetadataExt;
+        let name = format!("cvmt_shm_recreate_{}", std::process::id());
+        let path = format!("/dev/shm/{name}");
+        let mut seg = ShmSegment::create(&name, 64).unwrap();
+        seg.parts_mut().0.fill(0x55);
+        seg.parts_mut().1.fill(0x66);
+        let ino = std::fs::metadata(&path).unwrap().ino();
+        // A reader that mapped the old segment keeps it.
+        let old = std::fs::File::open(&path).unwrap();
+        seg.recreate(128).unwrap();
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_ne!(meta.ino(), ino, "a new inode under the same name");
+        assert_eq!(meta.len(), 256 + 128);
+        assert_eq!(seg.payload_capacity(), 128);
+        let (m, p) = seg.parts_mut();
+        assert!(m.iter().chain(p.iter()).all(|&b| b == 0));
+        let mut buf = vec![0u8; 257];
+        std::io::Read::read_exact(&mut &old, &mut buf).unwrap();
+        assert!(buf[..256].iter().all(|&b| b == 0), "old metadata zeroed");
+        assert_eq!(buf[256], 0x66, "old payload untouched");
         drop(seg);
         assert!(!std::path::Path::new(&path).exists());
     }

@@ -24,6 +24,13 @@ impl Timeline {
         }
     }
 
+    /// What [`Timeline::next_frame`]`(false)` would return, without
+    /// advancing: lets a producer prepare the next frame ahead of time.
+    pub fn peek(&self) -> (u32, bool) {
+        let due = self.reset_every > 0 && self.since_reset >= self.reset_every;
+        (if due { 0 } else { self.next_count }, due)
+    }
+
     /// The next frame's counter, and whether a reset starts a new timeline
     /// with it (then STREAM_RESET goes out before the frame is written).
     pub fn next_frame(&mut self, reset_requested: bool) -> (u32, bool) {
@@ -56,6 +63,15 @@ mod tests {
         let resets: Vec<usize> = (0..30).filter(|&i| frames[i].1).collect();
         assert_eq!(resets, [10, 20]);
         assert_eq!(t.resets, 2);
+    }
+
+    #[test]
+    fn peek_predicts_next_frame() {
+        let mut t = Timeline::new(3);
+        for _ in 0..10 {
+            let p = t.peek();
+            assert_eq!(t.next_frame(false), p);
+        }
     }
 
     #[test]

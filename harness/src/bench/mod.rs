@@ -1,0 +1,251 @@
+//! `harness bench`: for each frame size x codec, the streamer side by side
+//! with the equivalent `gst-launch-1.0` pipeline, in the same run: CPU time
+//! per frame and peak memory (wait4(2) of each process), unpaced throughput,
+//! and the streamer's capture-to-receiver latency from a paced 30 fps run
+//! through the real path. Writes `DIR/<run-id>/bench/result.json`,
+//! `table.txt` and `latency.svg`, and points `DIR/latest` at the run.
+
+mod child;
+mod gst_side;
+mod measure;
+mod model;
+mod output;
+mod paced;
+mod pipeline;
+pub mod plan;
+mod streamer;
+mod svg;
+mod table;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::bins::{Binaries, supports_flag};
+use crate::evidence::{RunDir, write_json};
+use crate::model::{Outcome, RowEntry};
+use crate::names::{RowNames, RunNames};
+use crate::progress::Progress;
+use crate::{HarnessError, interrupt};
+pub use model::{BenchResult, Status};
+use model::{ConfigResult, StreamerSide};
+use plan::{Config, Plan};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error(transparent)]
+    Harness(#[from] HarnessError),
+    #[error("--sizes: {0:?} is not WIDTHxHEIGHT with even values in 16..=8192")]
+    BadSize(String),
+    #[error("--codecs: {0:?} is neither h264 nor h265")]
+    BadCodec(String),
+    #[error("--frames {0}: at least 30 are needed (latency percentiles, start-up)")]
+    TooFewFrames(u64),
+    #[error("nothing to measure: no size or no codec")]
+    Empty,
+}
+
+pub struct Options {
+    pub evidence: PathBuf,
+    pub bin_dir: Option<PathBuf>,
+    pub sizes: Option<Vec<String>>,
+    pub codecs: Option<Vec<String>>,
+    pub frames: Option<u64>,
+    pub quick: bool,
+    /// `--encoder-device` for the streamer: auto, nvenc or software.
+    pub encoder_device: String,
+    pub argv: Vec<String>,
+}
+
+pub struct Finished {
+    pub result: BenchResult,
+    /// `DIR/<run-id>`.
+    pub run_dir: PathBuf,
+    /// The table as printed and saved in `table.txt`.
+    pub table: String,
+    pub exit_code: u8,
+}
+
+/// Exit code of an interrupted run (128 + SIGINT).
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// What the runs of one configuration share.
+pub struct ConfigCtx<'a> {
+    pub bins: &'a Binaries,
+    pub progress: &'a dyn Progress,
+    pub id: String,
+    pub dir: PathBuf,
+    pub names: RowNames,
+    pub cfg: Config,
+    pub frames: u64,
+    pub encoder_device: &'a str,
+    /// Whether the streamer's --help lists --no-nats.
+    pub streamer_no_nats: bool,
+}
+
+impl ConfigCtx<'_> {
+    pub fn phase(&self, phase: &str) {
+        self.progress.phase(&self.id, phase);
+    }
+
+    /// A hang guard for one run, not a limit on speed: 30 s of start-up plus
+    /// half a second a frame (2 fps).
+    pub fn unpaced_deadline(&self) -> Instant {
+        Instant::now() + Duration::from_secs(30) + Duration::from_millis(self.frames * 500)
+    }
+}
+
+/// `release` or `debug` from the name of the binaries' folder (cargo's
+/// target/<profile>), else `unknown`.
+fn build_profile(dir: &Path) -> &'static str {
+    match dir.file_name().and_then(|n| n.to_str()) {
+        Some("release") => "release",
+        Some("debug") => "debug",
+        _ => "unknown",
+    }
+}
+
+fn method() -> Vec<String> {
+    [
+        "cpu_ms_per_frame: (ru_utime + ru_stime) of the process, from wait4(2), divided by the frames it encoded",
+        "peak_rss: ru_maxrss of the process, from wait4(2); in the streamer's paced run it includes the pages of the producer's shared-memory segment it read",
+        "fps: frames encoded / wall time of the process from spawn to exit (start-up included on both sides)",
+        "streamer unpaced: --input-mode dummy at --dummy-fps 1000 (the highest it accepts) with --queue-size 64 (the most it takes); the dummy source does not wait for the encoder, so under sustained overload frames are dropped and counted (frames_dropped), and that run's cpu_ms_per_frame includes making them; fps_limited_by is encoder when frames were dropped (the rate is the encoder's), lower_bound when none were (the streamer can do at least this); its peak memory includes the queued frames",
+        "the table's cpu ms/frame and peak MiB come from the paced runs, where both sides encode every frame",
+        "gst unpaced: videotestsrc non-live, udpsink sync=false: one streaming thread, each element waits for the next; frames encoded = num-buffers, confirmed by gst-launch -e's EOS message",
+        "paced_30fps: the streamer fed by cvmmap_sim at 30 fps over shared memory and ZeroMQ, sending RTP to rtp_receiver_tester; gst with videotestsrc is-live=true",
+        "latency_ms: rtp_receiver_tester's capture-to-arrival latency (RTCP sender reports map RTP time to the capture clock; same host, same clock), over the complete access units it measured: all of them with --linger-ms (receiver_linger_ms), else those up to its threshold of 95% of the frames",
+        "RTP in unpaced runs goes to a UDP port pair the harness holds open without reading, so sends succeed as real ones do",
+        "NATS: the streamer runs with --no-nats, as gst has none",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn title(c: &Config) -> String {
+    let codec = match c.codec {
+        plan::Codec::H264 => "H.264",
+        plan::Codec::H265 => "H.265",
+    };
+    format!("{} {codec}", c.size())
+}
+
+/// The progress line's summary of a finished configuration.
+fn entry(c: &ConfigResult, title: String) -> RowEntry {
+    let (s, g) = (&c.streamer, &c.gst);
+    let outcome = match (s.status, g.status) {
+        (Status::Ok, Status::Ok) => Outcome::Pass,
+        (Status::Failed, _) | (_, Status::Failed) => Outcome::Fail,
+        _ => Outcome::Skip,
+    };
+    let fig = |run: Option<&model::Run>| {
+        run.and_then(|r| {
+            Some(format!(
+                "{:.2} ms/frame {:.0} fps",
+                r.cpu_ms_per_frame?, r.fps?
+            ))
+        })
+        .unwrap_or_else(|| "-".into())
+    };
+    let mut detail = format!("streamer {}", fig(s.unpaced.as_ref()));
+    if let Some(l) = &s.latency_ms {
+        detail.push_str(&format!(" p50 {:.1} ms p99 {:.1} ms", l.p50, l.p99));
+    }
+    detail.push_str(&format!("; gst {}", fig(g.unpaced.as_ref())));
+    RowEntry {
+        row: c.id.clone(),
+        title,
+        negative: false,
+        outcome,
+        reason: format!("streamer: {}; gst: {}", s.reason, g.reason),
+        detail,
+        duration_ms: c.duration_ms,
+        result: Some("bench/result.json".into()),
+    }
+}
+
+fn streamer_side(frames: u64, linger: bool) -> StreamerSide {
+    StreamerSide {
+        status: Status::Ok,
+        reason: String::new(),
+        encoder: None,
+        unpaced: None,
+        paced: None,
+        processes: Vec::new(),
+        latency_ms: None,
+        latency_note: None,
+        units_received: None,
+        receive_threshold: (frames * 95).div_ceil(100),
+        receiver_linger_ms: linger.then_some(paced::LINGER_MS),
+        sim_late_frames: None,
+    }
+}
+
+pub fn run(opts: &Options, progress: &dyn Progress) -> Result<Finished, BenchError> {
+    let bins = Binaries::locate(opts.bin_dir.as_deref())?;
+    let plan = Plan::new(
+        opts.sizes.as_deref(),
+        opts.codecs.as_deref(),
+        opts.frames,
+        opts.quick,
+    )?;
+    let (started_at, t0) = (SystemTime::now(), Instant::now());
+    let run = RunDir::create(&opts.evidence, "bench", started_at)?;
+    let bench_dir = run.sub_dir("bench")?;
+    let names = RunNames::new(run.token());
+    let tool = gst_side::find_tool();
+    let streamer_no_nats = supports_flag(&bins.streamer, "--no-nats");
+    let receiver_lingers = supports_flag(&bins.rtp_receiver, "--linger-ms");
+    let mut result = model::skeleton(opts, &plan, &run, &bins, tool, started_at);
+    result.build_profile = build_profile(&bins.dir);
+    result.method = method();
+    let result_path = bench_dir.join("result.json");
+    write_json(&result_path, &result)?;
+    for cfg in &plan.configs {
+        if interrupt::requested() {
+            break;
+        }
+        let id = cfg.id();
+        progress.started(&id);
+        let t = Instant::now();
+        let ctx = ConfigCtx {
+            bins: &bins,
+            progress,
+            dir: run.sub_dir(&format!("bench/{id}"))?,
+            names: names.row(&id),
+            cfg: *cfg,
+            frames: plan.frames,
+            encoder_device: &opts.encoder_device,
+            streamer_no_nats,
+            id: id.clone(),
+        };
+        let mut streamer = streamer_side(plan.frames, receiver_lingers);
+        streamer::measure(&ctx, &mut streamer);
+        let mut gst = gst_side::side("not run");
+        if interrupt::requested() {
+            gst.reason = "interrupted before it started".into();
+        } else {
+            gst_side::measure(
+                &ctx,
+                &result.gst_launch,
+                streamer.encoder.as_ref(),
+                &mut gst,
+            );
+        }
+        let c = ConfigResult {
+            id,
+            width: cfg.width,
+            height: cfg.height,
+            codec: cfg.codec.as_str(),
+            frames: plan.frames,
+            duration_ms: t.elapsed().as_millis() as u64,
+            streamer,
+            gst,
+        };
+        progress.finished(&entry(&c, title(cfg)));
+        result.configs.push(c);
+        result.duration_ms = t0.elapsed().as_millis() as u64;
+        write_json(&result_path, &result)?;
+    }
+    output::finish(run, bench_dir, &plan, result, t0)
+}

@@ -1,0 +1,249 @@
+//! The shape of `bench/result.json`, mirrored by
+//! `evidence/schema/bench.schema.json`. Units are in the field names (`_ms`,
+//! `_kib`, `_mib`, `fps`); anything not measured is null with a reason,
+//! never a guess.
+
+use serde::Serialize;
+
+use std::time::SystemTime;
+
+use super::Options;
+use super::plan::{self, Codec, Plan};
+use crate::bins::Binaries;
+use crate::evidence::RunDir;
+use crate::model::{EncoderUsed, GitInfo, HarnessInfo, HostInfo, Latency, ProcessRecord};
+use crate::{clock, host};
+
+/// How one side of one configuration went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Every run of this side produced its figures.
+    Ok,
+    /// A run failed (non-zero exit, no frames, a hang): its figures are null.
+    Failed,
+    /// Something it needs is absent (gst-launch-1.0, an encoder element), or
+    /// the run was interrupted before it.
+    Skipped,
+}
+
+/// One measured process run, from wait4(2).
+#[derive(Debug, Clone, Serialize)]
+pub struct Run {
+    /// `unpaced` or `paced_30fps`.
+    pub mode: &'static str,
+    pub process: ProcessRecord,
+    pub wall_ms: f64,
+    pub user_cpu_ms: f64,
+    pub sys_cpu_ms: f64,
+    /// Peak resident set size (`ru_maxrss`).
+    pub peak_rss_kib: u64,
+    pub peak_rss_mib: f64,
+    /// Frames the side encoded: the divisor of the per-frame figures.
+    pub frames_encoded: Option<u64>,
+    /// Frames its source produced (the streamer: ingested).
+    pub frames_in: Option<u64>,
+    /// Frames its source produced that were never encoded.
+    pub frames_dropped: Option<u64>,
+    /// (user + sys) / frames_encoded.
+    pub cpu_ms_per_frame: Option<f64>,
+    /// frames_encoded / wall time (start-up included, as for both sides).
+    pub fps: Option<f64>,
+    /// What limited `fps`: `encoder` (the streamer's source offered frames
+    /// faster than they were encoded and some were dropped), `lower_bound`
+    /// (none dropped: the encoder kept up or the queue absorbed the backlog;
+    /// the streamer can do at least this),
+    /// `back_pressure` (gst: one streaming thread, each element waits for
+    /// the next), `realtime` (paced runs).
+    pub fps_limited_by: &'static str,
+}
+
+/// The streamer's side of one configuration.
+#[derive(Debug, Clone, Serialize)]
+pub struct StreamerSide {
+    pub status: Status,
+    pub reason: String,
+    /// The `encoder` object of its `--summary-json` (unpaced run, else paced).
+    pub encoder: Option<EncoderUsed>,
+    /// `--input-mode dummy` as fast as it goes: throughput, CPU, memory.
+    pub unpaced: Option<Run>,
+    /// cvmmap_sim (30 fps) -> shm/ZeroMQ -> streamer -> rtp_receiver_tester.
+    pub paced: Option<Run>,
+    /// Processes not in a run's figures: the paced run's simulator and
+    /// receiver, and a streamer run that produced no figures.
+    pub processes: Vec<ProcessRecord>,
+    /// Capture-to-receiver latency from the receiver (RTCP sender reports).
+    pub latency_ms: Option<Latency>,
+    pub latency_note: Option<String>,
+    /// Complete access units at the receiver / its threshold.
+    pub units_received: Option<u64>,
+    pub receive_threshold: u64,
+    /// `--linger-ms` given to the receiver (it then measures every unit
+    /// until the stream goes quiet); null when its --help does not list it,
+    /// and the latency covers the units up to the threshold.
+    pub receiver_linger_ms: Option<u64>,
+    /// The simulator's frames published later than one period after their
+    /// deadline (a producer that cannot keep 30 fps skews the latency).
+    pub sim_late_frames: Option<u64>,
+}
+
+/// The gst-launch-1.0 side of one configuration.
+#[derive(Debug, Clone, Serialize)]
+pub struct GstSide {
+    pub status: Status,
+    pub reason: String,
+    /// The encoder element: the one the streamer reported using.
+    pub element: Option<String>,
+    /// The unpaced pipeline description, as gst-launch-1.0 parsed it.
+    pub pipeline: Option<String>,
+    pub pipeline_paced: Option<String>,
+    pub unpaced: Option<Run>,
+    pub paced: Option<Run>,
+    /// A gst-launch-1.0 run that produced no figures.
+    pub processes: Vec<ProcessRecord>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfigResult {
+    /// e.g. `640x360_h264`: also the folder holding its logs.
+    pub id: String,
+    pub width: u32,
+    pub height: u32,
+    pub codec: &'static str,
+    pub frames: u64,
+    pub duration_ms: u64,
+    pub streamer: StreamerSide,
+    pub gst: GstSide,
+}
+
+/// The settings both sides were given.
+#[derive(Debug, Clone, Serialize)]
+pub struct Settings {
+    pub frames: u64,
+    pub fps: u32,
+    pub quick: bool,
+    pub sizes: Vec<String>,
+    pub codecs: Vec<&'static str>,
+    pub gop: u32,
+    pub b_frames: u32,
+    pub bitrate_kbps: u32,
+    /// `--preset` / `speed-preset` per codec.
+    pub preset_h264: &'static str,
+    pub preset_h265: &'static str,
+    pub payload_type: u8,
+    pub mtu: u32,
+    /// The streamer's `--queue-size` in the paced and unpaced runs.
+    pub queue_size: u32,
+    pub unpaced_queue_size: u32,
+    /// `--encoder-device` given to the streamer.
+    pub encoder_device: String,
+    /// The dummy source's rate in unpaced runs (its maximum).
+    pub dummy_fps: u32,
+    pub gst_pattern: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GstTool {
+    /// Path of gst-launch-1.0, or null when it is not installed.
+    pub path: Option<String>,
+    pub version: Option<String>,
+    /// Why the gst side was skipped, or null.
+    pub skipped_reason: Option<String>,
+}
+
+/// `DIR/<run-id>/bench/result.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchResult {
+    pub schema_version: u32,
+    pub kind: &'static str,
+    pub run_id: String,
+    /// `running` (rewritten after each configuration), `complete`,
+    /// `interrupted`.
+    pub status: &'static str,
+    pub exit_code: Option<i32>,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub duration_ms: u64,
+    pub git: GitInfo,
+    pub host: HostInfo,
+    pub runtime: &'static str,
+    pub harness: HarnessInfo,
+    /// `release` / `debug` from the binaries' folder name, else `unknown`:
+    /// a debug build's figures say little about the streamer's speed.
+    pub build_profile: &'static str,
+    pub gst_launch: GstTool,
+    pub settings: Settings,
+    /// How each figure was obtained, in words.
+    pub method: Vec<String>,
+    pub configs: Vec<ConfigResult>,
+    /// Configurations not measured (the run was interrupted first).
+    pub configs_not_run: Vec<String>,
+    /// Files in the bench folder besides result.json.
+    pub artifacts: Vec<String>,
+}
+
+/// The result before any configuration ran (`status` "running").
+pub fn skeleton(
+    opts: &Options,
+    p: &Plan,
+    run: &RunDir,
+    bins: &Binaries,
+    gst_launch: GstTool,
+    started_at: SystemTime,
+) -> BenchResult {
+    let mut sizes: Vec<String> = p.configs.iter().map(|c| c.size()).collect();
+    sizes.dedup();
+    let mut codecs: Vec<&'static str> = Vec::new();
+    for c in &p.configs {
+        if !codecs.contains(&c.codec.as_str()) {
+            codecs.push(c.codec.as_str());
+        }
+    }
+    BenchResult {
+        schema_version: crate::SCHEMA_VERSION,
+        kind: "bench",
+        run_id: run.run_id.clone(),
+        status: "running",
+        exit_code: None,
+        started_at: clock::rfc3339(started_at),
+        finished_at: None,
+        duration_ms: 0,
+        git: host::git_info(),
+        host: host::host_info(),
+        runtime: "local",
+        harness: HarnessInfo {
+            version: env!("CARGO_PKG_VERSION"),
+            argv: opts.argv.clone(),
+            bin_dir: bins.dir.display().to_string(),
+        },
+        build_profile: "unknown",
+        gst_launch,
+        settings: Settings {
+            frames: p.frames,
+            fps: plan::FPS,
+            quick: p.quick,
+            sizes,
+            codecs,
+            gop: plan::GOP,
+            b_frames: plan::B_FRAMES,
+            bitrate_kbps: plan::BITRATE_KBPS,
+            preset_h264: Codec::H264.preset(),
+            preset_h265: Codec::H265.preset(),
+            payload_type: plan::PAYLOAD_TYPE,
+            mtu: plan::MTU,
+            queue_size: plan::QUEUE_SIZE,
+            unpaced_queue_size: plan::UNPACED_QUEUE_SIZE,
+            encoder_device: opts.encoder_device.clone(),
+            dummy_fps: super::streamer::DUMMY_FPS,
+            gst_pattern: format!(
+                "{} horizontal-speed={}",
+                super::pipeline::PATTERN,
+                super::pipeline::PATTERN_SPEED
+            ),
+        },
+        method: Vec::new(),
+        configs: Vec::new(),
+        configs_not_run: Vec::new(),
+        artifacts: Vec::new(),
+    }
+}

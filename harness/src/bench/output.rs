@@ -1,0 +1,82 @@
+//! The end of a run: the plot, the table, the final result.json and
+//! `DIR/latest`; the exit code.
+
+use std::path::PathBuf;
+use std::time::{Instant, SystemTime};
+
+use super::model::{BenchResult, Status};
+use super::plan::{Config, Plan};
+use super::{BenchError, EXIT_INTERRUPTED, Finished, svg, table};
+use crate::evidence::{RunDir, list_files, write_json};
+use crate::{HarnessError, clock, interrupt};
+
+/// Writes the table, the plot and the final result.json; moves `latest`.
+pub fn finish(
+    run: RunDir,
+    bench_dir: PathBuf,
+    plan: &Plan,
+    mut result: BenchResult,
+    t0: Instant,
+) -> Result<Finished, BenchError> {
+    let interrupted = interrupt::requested();
+    result.configs_not_run = plan
+        .configs
+        .iter()
+        .map(Config::id)
+        .filter(|id| !result.configs.iter().any(|c| &c.id == id))
+        .collect();
+    let sides = result
+        .configs
+        .iter()
+        .flat_map(|c| [c.streamer.status, c.gst.status]);
+    let all_ok = sides.clone().all(|s| s == Status::Ok) && !result.configs.is_empty();
+    let exit_code = match (interrupted, all_ok) {
+        (true, _) => EXIT_INTERRUPTED,
+        // A skipped side is not a comparison: the table says why.
+        (false, false) => 1,
+        (false, true) => 0,
+    };
+    result.status = if interrupted {
+        "interrupted"
+    } else {
+        "complete"
+    };
+    result.exit_code = Some(i32::from(exit_code));
+    result.finished_at = Some(clock::rfc3339(SystemTime::now()));
+    result.duration_ms = t0.elapsed().as_millis() as u64;
+    let series: Vec<svg::Series> = result
+        .configs
+        .iter()
+        .map(|c| svg::Series {
+            label: format!("{}x{} {}", c.width, c.height, c.codec),
+            latency: c.streamer.latency_ms.as_ref(),
+            note: format!(
+                "not measured: {}",
+                c.streamer
+                    .latency_note
+                    .as_deref()
+                    .unwrap_or(&c.streamer.reason)
+            ),
+        })
+        .collect();
+    let plot = svg::render(
+        "cvmmap_streamer capture-to-receiver latency (paced 30 fps, RTP over loopback)",
+        &series,
+    );
+    let svg_path = bench_dir.join("latency.svg");
+    std::fs::write(&svg_path, plot).map_err(|e| HarnessError::io(&svg_path, e))?;
+    let table = table::render(&result);
+    let table_path = bench_dir.join("table.txt");
+    std::fs::write(&table_path, &table).map_err(|e| HarnessError::io(&table_path, e))?;
+    result.artifacts = list_files(&bench_dir, &["result.json"]);
+    write_json(&bench_dir.join("result.json"), &result)?;
+    if let Err(e) = run.point_latest() {
+        tracing::warn!(error = %e, "cannot point DIR/latest at this run");
+    }
+    Ok(Finished {
+        result,
+        run_dir: run.path.clone(),
+        table,
+        exit_code,
+    })
+}

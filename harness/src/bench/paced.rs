@@ -1,0 +1,194 @@
+//! The streamer's paced run through the real path: rtp_receiver_tester
+//! (bound first), cvmmap_streamer (until its ingest listens), then
+//! cvmmap_sim at 30 fps over shared memory and ZeroMQ. Gives the
+//! capture-to-receiver latency (the receiver maps RTP time to the capture
+//! clock with the streamer's RTCP sender reports) and the streamer's CPU and
+//! memory at a camera's rate.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::ConfigCtx;
+use super::child::Measured;
+use super::measure::{BY_REALTIME, Frames, run_figures};
+use super::model::{Status, StreamerSide};
+use super::plan::{FPS, PAYLOAD_TYPE, QUEUE_SIZE};
+use super::streamer::{Failed, Summary};
+use crate::acceptance::judge::{at, u};
+use crate::evidence::read_json;
+use crate::model::Latency;
+use crate::ports;
+use crate::supervisor::{Exit, Proc, Wait};
+
+/// The streamer ends this long after the last frame if it has not already
+/// stopped at `--ingest-max-frames` (a dropped frame means it never counts
+/// to the end).
+const IDLE_TIMEOUT_MS: u64 = 2000;
+/// `rtp_receiver_tester --linger-ms`, where it has that flag: how long the
+/// stream must be quiet before the receiver ends after its threshold.
+pub const LINGER_MS: u64 = 1000;
+/// The simulator's `--label`.
+const LABEL: &str = "bench";
+
+fn fail(why: String) -> Failed {
+    (Status::Failed, why)
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+/// Runs it; the receiver and simulator records go into `side.processes`.
+pub fn run(ctx: &ConfigCtx, side: &mut StreamerSide) -> Result<(), Failed> {
+    ctx.phase("streamer paced: receiver starting");
+    let port = ports::free_udp_pair().map_err(|e| fail(format!("no UDP port pair: {e}")))?;
+    // The receiver stops at its threshold (95% of the frames, the
+    // acceptance bar); it has no other end but its timeout.
+    let timeout_ms = ctx.frames * 1000 / u64::from(FPS) + 20_000;
+    let rx_json = ctx.dir.join("receiver.json");
+    let mut rx_args = strings(&[
+        "--listen-host",
+        "127.0.0.1",
+        "--port",
+        &port.to_string(),
+        "--expect-pt",
+        &PAYLOAD_TYPE.to_string(),
+        "--expect-codec",
+        ctx.cfg.codec.as_str(),
+        "--frame-threshold",
+        &side.receive_threshold.to_string(),
+        "--timeout-ms",
+        &timeout_ms.to_string(),
+        "--json",
+        &rx_json.display().to_string(),
+    ]);
+    // Newer receivers can keep measuring after the threshold until the
+    // stream goes quiet: then the latency covers every unit, not the first 95%.
+    if let Some(ms) = side.receiver_linger_ms {
+        rx_args.extend(["--linger-ms".to_owned(), ms.to_string()]);
+    }
+    let mut procs = vec![
+        Proc::spawn(&ctx.dir, "receiver", &ctx.bins.rtp_receiver, rx_args)
+            .map_err(|e| fail(e.to_string()))?,
+    ];
+    let result = steps(ctx, side, port, &rx_json, &mut procs);
+    for p in procs.iter_mut() {
+        p.stop("paced run finished");
+    }
+    side.processes.extend(procs.iter_mut().map(Proc::record));
+    ctx.names.clean_up();
+    result
+}
+
+fn steps(
+    ctx: &ConfigCtx,
+    side: &mut StreamerSide,
+    port: u16,
+    rx_json: &Path,
+    procs: &mut Vec<Proc>,
+) -> Result<(), Failed> {
+    if !ports::wait_udp_bound(port, Duration::from_secs(15)) {
+        let last = procs[0].last_stderr_line().unwrap_or_default();
+        return Err(fail(format!(
+            "paced run: receiver did not bind UDP {port}: {last}"
+        )));
+    }
+    ctx.phase("streamer paced: streamer starting");
+    let summary_path = ctx.dir.join("streamer_paced.summary.json");
+    let n = ctx.frames.to_string();
+    let mut args = ctx.streamer_args(port, &summary_path, QUEUE_SIZE);
+    args.extend(strings(&[
+        "--shm-name",
+        &ctx.names.shm,
+        "--zmq-endpoint",
+        &ctx.names.endpoint,
+        "--ingest-max-frames",
+        &n,
+        "--ingest-idle-timeout-ms",
+        &IDLE_TIMEOUT_MS.to_string(),
+    ]));
+    let mut st = Measured::spawn(&ctx.dir, "streamer_paced", &ctx.bins.streamer, args)
+        .map_err(|e| fail(e.to_string()))?;
+    if !st.wait_for_stderr("ingest started", Duration::from_secs(30)) {
+        let waited = st.poll().map_or(Wait::TimedOut, |e| Wait::Exited(e.exit));
+        st.stop("streamer not ready");
+        side.processes.push(st.record());
+        return Err(ctx.failure(&mut st, waited, "paced run (streamer not ready)"));
+    }
+    ctx.phase("streamer paced: streaming");
+    let sim_json = ctx.dir.join("sim.json");
+    let sim_args = strings(&[
+        "--label",
+        LABEL,
+        "--shm-name",
+        &ctx.names.shm,
+        "--zmq-endpoint",
+        &ctx.names.endpoint,
+        "--frames",
+        &n,
+        "--fps",
+        &FPS.to_string(),
+        "--width",
+        &ctx.cfg.width.to_string(),
+        "--height",
+        &ctx.cfg.height.to_string(),
+        "--json",
+        &sim_json.display().to_string(),
+    ]);
+    procs.push(
+        Proc::spawn(&ctx.dir, "sim", &ctx.bins.sim, sim_args).map_err(|e| fail(e.to_string()))?,
+    );
+    let deadline =
+        Instant::now() + Duration::from_millis(ctx.frames * 1000 / u64::from(FPS) + 40_000);
+    // The simulator ends first, then the streamer (frame count or idle
+    // timeout), then the receiver (threshold).
+    let sim_wait = procs[1].wait_until(deadline);
+    let waited = st.wait_until(deadline);
+    let rx_wait = procs[0].wait_until(deadline);
+    let summary = Summary::read(&summary_path);
+    if side.encoder.is_none() {
+        side.encoder = summary.encoder();
+    }
+    let sim = read_json(&sim_json);
+    side.sim_late_frames = u(sim.as_ref(), "late_frames");
+    let rx = read_json(rx_json);
+    side.units_received = u(rx.as_ref(), "access_units_complete");
+    match at(rx.as_ref(), "latency_ms")
+        .cloned()
+        .map(serde_json::from_value::<Latency>)
+    {
+        Some(Ok(l)) => side.latency_ms = Some(l),
+        _ => {
+            let note = at(rx.as_ref(), "latency_note").and_then(|v| v.as_str());
+            side.latency_note = Some(note.unwrap_or("the receiver reported no latency").into());
+        }
+    }
+    let encoded = summary.stat("frames_encoded");
+    if waited != Wait::Exited(Exit::Code(0)) || encoded.unwrap_or(0) == 0 {
+        st.stop("paced run failed");
+        side.processes.push(st.record());
+        return Err(match waited {
+            Wait::Exited(Exit::Code(0)) => fail("paced run: no frame encoded".into()),
+            w => ctx.failure(&mut st, w, "paced run"),
+        });
+    }
+    let published = u(sim.as_ref(), "frames_published");
+    let frames = Frames {
+        encoded,
+        input: published,
+        dropped: published.zip(encoded).map(|(p, e)| p.saturating_sub(e)),
+    };
+    side.paced = run_figures("paced_30fps", &mut st, frames, BY_REALTIME);
+    if sim_wait != Wait::Exited(Exit::Code(0)) {
+        return Err(fail(format!("paced run: simulator {sim_wait:?}")));
+    }
+    if rx_wait != Wait::Exited(Exit::Code(0)) || side.latency_ms.is_none() {
+        let got = side.units_received.map_or("no".into(), |n| n.to_string());
+        return Err(fail(format!(
+            "paced run: receiver {rx_wait:?} with {got} complete units (threshold {}); {}",
+            side.receive_threshold,
+            side.latency_note.as_deref().unwrap_or("latency measured")
+        )));
+    }
+    Ok(())
+}

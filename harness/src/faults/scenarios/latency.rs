@@ -1,0 +1,84 @@
+//! latency_guard: 640x360 H.264 over RTP with the streamer's defaults
+//! (latest-frame queue); the capture-to-receiver latency p99, from the
+//! receiver's RTCP-based measurement, must stay below 50 ms.
+
+use serde_json::{Value, json};
+
+use super::torn::fmt;
+use super::{overran, read, receiver_side, sim_peer, streamer_side, verdict};
+use crate::acceptance::judge::{Checks, at, u};
+use crate::faults::ctx::{Ctx, Ended, FPS, SIM_JSON, wait_all};
+use crate::faults::judge::{at_least, below};
+use crate::faults::model::FaultResult;
+use crate::supervisor::Proc;
+
+const FRAMES: u64 = 240;
+const P99_LIMIT_MS: f64 = 50.0;
+const MIN_SAMPLES: u64 = 100;
+
+pub fn run(ctx: &Ctx, res: &mut FaultResult, procs: &mut Vec<Proc>) -> Result<String, Ended> {
+    let nats = ctx.run_nats_url();
+    ctx.phase("starting receiver");
+    let threshold = FRAMES * 95 / 100;
+    let port = ctx.receiver(threshold, FRAMES * 1000 / FPS + 30_000, &[], procs)?;
+    ctx.phase("starting streamer");
+    ctx.streamer(nats, ctx.rtp_output(port), procs)?;
+    ctx.phase("streaming");
+    procs.push(ctx.sim("sim", SIM_JSON, nats, &["--frames", &FRAMES.to_string()])?);
+    let late = wait_all(procs.iter_mut().rev(), ctx.deadline())?;
+    ctx.phase("judging");
+    let [rx, st, sim] = procs.as_mut_slice() else {
+        unreachable!("three processes")
+    };
+    let mut checks = Checks::default();
+    let simj = read(ctx, SIM_JSON);
+    res.counts.frames_requested = Some(FRAMES);
+    res.counts.frames_published = u(simj.as_ref(), "frames_published");
+    checks.exit("simulator exit", sim.poll(), 0);
+    checks.equals("frames published", res.counts.frames_published, FRAMES);
+    streamer_side(ctx, res, &mut checks, st);
+    let rxj = receiver_side(ctx, res, &mut checks, rx);
+    checks.at_least(
+        "access units received",
+        res.counts.access_units_received,
+        threshold,
+    );
+    let l = res.latency_ms.clone();
+    let samples = l.as_ref().map(|l| l.samples);
+    at_least(&mut checks, "latency samples", samples, MIN_SAMPLES);
+    below(
+        &mut checks,
+        "latency p99, ms",
+        l.as_ref().map(|l| l.p99),
+        P99_LIMIT_MS,
+    );
+    if !late.is_empty() {
+        overran(&mut checks, late);
+    }
+    res.figures = json!({
+        "width": 640,
+        "height": 360,
+        "frames_published": res.counts.frames_published,
+        "access_units_received": res.counts.access_units_received,
+        "latency_p50_ms": l.as_ref().map(|l| l.p50),
+        "latency_p99_ms": l.as_ref().map(|l| l.p99),
+        "latency_max_ms": l.as_ref().map(|l| l.max),
+        "latency_samples": samples,
+        "p99_limit_ms": P99_LIMIT_MS,
+        "max_unit_gap_ms": at(rxj.as_ref(), "max_unit_gap_ms").and_then(Value::as_f64),
+    });
+    sim_peer(res, "paced 30 fps, 640x360 BGR");
+    verdict(res, checks);
+    Ok(format!(
+        "p50 {} ms, p99 {} ms over {} samples, {} received, {}",
+        l.as_ref()
+            .map_or_else(|| "?".into(), |l| format!("{:.1}", l.p50)),
+        l.as_ref()
+            .map_or_else(|| "?".into(), |l| format!("{:.1}", l.p99)),
+        fmt(samples),
+        fmt(res.counts.access_units_received),
+        res.encoder
+            .as_ref()
+            .map_or_else(|| "encoder ?".into(), |e| e.element.clone()),
+    ))
+}

@@ -1,0 +1,136 @@
+//! nats_server_killed: the simulator and the streamer are connected to a
+//! nats-server of the scenario's own, which is killed with SIGKILL
+//! mid-stream. The stream must be unaffected: the receiver gets >= 95% of
+//! the published frames and no arrival gap exceeds 1 s.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::torn::fmt;
+use super::{overran, pct, read, receiver_side, sim_peer, streamer_side, verdict};
+use crate::acceptance::judge::{Checks, at, u};
+use crate::faults::ctx::{Ctx, Ended, FPS, SIM_JSON, kill_hard, wait_all};
+use crate::faults::judge::{at_least, at_most, check, round1};
+use crate::faults::model::FaultResult;
+use crate::faults::own_nats;
+use crate::model::{Outcome, Peer};
+use crate::supervisor::{Exit, Proc};
+
+const FRAMES: u64 = 240;
+const MAX_GAP_MS: f64 = 1000.0;
+
+pub fn run(ctx: &Ctx, res: &mut FaultResult, procs: &mut Vec<Proc>) -> Result<String, Ended> {
+    ctx.phase("starting nats-server");
+    let server = match own_nats::start(&ctx.dir) {
+        Ok(s) => s,
+        Err(why) if crate::nats::find().is_none() => return Err(Ended(Outcome::Skip, why)),
+        Err(why) => return Err(Ended::fail(why)),
+    };
+    if !(ctx.run.sim_takes_nats && ctx.run.streamer_takes_nats) {
+        return Err(Ended(
+            Outcome::Skip,
+            "cvmmap_sim or cvmmap_streamer does not take --nats-url".into(),
+        ));
+    }
+    let url = server.url.clone();
+    res.nats.server_present = true;
+    res.nats.url = Some(url.clone());
+    res.nats.server = Some("own");
+    res.nats.note = Some("killed with SIGKILL after 3 s".into());
+    res.peers.push(Peer {
+        name: "nats-server".into(),
+        role: "NATS server (the scenario's own; killed)".into(),
+        ran: true,
+        note: server.version.clone(),
+    });
+    procs.push(server.proc);
+    ctx.phase("starting receiver");
+    let port = ctx.receiver(30, FRAMES * 1000 / FPS + 30_000, &[], procs)?;
+    ctx.phase("starting streamer");
+    ctx.streamer(Some(&url), ctx.rtp_output(port), procs)?;
+    ctx.phase("streaming");
+    procs.push(ctx.sim(
+        "sim",
+        SIM_JSON,
+        Some(&url),
+        &["--frames", &FRAMES.to_string()],
+    )?);
+    ctx.sleep(Duration::from_secs(3))?;
+    ctx.phase("killing nats-server");
+    let kill_ns = kill_hard(&mut procs[0]);
+    let late = wait_all(procs.iter_mut().skip(1).rev(), ctx.deadline())?;
+    ctx.phase("judging");
+    let [nats, rx, st, sim] = procs.as_mut_slice() else {
+        unreachable!("four processes")
+    };
+    let mut checks = Checks::default();
+    let e = nats.poll();
+    check(
+        &mut checks,
+        "nats-server killed (the fault happened)",
+        e == Some(Exit::Signal(libc::SIGKILL)),
+        "killed by signal 9 (SIGKILL)".into(),
+        Some(crate::acceptance::judge::describe_exit(e)),
+    );
+    let simj = read(ctx, SIM_JSON);
+    let sj = simj.as_ref();
+    res.counts.frames_requested = Some(FRAMES);
+    res.counts.frames_published = u(sj, "frames_published");
+    checks.exit("simulator exit", sim.poll(), 0);
+    checks.equals("frames published", res.counts.frames_published, FRAMES);
+    let stj = streamer_side(ctx, res, &mut checks, st);
+    let s = stj.as_ref();
+    res.nats.passed_to = vec![crate::bins::SIM.into(), crate::bins::STREAMER.into()];
+    let rxj = receiver_side(ctx, res, &mut checks, rx);
+    let r = rxj.as_ref();
+    checks.at_least(
+        "streamer connected to NATS before the kill",
+        u(s, "stats.nats_connects"),
+        1,
+    );
+    checks.at_least(
+        "streamer saw the connection drop",
+        u(s, "stats.nats_disconnects"),
+        1,
+    );
+    let received_pct = pct(
+        res.counts.access_units_received,
+        res.counts.frames_published,
+    );
+    at_least(&mut checks, "received, % of published", received_pct, 95.0);
+    let max_gap = at(r, "max_unit_gap_ms").and_then(Value::as_f64).map(round1);
+    at_most(
+        &mut checks,
+        "largest arrival gap between units, ms",
+        max_gap,
+        MAX_GAP_MS,
+    );
+    if !late.is_empty() {
+        overran(&mut checks, late);
+    }
+    res.figures = json!({
+        "killed_after_ms": 3000,
+        "kill_unix_ns": kill_ns,
+        "nats_url": url,
+        "streamer_nats_connects": u(s, "stats.nats_connects"),
+        "streamer_nats_disconnects": u(s, "stats.nats_disconnects"),
+        "sim_nats_connected": at(sj, "nats_connected").and_then(Value::as_bool),
+        "frames_published": res.counts.frames_published,
+        "frames_ingested": res.counts.frames_ingested,
+        "access_units_received": res.counts.access_units_received,
+        "received_pct": received_pct,
+        "max_unit_gap_ms": max_gap,
+        "max_gap_limit_ms": MAX_GAP_MS,
+    });
+    sim_peer(res, "--nats-url of the scenario's own server");
+    verdict(res, checks);
+    Ok(format!(
+        "{} of {} received ({}%), max gap {} ms, streamer NATS disconnects {}",
+        fmt(res.counts.access_units_received),
+        fmt(res.counts.frames_published),
+        received_pct.map_or_else(|| "?".into(), |v| v.to_string()),
+        max_gap.map_or_else(|| "?".into(), |v| v.to_string()),
+        fmt(u(s, "stats.nats_disconnects")),
+    ))
+}

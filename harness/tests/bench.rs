@@ -1,0 +1,228 @@
+//! `harness bench --quick` end to end: both sides measured with positive
+//! figures, the result validates against evidence/schema/bench.schema.json,
+//! the table and the SVG plot are written; without gst-launch-1.0 the gst
+//! side is skipped with a reason and no figures; bad flags are exit 2.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::*;
+use serde_json::Value;
+
+fn validate(doc: &Value) {
+    let schema = validator("bench.schema.json");
+    let errors: Vec<String> = schema
+        .iter_errors(doc)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
+fn positive(run: &Value, what: &str) {
+    for key in [
+        "cpu_ms_per_frame",
+        "peak_rss_mib",
+        "fps",
+        "wall_ms",
+        "frames_encoded",
+    ] {
+        let v = run[key].as_f64();
+        assert!(
+            v.is_some_and(|v| v > 0.0),
+            "{what}.{key} = {v:?} in {run:#}"
+        );
+    }
+    assert!(run["process"]["command_line"].as_str().unwrap().len() > 10);
+}
+
+#[test]
+fn quick_bench_measures_both_sides() {
+    let ev = Scratch::new("bench_quick");
+    let out = harness(&["bench", "--quick", "--evidence", ev.0.to_str().unwrap()]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert_eq!(
+        stdout.lines().last(),
+        Some("bench configs=1 sides=2 measured=2 failed=0 skipped=0"),
+        "{stdout}"
+    );
+    let run = run_dir(&stdout);
+    assert_eq!(
+        ev.0.join(std::fs::read_link(ev.0.join("latest")).unwrap()),
+        run
+    );
+    let bench = run.join("bench");
+    let r = read(&bench.join("result.json"));
+    validate(&r);
+    assert_eq!(
+        (r["kind"].as_str(), r["status"].as_str()),
+        (Some("bench"), Some("complete"))
+    );
+    let c = &r["configs"][0];
+    assert_eq!(c["id"], "320x180_h264", "{c:#}");
+    let (s, g) = (&c["streamer"], &c["gst"]);
+    assert_eq!(
+        (s["status"].as_str(), g["status"].as_str()),
+        (Some("ok"), Some("ok")),
+        "{c:#}"
+    );
+    for (side, v) in [("streamer", s), ("gst", g)] {
+        for mode in ["unpaced", "paced"] {
+            positive(&v[mode], &format!("{side}.{mode}"));
+        }
+    }
+    // The gst side uses the element the streamer reported, with its settings.
+    let element = s["encoder"]["element"].as_str().unwrap();
+    assert_eq!(g["element"].as_str(), Some(element));
+    let pipeline = g["pipeline"].as_str().unwrap();
+    assert!(pipeline.contains(&format!("! {element} ")), "{pipeline}");
+    assert!(
+        pipeline.contains("format=BGR,width=320,height=180"),
+        "{pipeline}"
+    );
+    assert!(
+        pipeline.contains("! videoconvert ! video/x-raw,format=I420 !"),
+        "{pipeline}"
+    );
+    assert!(
+        pipeline.contains("rtph264pay") && pipeline.contains("udpsink"),
+        "{pipeline}"
+    );
+    let l = &s["latency_ms"];
+    assert!(
+        l["samples"].as_u64().unwrap() > 0 && l["p50"].as_f64().unwrap() > 0.0,
+        "{l:#}"
+    );
+    assert!(l["p99"].as_f64() >= l["p50"].as_f64(), "{l:#}");
+    // Every process's logs are where the evidence says.
+    let dir = bench.join("320x180_h264");
+    let mut procs: Vec<&Value> = s["processes"].as_array().unwrap().iter().collect();
+    for v in [s, g] {
+        procs.push(&v["unpaced"]["process"]);
+        procs.push(&v["paced"]["process"]);
+    }
+    assert_eq!(procs.len(), 6, "sim, receiver and four measured runs");
+    for p in procs {
+        assert!(
+            dir.join(p["stderr_log"].as_str().unwrap()).is_file(),
+            "{p:#}"
+        );
+    }
+    // The table, on stdout and in table.txt.
+    let table = std::fs::read_to_string(bench.join("table.txt")).unwrap();
+    assert!(
+        stdout.starts_with(&table),
+        "stdout:\n{stdout}\ntable:\n{table}"
+    );
+    let header = table.lines().next().unwrap();
+    for col in [
+        "size",
+        "codec",
+        "side",
+        "cpu ms/frame",
+        "peak MiB",
+        "unpaced fps",
+        "latency p50/p99",
+    ] {
+        assert!(header.contains(col), "{header}");
+    }
+    let row = |side: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with("320x180") && l.contains(side))
+            .unwrap_or_else(|| panic!("no {side} row in:\n{table}"))
+            .to_owned()
+    };
+    assert!(row("streamer").contains(" / "), "{table}");
+    assert!(!row("gst-launch").contains(" - "), "{table}");
+    let svg = std::fs::read_to_string(bench.join("latency.svg")).unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"),
+        "{svg}"
+    );
+    assert!(svg.contains("320x180 h264"), "{svg}");
+    assert_eq!(
+        r["artifacts"],
+        serde_json::json!(["latency.svg", "table.txt"]),
+        "{:#}",
+        r["artifacts"]
+    );
+}
+
+#[test]
+fn without_gst_launch_the_gst_side_is_skipped_with_a_reason() {
+    let ev = Scratch::new("bench_nogst");
+    bin_dir();
+    // An empty PATH: gst-launch-1.0 (and gst-inspect-1.0, git) are not found;
+    // the harness finds the workspace binaries next to itself.
+    let empty = ev.0.join("empty-path");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = Command::new(HARNESS)
+        .args(["bench", "--quick", "--evidence", ev.0.to_str().unwrap()])
+        .env("PATH", &empty)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        stdout.lines().last(),
+        Some("bench configs=1 sides=2 measured=1 failed=0 skipped=1"),
+        "{stdout}"
+    );
+    let r = read(&run_dir(&stdout).join("bench/result.json"));
+    validate(&r);
+    assert!(r["gst_launch"]["path"].is_null());
+    let g = &r["configs"][0]["gst"];
+    assert_eq!(g["status"], "skipped", "{g:#}");
+    assert!(
+        g["reason"]
+            .as_str()
+            .unwrap()
+            .contains("gst-launch-1.0 is not installed"),
+        "{g:#}"
+    );
+    assert!(
+        g["unpaced"].is_null() && g["paced"].is_null(),
+        "no invented numbers: {g:#}"
+    );
+    assert_eq!(r["configs"][0]["streamer"]["status"], "ok");
+    assert!(
+        stdout.contains("gst-launch: skipped: gst-launch-1.0 is not installed"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn bad_flags_are_one_line_and_exit_2() {
+    let ev = Scratch::new("bench_bad");
+    for args in [
+        ["--sizes", "641x360"],
+        ["--codecs", "vp8"],
+        ["--frames", "3"],
+    ] {
+        let out = harness(&[
+            "bench",
+            "--evidence",
+            ev.0.to_str().unwrap(),
+            args[0],
+            args[1],
+        ]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+    // Nothing was measured, so no run folder was made.
+    assert!(!Path::new(&ev.0).join("latest").exists());
+}
