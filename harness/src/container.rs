@@ -68,11 +68,14 @@ impl ContainerRuntime {
                 reason: "no Docker engine answers (docker info failed)".into(),
             });
         }
-        let image_id = docker(&["image", "inspect", "--format", "{{.Id}}", image]).ok_or_else(|| {
-            HarnessError::Container {
-                reason: format!("image {image} is not present (build it: scripts/docker-build.sh)"),
-            }
-        })?;
+        let image_id =
+            docker(&["image", "inspect", "--format", "{{.Id}}", image]).ok_or_else(|| {
+                HarnessError::Container {
+                    reason: format!(
+                        "image {image} is not present (build it: scripts/docker-build.sh)"
+                    ),
+                }
+            })?;
         for m in &mounts {
             std::fs::create_dir_all(m).map_err(|e| HarnessError::io(m, e))?;
             std::fs::set_permissions(m, std::fs::Permissions::from_mode(0o1777))
@@ -151,10 +154,7 @@ impl ContainerRuntime {
 }
 
 /// Copies one container stream into a log file until the stream ends.
-fn pump(
-    mut from: Box<dyn BufRead + Send>,
-    to: &Path,
-) -> Result<JoinHandle<()>, HarnessError> {
+fn pump(mut from: Box<dyn BufRead + Send>, to: &Path) -> Result<JoinHandle<()>, HarnessError> {
     let mut file = std::fs::File::create(to).map_err(|e| HarnessError::io(to, e))?;
     Ok(std::thread::spawn(move || {
         let mut buf = Vec::new();

@@ -79,7 +79,9 @@ enum RuntimeKind {
 
 impl RuntimeArgs {
     fn image(&self) -> Option<String> {
-        (self.runtime == RuntimeKind::Container).then(|| self.image.clone()).flatten()
+        (self.runtime == RuntimeKind::Container)
+            .then(|| self.image.clone())
+            .flatten()
     }
 }
 
@@ -120,6 +122,8 @@ struct FaultsArgs {
     /// Only these scenarios (comma-separated, e.g. torn_read,sink_stall)
     #[arg(long, value_name = "SCENARIOS", value_delimiter = ',')]
     scenarios: Option<Vec<String>>,
+    #[command(flatten)]
+    runtime: RuntimeArgs,
 }
 
 /// Accepts anything, so that the future flags of `faults` and `bench` get
@@ -225,6 +229,7 @@ fn faults(a: FaultsArgs) -> ExitCode {
         bin_dir: a.bin_dir,
         scenarios: a.scenarios,
         argv: std::env::args().collect(),
+        image: a.runtime.image(),
     };
     let progress = terminal::Terminal::new();
     let done = match cvmmap_harness::faults::run(&opts, &progress) {

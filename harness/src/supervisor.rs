@@ -47,7 +47,7 @@ impl Runtime {
 
 enum Backend {
     Local(Child),
-    Container(ContainerProc),
+    Container(Box<ContainerProc>),
 }
 
 /// How long a process gets between SIGTERM and SIGKILL.
@@ -164,7 +164,7 @@ impl Proc {
             name: name.to_owned(),
             program: PathBuf::from(binary),
             args,
-            backend: Backend::Container(proc),
+            backend: Backend::Container(Box::new(proc)),
             started: Instant::now(),
             stdout_log,
             stderr_log,

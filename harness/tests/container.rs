@@ -39,8 +39,16 @@ fn acceptance_in_containers_passes_and_names_the_image() {
         &image,
     ]);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-    assert_eq!(out.status.code(), Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
-    assert_eq!(stdout.lines().last(), Some("total=5 pass=5 fail=0 skip=0"), "{stdout}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert_eq!(
+        stdout.lines().last(),
+        Some("total=5 pass=5 fail=0 skip=0"),
+        "{stdout}"
+    );
     let run = run_dir(&stdout);
     assert_eq!(validate_run(&run), 7);
     let s = read(&run.join("summary.json"));
@@ -63,7 +71,17 @@ fn acceptance_in_containers_passes_and_names_the_image() {
 #[test]
 fn container_runtime_without_an_image_flag_is_a_usage_error() {
     let ev = Scratch::new("noimage");
-    let out = harness(&["acceptance", "--evidence", ev.0.to_str().unwrap(), "--runtime", "container"]);
+    let out = harness(&[
+        "acceptance",
+        "--evidence",
+        ev.0.to_str().unwrap(),
+        "--runtime",
+        "container",
+    ]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("--image"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--image"),
+        "{}",
+        text(&out.stderr)
+    );
 }

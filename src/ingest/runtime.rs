@@ -116,6 +116,7 @@ pub fn run_ingest(
     let mut last_invalid: Option<String> = None;
     let mut force_check = true;
     let mut last_sync: Option<(u32, Instant)> = None;
+    let started = Instant::now();
     let mut sync_trusted = true;
     let mut unannounced_since: Option<Instant> = None;
 
@@ -141,6 +142,12 @@ pub fn run_ingest(
         let announced = last_sync
             .filter(|(_, at)| sync_trusted && at.elapsed() < SYNC_LIVE)
             .map(|(count, _)| count);
+        // Until a first sync could have arrived (the subscriber joins late),
+        // copy nothing: a producer that rewrites in place is only safe to
+        // read right after a sync. Sync-less producers are polled after this.
+        if last_sync.is_none() && sync_trusted && started.elapsed() < SYNC_LIVE {
+            continue;
+        }
 
         att.refresh(stats, force_check);
         force_check = false;

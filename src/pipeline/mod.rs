@@ -328,26 +328,6 @@ impl ResetTracker {
     }
 }
 
-#[cfg(test)]
-mod reset_tests {
-    use super::ResetTracker;
-
-    #[test]
-    fn counter_and_event_for_one_reset_force_one_keyframe() {
-        let mut t = ResetTracker::default();
-        assert!(!t.on_frame(10, false));
-        assert!(t.on_frame(0, false));
-        assert!(!t.on_frame(1, true), "event right after the counter reset");
-        // Counter and event on the same frame.
-        assert!(t.on_frame(0, true));
-        // An event alone, far from any counter reset.
-        for c in 1..10 {
-            assert!(!t.on_frame(c, false));
-        }
-        assert!(t.on_frame(10, true));
-    }
-}
-
 /// Publishes the producer's own access units (`--passthrough`), starting at
 /// the first keyframe: a decoder cannot start mid-GOP.
 struct Passthrough {
@@ -393,5 +373,25 @@ impl Passthrough {
             width: frame.geometry.width,
             height: frame.geometry.height,
         });
+    }
+}
+
+#[cfg(test)]
+mod reset_tests {
+    use super::ResetTracker;
+
+    #[test]
+    fn counter_and_event_for_one_reset_force_one_keyframe() {
+        let mut t = ResetTracker::default();
+        assert!(!t.on_frame(10, false));
+        assert!(t.on_frame(0, false));
+        assert!(!t.on_frame(1, true), "event right after the counter reset");
+        // Counter and event on the same frame.
+        assert!(t.on_frame(0, true));
+        // An event alone, far from any counter reset.
+        for c in 1..10 {
+            assert!(!t.on_frame(c, false));
+        }
+        assert!(t.on_frame(10, true));
     }
 }

@@ -11,19 +11,19 @@ mod rtmp;
 mod rtp;
 mod stream;
 
-use std::sync::Arc;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use crate::container::ContainerRuntime;
-use crate::supervisor::Runtime;
 use crate::bins::{Binaries, SIM, STREAMER, supports_flag};
+use crate::container::ContainerRuntime;
 use crate::evidence::{RunDir, list_files, write_json};
 use crate::model::{HarnessInfo, Kind, Outcome, RowEntry, RowResult, RunNats, Summary, Tally};
 use crate::names::RunNames;
 use crate::nats::NatsServer;
 use crate::progress::Progress;
 use crate::supervisor::Proc;
+use crate::supervisor::Runtime;
 use crate::{HarnessError, clock, host, interrupt};
 use matrix::{RowDef, Sabotage};
 use row::{RowCtx, RunCtx, base_result};

@@ -35,6 +35,8 @@ pub const INTERRUPTED: &str = "interrupted (SIGINT/SIGTERM)";
 
 /// Everything a scenario needs from its run.
 pub struct RunCtx<'a> {
+    /// Local child processes, or one container per process.
+    pub runtime: crate::supervisor::Runtime,
     pub run_id: String,
     pub bins: Binaries,
     pub git: GitInfo,
@@ -96,7 +98,8 @@ impl Ctx<'_> {
     }
 
     pub fn spawn(&self, name: &str, program: &Path, args: Vec<String>) -> Result<Proc, Ended> {
-        Proc::spawn(&self.dir, name, program, args).map_err(|e| Ended::fail(e.to_string()))
+        Proc::spawn_in(&self.run.runtime, &self.dir, name, program, args)
+            .map_err(|e| Ended::fail(e.to_string()))
     }
 
     /// `cvmmap_sim` with this scenario's names at [`FPS`], 640x360 BGR,

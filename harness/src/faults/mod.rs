@@ -23,6 +23,7 @@ use crate::names::RunNames;
 use crate::nats::NatsServer;
 use crate::progress::Progress;
 use crate::supervisor::Proc;
+use crate::supervisor::Runtime;
 use crate::{HarnessError, clock, host, interrupt};
 use ctx::{Ctx, Ended, RunCtx};
 use model::{FaultResult, FaultSummary, KIND_RESULT, KIND_SUMMARY, ScenarioEntry, ScenarioNats};
@@ -33,6 +34,8 @@ pub struct Options {
     pub bin_dir: Option<PathBuf>,
     pub scenarios: Option<Vec<String>>,
     pub argv: Vec<String>,
+    /// `--runtime container --image IMAGE`: run every process in a container.
+    pub image: Option<String>,
 }
 
 pub struct Finished {
@@ -116,7 +119,8 @@ fn base_result(c: &Ctx) -> FaultResult {
         duration_ms: 0,
         git: c.run.git.clone(),
         host: c.run.host.clone(),
-        runtime: "local",
+        runtime: c.run.runtime.name(),
+        container: c.run.runtime.container().cloned(),
         protocol: d.protocol,
         codec: "h264",
         encoder: None,
@@ -249,11 +253,24 @@ fn as_row(e: &ScenarioEntry) -> RowEntry {
 
 pub fn run(opts: &Options, progress: &dyn Progress) -> Result<Finished, FaultsError> {
     let selected = scenarios::select(opts.scenarios.as_deref()).map_err(FaultsError::Selection)?;
-    let bins = Binaries::locate(opts.bin_dir.as_deref())?;
+    let bins = match &opts.image {
+        Some(_) => Binaries::in_image(),
+        None => Binaries::locate(opts.bin_dir.as_deref())?,
+    };
     let (started_at, t0) = (SystemTime::now(), Instant::now());
     let run = RunDir::create(&opts.evidence, "faults", started_at)?;
+    let runtime = match &opts.image {
+        Some(image) => Runtime::Container(std::sync::Arc::new(
+            crate::container::ContainerRuntime::new(
+                image,
+                vec![run.path.clone(), std::env::temp_dir()],
+            )?,
+        )),
+        None => Runtime::Local,
+    };
     let (nats, nats_info) = start_nats(&run, &bins)?;
     let ctx = RunCtx {
+        runtime,
         run_id: run.run_id.clone(),
         git: host::git_info(),
         host: host::host_info(),
@@ -276,7 +293,8 @@ pub fn run(opts: &Options, progress: &dyn Progress) -> Result<Finished, FaultsEr
         duration_ms: 0,
         git: ctx.git.clone(),
         host: ctx.host.clone(),
-        runtime: "local",
+        runtime: ctx.runtime.name(),
+        container: ctx.runtime.container().cloned(),
         harness: HarnessInfo {
             version: env!("CARGO_PKG_VERSION"),
             argv: opts.argv.clone(),

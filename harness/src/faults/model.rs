@@ -44,6 +44,8 @@ pub struct FaultResult {
     pub git: GitInfo,
     pub host: HostInfo,
     pub runtime: &'static str,
+    /// The image and engine facts when `runtime` is "container".
+    pub container: Option<crate::container::ContainerRuntime>,
     pub protocol: &'static str,
     pub codec: &'static str,
     pub encoder: Option<EncoderUsed>,
@@ -88,6 +90,8 @@ pub struct FaultSummary {
     pub git: GitInfo,
     pub host: HostInfo,
     pub runtime: &'static str,
+    /// The image and engine facts when `runtime` is "container".
+    pub container: Option<crate::container::ContainerRuntime>,
     pub harness: HarnessInfo,
     pub nats: RunNats,
     pub totals: Tally,

@@ -49,7 +49,7 @@ pub const SCENARIOS: [ScenarioDef; 7] = [
         id: "torn_read",
         short: "torn",
         title: "Torn reads: the producer rewrites frames in place while they are copied",
-        fault: "cvmmap_sim --torn-writes --torn-after 30: from frame 30 on, frame g+1 is written in place 0..1 ms after sync(g) (counter first, then the payload in 8 slow chunks); every frame is stamped",
+        fault: "cvmmap_sim --torn-writes --torn-after 0: from the first frame on, frame g+1 is written in place 0..1 ms after sync(g) (counter first, then the payload in 8 slow chunks); every frame is stamped",
         protocol: "rtp",
         limit_s: 60,
         nats: NatsNeed::Optional,

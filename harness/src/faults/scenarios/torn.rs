@@ -17,10 +17,9 @@ use crate::model::Outcome;
 use crate::supervisor::Proc;
 
 const FRAMES: u64 = 300;
-/// Frames written normally first: the rewrites start once the streamer
-/// receives syncs (its documented guarantee holds "while syncs flow"; a
-/// streamer that has not seen a sync yet polls, see evidence/README.md).
-const TORN_AFTER: u64 = 30;
+/// Frames written normally first: none. The streamer copies nothing before
+/// a first sync could have reached it, so tears are caught from frame 0.
+const TORN_AFTER: u64 = 0;
 /// Longest arrival gap at the receiver while the stream goes on.
 const MAX_GAP_MS: f64 = 1000.0;
 
@@ -139,7 +138,7 @@ pub fn run(ctx: &Ctx, res: &mut FaultResult, procs: &mut Vec<Proc>) -> Result<St
         "received_pct": received_pct,
         "max_unit_gap_ms": max_gap,
     });
-    sim_peer(res, "--torn-writes --torn-after 30 (implies --stamp)");
+    sim_peer(res, "--torn-writes --torn-after 0 (implies --stamp)");
     verdict(res, checks);
     Ok(format!(
         "torn {}, stamp mismatches {} of {} checked, {} of {} published ingested, {} received",
