@@ -281,6 +281,7 @@ fn failed_torn_result() -> Value {
         "host": {"hostname": "h", "os": "o", "kernel": "k", "cpu_model": "c",
                  "cpu_cores": 2, "memory_bytes": null, "gpu": "none"},
         "runtime": "local",
+        "container": null,
         "protocol": "rtp",
         "codec": "h264",
         "encoder": null,

@@ -116,7 +116,7 @@ pub fn run_ingest(
     let mut last_invalid: Option<String> = None;
     let mut force_check = true;
     let mut last_sync: Option<(u32, Instant)> = None;
-    let started = Instant::now();
+    let mut settled_candidate: Option<FrameId> = None;
     let mut sync_trusted = true;
     let mut unannounced_since: Option<Instant> = None;
 
@@ -142,19 +142,24 @@ pub fn run_ingest(
         let announced = last_sync
             .filter(|(_, at)| sync_trusted && at.elapsed() < SYNC_LIVE)
             .map(|(count, _)| count);
-        // Until a first sync could have arrived (the subscriber joins late),
-        // copy nothing: a producer that rewrites in place is only safe to
-        // read right after a sync. Sync-less producers are polled after this.
-        if last_sync.is_none() && sync_trusted && started.elapsed() < SYNC_LIVE {
-            continue;
-        }
-
         att.refresh(stats, force_check);
         force_check = false;
         let Some(segment) = &att.segment else {
             continue;
         };
 
+        // Without a live sync (none yet: the subscriber joins late; or the
+        // producer sends none), copy a frame only once its metadata has stayed
+        // the same for one poll interval: a producer that rewrites in place
+        // (counter first) has finished by then, so every tear that can still
+        // happen changes the counter during the copy and is caught.
+        if announced.is_none() {
+            let now = snapshot::peek_id(segment);
+            if now != last && now != settled_candidate {
+                settled_candidate = now;
+                continue;
+            }
+        }
         let taken = snapshot::take_announced(segment, last, cfg.passthrough, announced);
         if !matches!(taken, Snapshot::Unannounced { .. }) {
             unannounced_since = None;

@@ -58,6 +58,13 @@ fn frame_id(meta: &[u8]) -> Option<FrameId> {
     contract::read_counter_and_timestamp(meta)
 }
 
+/// The (frame_count, timestamp) the metadata shows now, without copying.
+pub fn peek_id(region: &impl SharedRegion) -> Option<FrameId> {
+    let mut ids = [0u8; 0x18];
+    region.read_at(0, &mut ids).ok()?;
+    frame_id(&ids)
+}
+
 /// Takes one snapshot. `last` is the id of the frame delivered before, so an
 /// unchanged segment costs one 256-byte read. With `passthrough`, a frame
 /// whose producer supplied an Annex-B access unit of that codec is taken as
