@@ -96,8 +96,11 @@ pub fn take_announced(
     if Some(before) == last {
         return Snapshot::Unchanged;
     }
+    // Only metadata AHEAD of the latest sync is a write in progress; metadata
+    // behind it (a reset, or a sync that overtook a re-created segment) is
+    // safe to copy: the before/after check still guards the copy.
     if let Some(sync_count) = announced
-        && sync_count != before.0
+        && before.0 > sync_count
     {
         return Snapshot::Unannounced {
             meta_count: before.0,
