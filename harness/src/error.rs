@@ -42,9 +42,6 @@ pub enum HarnessError {
 
     #[error("container runtime: {reason}")]
     Container { reason: String },
-
-    #[error("harness {command}: not implemented yet (see the harness issue)")]
-    NotImplemented { command: &'static str },
 }
 
 impl HarnessError {

@@ -126,14 +126,6 @@ struct FaultsArgs {
     runtime: RuntimeArgs,
 }
 
-/// Accepts anything, so that the future flags of `faults` and `bench` get
-/// the "not implemented" answer rather than a usage error.
-#[derive(Args)]
-struct Later {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    rest: Vec<String>,
-}
-
 fn fail(e: &HarnessError) -> ExitCode {
     eprintln!("harness: error: {e}");
     ExitCode::from(EXIT_USAGE)
