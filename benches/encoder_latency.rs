@@ -13,7 +13,7 @@ use cvmmap_streamer::encode::gst::GstEncoder;
 use cvmmap_streamer::encode::{AccessUnitSink, Codec, EncodeInput, EncoderSettings, VideoEncoder};
 use cvmmap_streamer::ingest::dummy::fill_test_pattern;
 use cvmmap_streamer::ingest::{Frame, VideoGeometry};
-use cvmmap_streamer::pipeline::Stats;
+use cvmmap_streamer::telemetry::EncodeCounters;
 
 const W: u32 = 1280;
 const H: u32 = 720;
@@ -51,8 +51,8 @@ fn run(codec: Codec, preset: &str, frames: u64, source: &[Vec<u8>]) -> (f64, f64
         bitrate_kbps: 4000,
         preset: preset.into(),
     };
-    let mut enc =
-        GstEncoder::new(settings, element, sink, Arc::new(Stats::default())).expect("encoder");
+    let mut enc = GstEncoder::new(settings, element, sink, Arc::new(EncodeCounters::default()))
+        .expect("encoder");
     let geometry = VideoGeometry {
         pixel_format: PixelFormat::Bgr,
         width: W,

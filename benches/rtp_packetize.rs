@@ -22,9 +22,9 @@ use cvmmap_streamer::contract::PixelFormat;
 use cvmmap_streamer::encode::gst::GstEncoder;
 use cvmmap_streamer::encode::{AccessUnitSink, Codec, EncodeInput, EncoderSettings, VideoEncoder};
 use cvmmap_streamer::ingest::{Frame, VideoGeometry, dummy::fill_test_pattern};
-use cvmmap_streamer::pipeline::Stats;
 use cvmmap_streamer::rtp::{H264Payloader as OurH264, H265Payloader as OurH265};
 use cvmmap_streamer::rtp::{PacketizerConfig, Payloader, RTP_HEADER_LEN, RtpPacketizer};
+use cvmmap_streamer::telemetry::EncodeCounters;
 use rtp::codecs::{h264::H264Payloader, h265::HevcPayloader};
 use rtp::packetizer::{Packetizer, new_packetizer};
 use webrtc_util::marshal::Marshal;
@@ -49,7 +49,8 @@ fn encode(codec: Codec) -> (Vec<(Bytes, u32)>, u64) {
         bitrate_kbps: 4000,
         preset: "ultrafast".into(),
     };
-    let mut enc = GstEncoder::new(settings, element, sink, Arc::new(Stats::default())).unwrap();
+    let mut enc =
+        GstEncoder::new(settings, element, sink, Arc::new(EncodeCounters::default())).unwrap();
     let geometry = VideoGeometry {
         pixel_format: PixelFormat::Bgr,
         width: W,

@@ -1,17 +1,20 @@
 //! cvmmap-streamer: reads frames from a cv-mmap producer (POSIX shared memory +
-//! ZeroMQ sync), encodes them, and publishes them over RTP (and later RTMP).
+//! ZeroMQ sync), encodes them, and publishes them over RTP and RTMP.
 //!
-//! Layout, from the wire inwards:
-//! - [`contract`]: the cv-mmap wire contract, pure parsing (no I/O).
-//! - [`ingest`]: maps the segment, takes coherent snapshots, listens for syncs,
-//!   and feeds the latest-frame [`ingest::queue`].
-//! - [`encode`]: the only GStreamer part: raw frames in, Annex-B access units out.
-//! - [`codec`]: pure bitstream helpers (Annex-B splitting, parameter sets).
-//! - [`rtp`]: pure RTP packetizer, payloaders and SDP.
-//! - [`output`]: small drivers that own sockets (UDP for RTP).
-//! - [`nats`]: producer status/body/control over NATS, our status and service.
-//! - [`pipeline`]: wires ingest -> queue -> encoder -> outputs.
-//! - [`config`]: command line and validated configuration.
+//! Layers, bottom up (docs/architecture.md has the data flow):
+//! - Pure protocol cores, no I/O, clocks or GStreamer: [`contract`] (the
+//!   cv-mmap wire contract), [`codec`] (Annex-B, parameter sets, SEI),
+//!   [`rtp`] (payloaders, packetizer, RTCP, SDP), [`flv`] (FLV video tags),
+//!   [`rtmp`] (AMF0, handshake, chunking, commands).
+//! - Leaves every stage may use: [`telemetry`] (per-stage counters, the
+//!   `--events` file), `signals` (keyframe requests, producer state), `queue`
+//!   (the bounded queue between stages).
+//! - Stages: [`ingest`] (shared memory + sync -> frames), [`encode`] (the
+//!   only GStreamer part: frames -> access units), [`output`] (sinks, each on
+//!   its own thread: RTP over UDP, RTMP), `nats` (producer status, body
+//!   tracking, our status and service).
+//! - [`pipeline`] wires the stages; [`config`] turns the command line into
+//!   the validated [`config::Config`]. Only the binaries use these two.
 
 pub mod codec;
 pub mod config;
@@ -22,5 +25,8 @@ pub mod ingest;
 pub mod nats;
 pub mod output;
 pub mod pipeline;
+pub(crate) mod queue;
 pub mod rtmp;
 pub mod rtp;
+pub(crate) mod signals;
+pub mod telemetry;

@@ -28,6 +28,7 @@ fn exit_code(e: &PipelineError) -> u8 {
             5
         }
         PipelineError::Output(OutputError::Bind { .. } | OutputError::Config { .. }) => 2,
+        PipelineError::Events { .. } => 2,
         PipelineError::Output(OutputError::RtmpRejected { .. }) => 7,
         _ => 1,
     }

@@ -10,7 +10,7 @@ use cvmmap_streamer::encode::{
     AccessUnit, AccessUnitSink, Codec, EncodeInput, EncoderSettings, VideoEncoder,
 };
 use cvmmap_streamer::ingest::{Frame, VideoGeometry};
-use cvmmap_streamer::pipeline::Stats;
+use cvmmap_streamer::telemetry::EncodeCounters;
 
 const FRAME_NS: u64 = 33_333_333;
 
@@ -43,7 +43,8 @@ fn encode_sizes(
         bitrate_kbps: 1000,
         preset: "ultrafast".into(),
     };
-    let mut enc = GstEncoder::new(settings, element, sink, Arc::new(Stats::default())).unwrap();
+    let mut enc =
+        GstEncoder::new(settings, element, sink, Arc::new(EncodeCounters::default())).unwrap();
     let sizes = runs
         .iter()
         .flat_map(|&(w, h, n)| std::iter::repeat_n((w, h), n as usize));

@@ -10,7 +10,7 @@ use cvmmap_streamer::encode::{
     AccessUnit, AccessUnitSink, Codec, EncodeInput, EncoderSettings, VideoEncoder,
 };
 use cvmmap_streamer::ingest::{Frame, VideoGeometry};
-use cvmmap_streamer::pipeline::Stats;
+use cvmmap_streamer::telemetry::EncodeCounters;
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
@@ -40,7 +40,8 @@ fn encode(
         bitrate_kbps: 2000,
         preset: preset.into(),
     };
-    let mut enc = GstEncoder::new(settings, element, sink, Arc::new(Stats::default())).unwrap();
+    let mut enc =
+        GstEncoder::new(settings, element, sink, Arc::new(EncodeCounters::default())).unwrap();
     let stride = width as usize * pixel_format.channels() as usize + padding;
     let geometry = VideoGeometry {
         pixel_format,

@@ -9,7 +9,7 @@ use clap::{Parser, ValueEnum};
 
 use super::{Config, ConfigError, RtmpMode, RtmpOutput, RtpOutput, Source};
 use crate::contract::{EncodedCodec, Target};
-use crate::encode::{Codec, EncoderDevice, EncoderSettings, HardwareStandIn};
+use crate::encode::{Codec, EncoderDevice, EncoderSettings};
 use crate::ingest::IngestConfig;
 use crate::ingest::dummy::DummyConfig;
 
@@ -17,6 +17,53 @@ use crate::ingest::dummy::DummyConfig;
 pub enum RunMode {
     /// Ingest, encode and publish (the only mode).
     Pipeline,
+}
+
+/// `--codec`: clap's view of [`Codec`] (domain types know nothing of clap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CodecArg {
+    H264,
+    H265,
+}
+
+impl From<CodecArg> for Codec {
+    fn from(c: CodecArg) -> Self {
+        match c {
+            CodecArg::H264 => Codec::H264,
+            CodecArg::H265 => Codec::H265,
+        }
+    }
+}
+
+/// `--encoder-device`: clap's view of [`EncoderDevice`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DeviceArg {
+    /// NVENC when it works, software otherwise (deterministic fallback).
+    Auto,
+    /// NVENC or nothing (exit 5 where it cannot run).
+    Nvenc,
+    /// x264/x265 only.
+    Software,
+}
+
+impl From<DeviceArg> for EncoderDevice {
+    fn from(d: DeviceArg) -> Self {
+        match d {
+            DeviceArg::Auto => EncoderDevice::Auto,
+            DeviceArg::Nvenc => EncoderDevice::Nvenc,
+            DeviceArg::Software => EncoderDevice::Software,
+        }
+    }
+}
+
+/// Hidden `--test-hw-encoder` (feature `test-hooks` only).
+#[cfg(feature = "test-hooks")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StandInArg {
+    /// Accepts every frame and never outputs (a wedged NVENC session).
+    Stall,
+    /// Fails on the first frame (NVENC that cannot start).
+    FailStart,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -78,15 +125,16 @@ pub struct Cli {
     // --- codec -------------------------------------------------------------
     /// Video codec.
     #[arg(long, value_enum)]
-    pub codec: Codec,
+    pub codec: CodecArg,
     /// Encoder device: NVENC with deterministic software fallback (auto),
     /// NVENC only, or software only.
     #[arg(long, value_enum, default_value = "auto")]
-    pub encoder_device: EncoderDevice,
-    /// Testing aid: stand in for NVENC with an encoder that stalls or fails
-    /// to start, to exercise the fallback on hosts without NVENC.
+    pub encoder_device: DeviceArg,
+    /// Testing aid (feature `test-hooks`): stand in for NVENC with an encoder
+    /// that stalls or fails to start, to exercise the fallback without NVENC.
+    #[cfg(feature = "test-hooks")]
     #[arg(long, value_enum, hide = true)]
-    pub test_hw_encoder: Option<HardwareStandIn>,
+    pub test_hw_encoder: Option<StandInArg>,
     /// GOP size (keyframe interval in frames).
     #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub gop: u32,
@@ -168,6 +216,10 @@ pub struct Cli {
     /// Seconds between status log lines (0 = none).
     #[arg(long, value_name = "S", default_value_t = 5)]
     pub status_interval_s: u64,
+    /// Append named events (ingest started, resets, keyframes forced, sink
+    /// stalls, reconnects, fallback) as JSON Lines here (docs/events.md).
+    #[arg(long, value_name = "PATH")]
+    pub events: Option<PathBuf>,
 }
 
 fn resolve_endpoint(text: &str) -> Result<SocketAddr, ConfigError> {
@@ -204,7 +256,7 @@ impl Cli {
         let url = url
             .parse()
             .map_err(|e| ConfigError::new("--rtmp-url", format!("{e}")))?;
-        let form = match (self.codec, self.rtmp_mode) {
+        let form = match (Codec::from(self.codec), self.rtmp_mode) {
             (Codec::H264, Some(RtmpMode::Domestic)) => {
                 return Err(ConfigError::new(
                     "--rtmp-mode",
@@ -226,6 +278,7 @@ impl Cli {
 
     /// Validates flag combinations and builds the pipeline configuration.
     pub fn into_config(self) -> Result<Config, ConfigError> {
+        let codec = Codec::from(self.codec);
         let mut nats_key = self.dummy_label.clone();
         let mut nats_instance = None;
         let source = match self.input_mode {
@@ -297,7 +350,7 @@ impl Cli {
                         .then(|| Duration::from_millis(self.ingest_idle_timeout_ms)),
                     poll_interval: Duration::from_millis(10),
                     verify_stamps: self.verify_stamps,
-                    passthrough: self.passthrough.then_some(match self.codec {
+                    passthrough: self.passthrough.then_some(match codec {
                         Codec::H264 => EncodedCodec::H264,
                         Codec::H265 => EncodedCodec::H265,
                     }),
@@ -335,23 +388,32 @@ impl Cli {
             source,
             queue_size: self.queue_size as usize,
             encoder: EncoderSettings {
-                codec: self.codec,
+                codec,
                 gop: self.gop,
                 b_frames: self.b_frames,
                 bitrate_kbps: self.bitrate_kbps,
                 preset: self.preset.clone().unwrap_or_else(|| {
-                    match self.codec {
+                    match codec {
                         Codec::H264 => "superfast",
                         Codec::H265 => "ultrafast",
                     }
                     .to_owned()
                 }),
             },
-            encoder_device: self.encoder_device,
-            test_hw_encoder: self.test_hw_encoder,
+            encoder_device: self.encoder_device.into(),
+            #[cfg(feature = "test-hooks")]
+            test_hooks: crate::encode::TestHooks {
+                hardware: self.test_hw_encoder.map(|s| match s {
+                    StandInArg::Stall => crate::encode::HardwareStandIn::Stall,
+                    StandInArg::FailStart => crate::encode::HardwareStandIn::FailStart,
+                }),
+            },
+            #[cfg(not(feature = "test-hooks"))]
+            test_hooks: crate::encode::TestHooks,
             rtp,
             rtmp,
             summary_json: self.summary_json.clone(),
+            events: self.events.clone(),
             status_interval: Duration::from_secs(self.status_interval_s),
             nats,
         })

@@ -1,4 +1,6 @@
 //! Command line ([`cli`]) and the validated configuration the pipeline runs.
+//! clap lives here only: flags parse into `*Arg` enums that convert into the
+//! domain types of the stages.
 
 pub mod cli;
 pub mod nats_args;
@@ -7,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::encode::{EncoderDevice, EncoderSettings, HardwareStandIn};
+use crate::encode::{EncoderDevice, EncoderSettings, TestHooks};
 use crate::ingest::IngestConfig;
 use crate::ingest::dummy::DummyConfig;
 
@@ -52,12 +54,14 @@ pub struct Config {
     pub queue_size: usize,
     pub encoder: EncoderSettings,
     pub encoder_device: EncoderDevice,
-    /// Test-only stand-in for the hardware encoder (hidden flag).
-    pub test_hw_encoder: Option<HardwareStandIn>,
+    /// Test-only hooks (feature `test-hooks`; empty otherwise).
+    pub test_hooks: TestHooks,
     pub rtp: Option<RtpOutput>,
     pub rtmp: Option<RtmpOutput>,
     /// Counters and outcome as one JSON object, written at exit.
     pub summary_json: Option<PathBuf>,
+    /// Named events as JSON Lines (`--events`).
+    pub events: Option<PathBuf>,
     /// Interval of the periodic status log line.
     pub status_interval: Duration,
     /// NATS settings; `None` with `--no-nats`.

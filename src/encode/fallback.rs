@@ -11,6 +11,7 @@ use tracing::warn;
 
 use super::elements::Backend;
 use super::{EncodeError, EncodeInput, EncoderReport, VideoEncoder};
+use crate::telemetry::Events;
 
 /// Input frames a hardware encoder may swallow without output.
 pub const FALLBACK_AFTER_FRAMES: u64 = 60;
@@ -25,6 +26,7 @@ pub struct FallbackEncoder {
     hardware_units: Arc<AtomicU64>,
     frames_in: u64,
     report: Arc<Mutex<EncoderReport>>,
+    events: Events,
 }
 
 impl FallbackEncoder {
@@ -33,6 +35,7 @@ impl FallbackEncoder {
         hardware_units: Arc<AtomicU64>,
         software: SoftwareFactory,
         report: Arc<Mutex<EncoderReport>>,
+        events: Events,
     ) -> Self {
         Self {
             active: hardware,
@@ -40,6 +43,7 @@ impl FallbackEncoder {
             hardware_units,
             frames_in: 0,
             report,
+            events,
         }
     }
 
@@ -56,6 +60,10 @@ impl FallbackEncoder {
         drop(std::mem::replace(&mut self.active, software));
         warn!(frame = self.frames_in, element, %reason, "falling back to software encoding");
         let mut r = self.report.lock().unwrap_or_else(|p| p.into_inner());
+        self.events.emit(
+            "encoder_fallback",
+            serde_json::json!({"from": r.element, "to": element, "frame": self.frames_in, "reason": reason}),
+        );
         r.backend = Backend::Software;
         r.element = element.to_owned();
         r.reason = reason;
@@ -93,42 +101,6 @@ impl VideoEncoder for FallbackEncoder {
 
     fn element_name(&self) -> &'static str {
         self.active.element_name()
-    }
-}
-
-/// Test stand-ins for a hardware encoder (hidden flag `--test-hw-encoder`):
-/// this machine class has no NVENC, yet the fallback must be exercised.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum HardwareStandIn {
-    /// Accepts every frame and never outputs (a wedged NVENC session).
-    Stall,
-    /// Fails on the first frame (NVENC that cannot start).
-    FailStart,
-}
-
-/// The stand-in encoder. `frames` counts what it was given.
-pub struct StandInEncoder {
-    pub kind: HardwareStandIn,
-    pub frames: Arc<AtomicU64>,
-}
-
-impl VideoEncoder for StandInEncoder {
-    fn encode(&mut self, _input: EncodeInput) -> Result<(), EncodeError> {
-        self.frames.fetch_add(1, Ordering::Relaxed);
-        match self.kind {
-            HardwareStandIn::Stall => Ok(()),
-            HardwareStandIn::FailStart => Err(EncodeError::Runtime {
-                message: "stand-in hardware encoder cannot start".into(),
-            }),
-        }
-    }
-
-    fn finish(&mut self) -> Result<(), EncodeError> {
-        Ok(())
-    }
-
-    fn element_name(&self) -> &'static str {
-        "test-stand-in"
     }
 }
 

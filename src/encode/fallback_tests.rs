@@ -3,10 +3,11 @@
 use super::*;
 use crate::encode::elements::Backend;
 use crate::encode::gst::GstEncoder;
+use crate::encode::stand_in::{HardwareStandIn, StandInEncoder};
 use crate::encode::{AccessUnit, AccessUnitSink, Codec, EncoderDevice, EncoderSettings};
 use crate::ingest::dummy::fill_test_pattern;
 use crate::ingest::{Frame, VideoGeometry};
-use crate::pipeline::Stats;
+use crate::telemetry::EncodeCounters;
 
 const FRAME_NS: u64 = 33_333_333;
 
@@ -61,7 +62,7 @@ fn run(kind: HardwareStandIn, frames: u64) -> (u64, EncoderReport, Vec<AccessUni
             settings(),
             "x264enc",
             sink,
-            Arc::new(Stats::default()),
+            Arc::new(EncodeCounters::default()),
         )?) as Box<dyn VideoEncoder>)
     });
     let hardware = Box::new(StandInEncoder {
@@ -73,6 +74,7 @@ fn run(kind: HardwareStandIn, frames: u64) -> (u64, EncoderReport, Vec<AccessUni
         Arc::new(AtomicU64::new(0)),
         software,
         report.clone(),
+        crate::telemetry::Events::none(),
     );
     for i in 0..frames {
         enc.encode(frame(i)).unwrap();

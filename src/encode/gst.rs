@@ -20,7 +20,7 @@ use super::{
 };
 use crate::contract::PixelFormat;
 use crate::ingest::VideoGeometry;
-use crate::pipeline::Stats;
+use crate::telemetry::{EncodeCounters, incr};
 
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -89,7 +89,7 @@ pub struct GstEncoder {
     settings: EncoderSettings,
     element: &'static str,
     sink: AccessUnitSink,
-    stats: Arc<Stats>,
+    stats: Arc<EncodeCounters>,
     captures: CaptureMap,
     running: Option<Running>,
 }
@@ -101,7 +101,7 @@ impl GstEncoder {
         settings: EncoderSettings,
         element: &'static str,
         sink: AccessUnitSink,
-        stats: Arc<Stats>,
+        stats: Arc<EncodeCounters>,
     ) -> Result<Self, EncodeError> {
         probe(element, "install the GStreamer plugin that provides it")?;
         Ok(Self {
@@ -189,9 +189,9 @@ impl GstEncoder {
                     let dts_ns = raw_dts as i64 - PTS_BASE_NS as i64;
                     let keyframe = !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT);
                     let capture_ts_ns = lookup_capture(&captures, pts_ns);
-                    Stats::incr(&stats.access_units);
+                    incr(&stats.access_units);
                     if keyframe {
-                        Stats::incr(&stats.keyframes);
+                        incr(&stats.keyframes);
                     }
                     sink(AccessUnit {
                         codec,
@@ -338,7 +338,7 @@ impl VideoEncoder for GstEncoder {
             .map_err(|e| EncodeError::Runtime {
                 message: format!("push failed: {e:?}"),
             })?;
-        Stats::incr(&self.stats.frames_encoded);
+        incr(&self.stats.frames_encoded);
         Ok(())
     }
 

@@ -3,13 +3,16 @@
 //! This module is the only place GStreamer lives ([`gst`]). Everything else
 //! sees the narrow [`VideoEncoder`] interface and [`AccessUnit`]s.
 
-pub mod elements;
-pub mod fallback;
+pub(crate) mod elements;
+pub(crate) mod fallback;
 pub mod gst;
-pub mod select;
+pub(crate) mod select;
+mod stand_in;
 
 pub use elements::Backend;
-pub use fallback::HardwareStandIn;
+#[cfg(any(test, feature = "test-hooks"))]
+pub use stand_in::HardwareStandIn;
+pub use stand_in::TestHooks;
 
 use std::fmt;
 use std::sync::Arc;
@@ -17,7 +20,7 @@ use std::sync::Arc;
 use crate::ingest::Frame;
 
 /// Output codec (`--codec`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Codec {
     H264,
     H265,
@@ -33,7 +36,7 @@ impl fmt::Display for Codec {
 }
 
 /// `--encoder-device`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EncoderDevice {
     /// NVENC when it works, software otherwise (deterministic fallback).

@@ -6,12 +6,13 @@ use std::sync::{Arc, Mutex};
 use tracing::info;
 
 use super::elements::{self, Backend};
-use super::fallback::{FallbackEncoder, HardwareStandIn, StandInEncoder};
+use super::fallback::FallbackEncoder;
 use super::gst::{GstEncoder, ensure_init};
 use super::{
-    AccessUnitSink, EncodeError, EncoderDevice, EncoderReport, EncoderSettings, VideoEncoder,
+    AccessUnitSink, EncodeError, EncoderDevice, EncoderReport, EncoderSettings, TestHooks,
+    VideoEncoder,
 };
-use crate::pipeline::Stats;
+use crate::telemetry::{EncodeCounters, Events};
 
 /// The encoder and its report, which stays current (a fallback updates it).
 pub type Opened = (Box<dyn VideoEncoder>, Arc<Mutex<EncoderReport>>);
@@ -21,9 +22,10 @@ pub type Opened = (Box<dyn VideoEncoder>, Arc<Mutex<EncoderReport>>);
 pub fn open(
     settings: &EncoderSettings,
     device: EncoderDevice,
-    stand_in: Option<HardwareStandIn>,
+    hooks: &TestHooks,
     sink: AccessUnitSink,
-    stats: Arc<Stats>,
+    stats: Arc<EncodeCounters>,
+    events: Events,
 ) -> Result<Opened, EncodeError> {
     ensure_init()?;
     let (software, _) = elements::software_element(settings.codec);
@@ -61,20 +63,15 @@ pub fn open(
             sink(au)
         })
     };
-    let hardware: Result<(Box<dyn VideoEncoder>, &'static str), String> = match stand_in {
-        Some(kind) => Ok((
-            Box::new(StandInEncoder {
-                kind,
-                frames: Arc::default(),
+    let hardware: Result<(Box<dyn VideoEncoder>, &'static str), String> =
+        match hooks.hardware_encoder() {
+            Some(stand_in) => Ok(stand_in),
+            None => elements::probe_nvenc(settings.codec).and_then(|element| {
+                GstEncoder::new(settings.clone(), element, hardware_sink, stats.clone())
+                    .map(|e| (Box::new(e) as Box<dyn VideoEncoder>, element))
+                    .map_err(|e| e.to_string())
             }),
-            "test-stand-in",
-        )),
-        None => elements::probe_nvenc(settings.codec).and_then(|element| {
-            GstEncoder::new(settings.clone(), element, hardware_sink, stats.clone())
-                .map(|e| (Box::new(e) as Box<dyn VideoEncoder>, element))
-                .map_err(|e| e.to_string())
-        }),
-    };
+        };
 
     match (device, hardware) {
         (EncoderDevice::Nvenc, Ok((encoder, element))) => {
@@ -95,8 +92,13 @@ pub fn open(
             );
             info!(element, reason = %r.reason, "encoder selected");
             let r = Arc::new(Mutex::new(r));
-            let fallback =
-                FallbackEncoder::new(encoder, hardware_units, Box::new(make_software), r.clone());
+            let fallback = FallbackEncoder::new(
+                encoder,
+                hardware_units,
+                Box::new(make_software),
+                r.clone(),
+                events,
+            );
             Ok((Box::new(fallback), r))
         }
         (_, Err(why)) => {

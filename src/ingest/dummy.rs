@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::{Frame, LatestQueue, VideoGeometry};
 use crate::contract::PixelFormat;
-use crate::pipeline::Stats;
+use crate::telemetry::{IngestCounters, incr};
 
 #[derive(Debug, Clone)]
 pub struct DummyConfig {
@@ -43,7 +43,12 @@ fn wall_clock_ns() -> u64 {
 }
 
 /// Produces frames into `queue` until `cfg.frames` or `stop`.
-pub fn run_dummy(cfg: &DummyConfig, queue: &LatestQueue<Frame>, stats: &Stats, stop: &AtomicBool) {
+pub fn run_dummy(
+    cfg: &DummyConfig,
+    queue: &LatestQueue<Frame>,
+    stats: &IngestCounters,
+    stop: &AtomicBool,
+) {
     let geometry = VideoGeometry {
         pixel_format: PixelFormat::Bgr,
         width: cfg.width,
@@ -64,9 +69,9 @@ pub fn run_dummy(cfg: &DummyConfig, queue: &LatestQueue<Frame>, stats: &Stats, s
             encoded: None,
         };
         if queue.push(frame).is_some() {
-            Stats::incr(&stats.frames_dropped_queue);
+            incr(&stats.frames_dropped_queue);
         }
-        Stats::incr(&stats.frames_ingested);
+        incr(&stats.frames_ingested);
         f += 1;
         // Absolute deadlines: no drift. Sleep in short slices to notice `stop`.
         let deadline = start + interval.mul_f64(f as f64);
@@ -100,7 +105,7 @@ mod tests {
     #[test]
     fn produces_the_requested_number_of_frames() {
         let q = LatestQueue::new(16);
-        let stats = Stats::default();
+        let stats = IngestCounters::default();
         let cfg = DummyConfig {
             label: "t".into(),
             width: 8,

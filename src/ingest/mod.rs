@@ -6,23 +6,22 @@
 //! - [`snapshot`]: the coherent, bounds-checked copy of one frame.
 //! - [`sync`]: the ZeroMQ sync listener (a hint, not the truth).
 //! - [`runtime`]: the loop that ties them together.
-//! - [`queue`]: the bounded latest-frame queue.
+//! - the latest-frame queue is [`crate::queue::LatestQueue`].
 //! - [`dummy`]: the in-process test-pattern source (`--input-mode dummy`).
 
 pub mod dummy;
-pub mod frame;
-pub mod queue;
-pub mod runtime;
-pub mod shm;
-pub mod snapshot;
-pub mod sync;
+mod frame;
+mod runtime;
+pub(crate) mod shm;
+pub(crate) mod snapshot;
+pub(crate) mod sync;
 #[cfg(test)]
 mod test_segment;
 
 use std::path::PathBuf;
 
+pub use crate::queue::{LatestQueue, Pop};
 pub use frame::{Frame, VideoGeometry};
-pub use queue::{LatestQueue, Pop};
 pub use runtime::{IngestConfig, IngestEnd, run_ingest};
 
 /// Ingest failures. Most producer trouble is not an error (the loop waits

@@ -1,5 +1,11 @@
 //! The ingest loop: waits for a sync (or polls), takes a coherent snapshot,
 //! and pushes new frames into the latest-frame queue.
+//!
+//! An explicit state machine. How a frame is admitted depends on what the
+//! syncs say ([`Admission`]): while syncs flow, only the announced frame is
+//! copied; without a live sync, a frame is copied once its metadata stayed
+//! the same for one poll; syncs that never match the metadata are distrusted.
+//! Each snapshot outcome has its own method on [`Ingest`].
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,7 +18,7 @@ use super::snapshot::{self, FrameId, SharedRegion, Snapshot};
 use super::sync::SyncListener;
 use super::{Frame, IngestError, LatestQueue};
 use crate::contract::EncodedCodec;
-use crate::pipeline::Stats;
+use crate::telemetry::{Events, IngestCounters, add, incr};
 
 /// Ingest settings, from the command line.
 #[derive(Debug, Clone)]
@@ -61,7 +67,7 @@ struct Attachment {
 
 impl Attachment {
     /// Maps the segment when none is mapped or the name points elsewhere.
-    fn refresh(&mut self, stats: &Stats, force: bool) {
+    fn refresh(&mut self, stats: &IngestCounters, events: &Events, force: bool) {
         if !force && self.segment.is_some() && self.last_check.elapsed() < IDENTITY_CHECK_EVERY {
             return;
         }
@@ -77,7 +83,8 @@ impl Attachment {
         match Segment::open(&self.path) {
             Ok(seg) => {
                 info!(path = %self.path.display(), size = seg.len(), "mapped shared-memory segment");
-                Stats::incr(&stats.segment_maps);
+                incr(&stats.segment_maps);
+                events.emit("segment_mapped", serde_json::json!({"size": seg.len()}));
                 self.segment = Some(seg);
                 self.logged_missing = false;
             }
@@ -91,162 +98,249 @@ impl Attachment {
     }
 }
 
+/// How new frames are admitted (contract §3: the sync is a hint, the
+/// metadata the truth).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Admission {
+    /// Syncs are believed; the last one seen, if any.
+    Trusting { last_sync: Option<(u32, Instant)> },
+    /// The syncs never matched the metadata: ignored, frames are polled.
+    Distrusted,
+}
+
+impl Admission {
+    /// The frame a live sync announces; `None` when no sync is live (none
+    /// yet: the subscriber joins late; the producer sends none; distrusted).
+    fn announced(&self) -> Option<u32> {
+        match self {
+            Admission::Trusting {
+                last_sync: Some((count, at)),
+            } if at.elapsed() < SYNC_LIVE => Some(*count),
+            _ => None,
+        }
+    }
+}
+
+/// The loop's state between polls.
+struct Ingest<'a> {
+    cfg: &'a IngestConfig,
+    queue: &'a LatestQueue<Frame>,
+    stats: &'a IngestCounters,
+    events: &'a Events,
+    att: Attachment,
+    admission: Admission,
+    /// The last frame copied.
+    last: Option<FrameId>,
+    /// A frame seen once without a live sync; copied if still there next poll.
+    settling: Option<FrameId>,
+    /// Since when every read found a frame ahead of the latest sync.
+    unannounced_since: Option<Instant>,
+    /// Re-check the segment's identity at the next poll.
+    force_check: bool,
+    last_activity: Instant,
+    ingested: u64,
+    /// The last metadata complaint logged (each is logged once per change).
+    last_invalid: Option<String>,
+}
+
 /// Runs until `stop`, `max_frames`, or the idle timeout. Pushes every coherent
 /// new frame into `queue`; the queue itself drops the oldest when full.
 pub fn run_ingest(
     cfg: &IngestConfig,
     queue: &LatestQueue<Frame>,
-    stats: &Stats,
+    stats: &IngestCounters,
+    events: &Events,
     stop: &AtomicBool,
 ) -> Result<IngestEnd, IngestError> {
     let path = shm_path(&cfg.shm_name)?;
     let ctx = zmq::Context::new();
     let mut listener = SyncListener::connect(&ctx, &cfg.zmq_endpoint, cfg.label.clone())?;
     info!(shm = %path.display(), endpoint = %cfg.zmq_endpoint, label = ?cfg.label, "ingest started");
-
-    let mut att = Attachment {
-        path,
-        segment: None,
-        last_check: Instant::now(),
-        logged_missing: false,
+    events.emit(
+        "ingest_started",
+        serde_json::json!({"shm": path.display().to_string(), "endpoint": cfg.zmq_endpoint}),
+    );
+    let mut ingest = Ingest {
+        cfg,
+        queue,
+        stats,
+        events,
+        att: Attachment {
+            path,
+            segment: None,
+            last_check: Instant::now(),
+            logged_missing: false,
+        },
+        admission: Admission::Trusting { last_sync: None },
+        last: None,
+        settling: None,
+        unannounced_since: None,
+        force_check: true,
+        last_activity: Instant::now(),
+        ingested: 0,
+        last_invalid: None,
     };
-    let mut last: Option<FrameId> = None;
-    let mut last_activity = Instant::now();
-    let mut ingested = 0u64;
-    let mut last_invalid: Option<String> = None;
-    let mut force_check = true;
-    let mut last_sync: Option<(u32, Instant)> = None;
-    let mut settled_candidate: Option<FrameId> = None;
-    let mut sync_trusted = true;
-    let mut unannounced_since: Option<Instant> = None;
-
     loop {
         if stop.load(Ordering::Relaxed) {
             return Ok(IngestEnd::Stopped);
         }
-        if let Some(idle) = cfg.idle_timeout
-            && last_activity.elapsed() >= idle
+        if let Some(end) = ingest.poll(&mut listener)? {
+            return Ok(end);
+        }
+    }
+}
+
+impl Ingest<'_> {
+    /// One poll: wait for a sync (or the poll interval), then look at the
+    /// segment once.
+    fn poll(&mut self, listener: &mut SyncListener) -> Result<Option<IngestEnd>, IngestError> {
+        if let Some(idle) = self.cfg.idle_timeout
+            && self.last_activity.elapsed() >= idle
         {
             info!(
                 idle_ms = idle.as_millis() as u64,
                 "no frame within the idle timeout"
             );
-            return Ok(IngestEnd::IdleTimeout);
+            return Ok(Some(IngestEnd::IdleTimeout));
         }
-        let received = listener.wait(cfg.poll_interval)?;
-        Stats::add(&stats.syncs_received, received.accepted);
-        Stats::add(&stats.syncs_skipped, received.skipped);
-        if let Some(sync) = &received.latest {
-            last_sync = Some((sync.frame_count, Instant::now()));
+        let received = listener.wait(self.cfg.poll_interval)?;
+        add(&self.stats.syncs_received, received.accepted);
+        add(&self.stats.syncs_skipped, received.skipped);
+        if let (Some(sync), Admission::Trusting { last_sync }) =
+            (&received.latest, &mut self.admission)
+        {
+            *last_sync = Some((sync.frame_count, Instant::now()));
         }
-        let announced = last_sync
-            .filter(|(_, at)| sync_trusted && at.elapsed() < SYNC_LIVE)
-            .map(|(count, _)| count);
-        att.refresh(stats, force_check);
-        force_check = false;
-        let Some(segment) = &att.segment else {
-            continue;
+        let announced = self.admission.announced();
+        self.att.refresh(self.stats, self.events, self.force_check);
+        self.force_check = false;
+        let Some(segment) = &self.att.segment else {
+            return Ok(None);
         };
-
-        // Without a live sync (none yet: the subscriber joins late; or the
-        // producer sends none), copy a frame only once its metadata has stayed
+        // Without a live sync, copy a frame only once its metadata has stayed
         // the same for one poll interval: a producer that rewrites in place
         // (counter first) has finished by then, so every tear that can still
         // happen changes the counter during the copy and is caught.
         if announced.is_none() {
             let now = snapshot::peek_id(segment);
-            if now != last && now != settled_candidate {
-                settled_candidate = now;
-                continue;
+            if now != self.last && now != self.settling {
+                self.settling = now;
+                return Ok(None);
             }
         }
-        let taken = snapshot::take_announced(segment, last, cfg.passthrough, announced);
+        let taken = snapshot::take_announced(segment, self.last, self.cfg.passthrough, announced);
         if !matches!(taken, Snapshot::Unannounced { .. }) {
-            unannounced_since = None;
+            self.unannounced_since = None;
         }
-        match taken {
+        Ok(match taken {
             Snapshot::Unannounced {
                 meta_count,
                 sync_count,
             } => {
-                Stats::incr(&stats.frames_unannounced);
-                force_check = true;
-                let since = *unannounced_since.get_or_insert_with(Instant::now);
-                if since.elapsed() >= SYNC_MISMATCH_GIVE_UP {
-                    warn!(
-                        meta_count,
-                        sync_count,
-                        "syncs never match the metadata counter: ignoring them, polling instead"
-                    );
-                    sync_trusted = false;
-                }
+                self.on_unannounced(meta_count, sync_count);
+                None
             }
             Snapshot::Unchanged => {
-                // A sync for a frame the mapping does not show: the producer
-                // probably re-created the segment under the same name.
-                if let Some(sync) = received.latest
-                    && Some((sync.frame_count, sync.timestamp_ns)) != last
-                {
-                    force_check = true;
-                }
+                self.on_unchanged(received.latest.map(|s| (s.frame_count, s.timestamp_ns)));
+                None
             }
-            Snapshot::Frame(frame) => {
-                last_invalid = None;
-                if let Some((prev, _)) = last
-                    && frame.frame_count < prev
-                {
-                    Stats::incr(&stats.producer_resets);
-                    info!(
-                        from = prev,
-                        to = frame.frame_count,
-                        "producer frame counter went backwards: reset"
-                    );
-                }
-                last = Some((frame.frame_count, frame.capture_ts_ns));
-                last_activity = Instant::now();
-                if cfg.verify_stamps && frame.encoded.is_none() {
-                    verify_stamps(&frame, stats);
-                }
-                if queue.push(frame).is_some() {
-                    Stats::incr(&stats.frames_dropped_queue);
-                }
-                Stats::incr(&stats.frames_ingested);
-                ingested += 1;
-                if cfg.max_frames > 0 && ingested >= cfg.max_frames {
-                    return Ok(IngestEnd::MaxFrames);
-                }
-            }
+            Snapshot::Frame(frame) => self.on_frame(frame),
             Snapshot::Torn { before, after } => {
-                Stats::incr(&stats.frames_torn);
+                incr(&self.stats.frames_torn);
                 debug!(?before, ?after, "torn read dropped");
+                None
             }
             Snapshot::Invalid(e) => {
-                Stats::incr(&stats.metadata_invalid);
+                incr(&self.stats.metadata_invalid);
                 let msg = e.to_string();
-                if last_invalid.as_deref() != Some(msg.as_str()) {
+                if self.last_invalid.as_deref() != Some(msg.as_str()) {
                     warn!(error = %msg, "segment metadata not usable yet");
-                    last_invalid = Some(msg);
+                    self.last_invalid = Some(msg);
                 }
-                force_check = true;
+                self.force_check = true;
+                None
             }
             Snapshot::Unsupported { reason, depth } => {
-                Stats::incr(&stats.metadata_invalid);
-                if last_invalid.as_deref() != Some(reason) {
+                incr(&self.stats.metadata_invalid);
+                if self.last_invalid.as_deref() != Some(reason) {
                     warn!(reason, ?depth, "video plane cannot be encoded");
-                    last_invalid = Some(reason.to_owned());
+                    self.last_invalid = Some(reason.to_owned());
                 }
+                None
             }
             Snapshot::OutOfBounds(e) => {
                 debug!(error = %e, "metadata points outside the mapping: remapping");
-                force_check = true;
+                self.force_check = true;
+                None
             }
+        })
+    }
+
+    /// The metadata is ahead of the latest sync: a write in progress. Syncs
+    /// that never catch up for [`SYNC_MISMATCH_GIVE_UP`] are distrusted.
+    fn on_unannounced(&mut self, meta_count: u32, sync_count: u32) {
+        incr(&self.stats.frames_unannounced);
+        self.force_check = true;
+        let since = *self.unannounced_since.get_or_insert_with(Instant::now);
+        if since.elapsed() >= SYNC_MISMATCH_GIVE_UP {
+            warn!(
+                meta_count,
+                sync_count,
+                "syncs never match the metadata counter: ignoring them, polling instead"
+            );
+            self.admission = Admission::Distrusted;
         }
+    }
+
+    /// Nothing new. A sync for a frame the mapping does not show means the
+    /// producer probably re-created the segment under the same name.
+    fn on_unchanged(&mut self, latest_sync: Option<FrameId>) {
+        if latest_sync.is_some_and(|id| Some(id) != self.last) {
+            self.force_check = true;
+        }
+    }
+
+    /// A coherent new frame: queue it; ends ingest at `--ingest-max-frames`.
+    fn on_frame(&mut self, frame: Frame) -> Option<IngestEnd> {
+        self.last_invalid = None;
+        if let Some((prev, _)) = self.last
+            && frame.frame_count < prev
+        {
+            incr(&self.stats.producer_resets);
+            info!(
+                from = prev,
+                to = frame.frame_count,
+                "producer frame counter went backwards: reset"
+            );
+            self.events.emit(
+                "producer_reset",
+                serde_json::json!({"from": prev, "to": frame.frame_count}),
+            );
+        }
+        if self.last.is_none() {
+            self.events.emit(
+                "first_frame",
+                serde_json::json!({"frame": frame.frame_count}),
+            );
+        }
+        self.last = Some((frame.frame_count, frame.capture_ts_ns));
+        self.last_activity = Instant::now();
+        if self.cfg.verify_stamps && frame.encoded.is_none() {
+            verify_stamps(&frame, self.stats, self.events);
+        }
+        if self.queue.push(frame).is_some() {
+            incr(&self.stats.frames_dropped_queue);
+        }
+        incr(&self.stats.frames_ingested);
+        self.ingested += 1;
+        (self.cfg.max_frames > 0 && self.ingested >= self.cfg.max_frames)
+            .then_some(IngestEnd::MaxFrames)
     }
 }
 
 /// Compares the counter stamped at the start of the first and last rows
 /// with the metadata's frame_count; a mismatch is a torn frame accepted.
-fn verify_stamps(frame: &Frame, stats: &Stats) {
+fn verify_stamps(frame: &Frame, stats: &IngestCounters, events: &Events) {
     let g = &frame.geometry;
     let last_row = g.stride * (g.height as usize).saturating_sub(1);
     let stamp = |at: usize| {
@@ -255,15 +349,19 @@ fn verify_stamps(frame: &Frame, stats: &Stats) {
             .get(at..at + 4)
             .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
     };
-    Stats::incr(&stats.stamps_checked);
+    incr(&stats.stamps_checked);
     let (first, last) = (stamp(0), stamp(last_row));
     if first != Some(frame.frame_count) || last != Some(frame.frame_count) {
-        Stats::incr(&stats.stamp_mismatches);
+        incr(&stats.stamp_mismatches);
         warn!(
             frame = frame.frame_count,
             ?first,
             ?last,
             "stamp mismatch: this frame mixes two writes"
+        );
+        events.emit(
+            "stamp_mismatch",
+            serde_json::json!({"frame": frame.frame_count, "first": first, "last": last}),
         );
     }
 }

@@ -4,6 +4,7 @@ use super::*;
 use crate::contract::SyncMessage;
 use crate::ingest::test_segment::TestSegment;
 use crate::ingest::{Frame, LatestQueue, Pop};
+use crate::telemetry::IngestCounters;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::thread::JoinHandle;
@@ -18,7 +19,7 @@ fn unique(tag: &str) -> String {
 }
 
 struct Running {
-    stats: Arc<Stats>,
+    stats: Arc<IngestCounters>,
     queue: Arc<LatestQueue<Frame>>,
     stop: Arc<AtomicBool>,
     handle: Option<JoinHandle<Result<IngestEnd, IngestError>>>,
@@ -27,13 +28,13 @@ struct Running {
 impl Running {
     fn start(cfg: IngestConfig) -> Self {
         let (stats, queue, stop) = (
-            Arc::new(Stats::default()),
+            Arc::new(IngestCounters::default()),
             Arc::new(LatestQueue::new(16)),
             Arc::new(AtomicBool::new(false)),
         );
         let handle = {
             let (stats, queue, stop) = (stats.clone(), queue.clone(), stop.clone());
-            std::thread::spawn(move || run_ingest(&cfg, &queue, &stats, &stop))
+            std::thread::spawn(move || run_ingest(&cfg, &queue, &stats, &Events::none(), &stop))
         };
         Self {
             stats,
@@ -217,11 +218,11 @@ fn stamps_are_checked_on_the_first_and_last_rows() {
             encoded: None,
         }
     };
-    let stats = Stats::default();
-    verify_stamps(&stamped(9, 9), &stats);
+    let stats = IngestCounters::default();
+    verify_stamps(&stamped(9, 9), &stats, &Events::none());
     assert_eq!(stats.snapshot().stamp_mismatches, 0);
-    verify_stamps(&stamped(9, 8), &stats);
-    verify_stamps(&stamped(10, 9), &stats);
+    verify_stamps(&stamped(9, 8), &stats, &Events::none());
+    verify_stamps(&stamped(10, 9), &stats, &Events::none());
     let s = stats.snapshot();
     assert_eq!((s.stamps_checked, s.stamp_mismatches), (3, 2));
 }

@@ -83,10 +83,6 @@ impl Segment {
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Whether the segment's name still refers to the mapped file.
     pub fn identity(&self) -> Identity {
         match std::fs::metadata(&self.path) {

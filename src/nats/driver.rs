@@ -14,7 +14,7 @@ use super::producer::{self, StatusAction};
 use super::status::{Rates, SourceInfo, StreamState, StreamerStatus};
 use super::subjects::{SERVICE_NAME, Subjects};
 use super::{NatsConfig, NatsContext, NatsSummary, connect};
-use crate::pipeline::Stats;
+use crate::telemetry::incr;
 
 /// Bound on the goodbye (last status and flush) at exit.
 const FAREWELL: Duration = Duration::from_secs(1);
@@ -39,7 +39,7 @@ fn unix_ns() -> u64 {
 
 impl Driver {
     fn status(&self, stopping: bool) -> StreamerStatus {
-        let s = self.ctx.stats.snapshot();
+        let s = self.ctx.counters.snapshot();
         let p = &self.ctx.producer;
         StreamerStatus {
             schema: super::status::STATUS_SCHEMA,
@@ -56,12 +56,12 @@ impl Driver {
                 .clone(),
             fps: self.rates.fps,
             bitrate_kbps: self.rates.bitrate_kbps,
-            frames_ingested: s.frames_ingested,
-            frames_encoded: s.frames_encoded + s.frames_passthrough,
-            frames_dropped: s.frames_dropped_queue,
-            frames_torn: s.frames_torn,
-            reconnects_rtmp: s.rtmp_reconnects,
-            reconnects_nats: s.nats_connects.saturating_sub(1),
+            frames_ingested: s.ingest.frames_ingested,
+            frames_encoded: s.encode.frames_encoded + s.encode.frames_passthrough,
+            frames_dropped: s.ingest.frames_dropped_queue,
+            frames_torn: s.ingest.frames_torn,
+            reconnects_rtmp: s.rtmp.rtmp_reconnects,
+            reconnects_nats: s.nats.nats_connects.saturating_sub(1),
             source_info: self
                 .source_info
                 .lock()
@@ -86,7 +86,7 @@ impl Driver {
     async fn publish_status(&mut self, stopping: bool) {
         if !stopping {
             self.rates
-                .sample(self.ctx.producer.uptime_ms(), &self.ctx.stats.snapshot());
+                .sample(self.ctx.producer.uptime_ms(), &self.ctx.counters.snapshot());
         }
         if !self.connected() {
             return;
@@ -113,18 +113,25 @@ impl Driver {
     fn on_event(&mut self, ev: Event) {
         match ev {
             Event::Connected => {
-                Stats::incr(&self.ctx.stats.nats_connects);
+                incr(&self.ctx.counters.nats.nats_connects);
                 if self.connected_ever {
                     info!(url = %self.cfg.url_display, "NATS reconnected: subscriptions resume");
                 } else {
                     info!(url = %self.cfg.url_display, "NATS connected");
                 }
+                self.ctx.events.emit(
+                    "nats_connected",
+                    serde_json::json!({"reconnect": self.connected_ever}),
+                );
                 self.connected_ever = true;
                 self.outage_logged = false;
                 self.query_source_info();
             }
             Event::Disconnected => {
-                Stats::incr(&self.ctx.stats.nats_disconnects);
+                incr(&self.ctx.counters.nats.nats_disconnects);
+                self.ctx
+                    .events
+                    .emit("nats_disconnected", serde_json::Value::Null);
                 warn!(url = %self.cfg.url_display, "NATS connection lost: streaming continues; reconnecting in the background");
                 self.outage_logged = true;
             }
@@ -155,6 +162,96 @@ async fn next_req(
     }
 }
 
+/// The producer's subjects and our service endpoints; each may be absent
+/// (a failed subscribe or service start is logged, never fatal).
+struct Inbox {
+    status: Option<Subscriber>,
+    body: Option<Subscriber>,
+    service: Option<async_nats::service::Service>,
+    stats_ep: Option<async_nats::service::endpoint::Endpoint>,
+    keyframe_ep: Option<async_nats::service::endpoint::Endpoint>,
+}
+
+impl Inbox {
+    async fn open(client: &Client, subjects: &Subjects, body_sei: bool) -> Self {
+        let status = client.subscribe(subjects.producer_status()).await.ok();
+        let body = if body_sei {
+            client.subscribe(subjects.body()).await.ok()
+        } else {
+            None
+        };
+        let service = match client
+            .service_builder()
+            .description("cvmmap-streamer: cv-mmap to RTP/RTMP (stats, keyframe)")
+            .start(SERVICE_NAME, env!("CARGO_PKG_VERSION"))
+            .await
+        {
+            Ok(svc) => Some(svc),
+            Err(e) => {
+                warn!(error = %e, "NATS micro service not started");
+                None
+            }
+        };
+        let (mut stats_ep, mut keyframe_ep) = (None, None);
+        if let Some(svc) = &service {
+            let group = svc.group(subjects.service_group());
+            stats_ep = group.endpoint("stats").await.ok();
+            keyframe_ep = group.endpoint("keyframe").await.ok();
+        }
+        Self {
+            status,
+            body,
+            service,
+            stats_ep,
+            keyframe_ep,
+        }
+    }
+}
+
+/// Starts the client (connection retried in the background); `Err` is the
+/// reason NATS takes no part.
+async fn start_client(
+    cfg: &NatsConfig,
+    events: mpsc::UnboundedSender<Event>,
+) -> Result<Client, String> {
+    let opts = connect::options(cfg, events).await.map_err(|e| {
+        warn!(error = %e, "NATS credentials unreadable: continuing without NATS");
+        format!("credentials: {e}")
+    })?;
+    opts.connect(cfg.servers.clone()).await.map_err(|e| {
+        warn!(error = %e, "NATS client cannot start: continuing without NATS");
+        e.to_string()
+    })
+}
+
+impl Driver {
+    /// The `keyframe` endpoint: asks for a keyframe and answers with counts.
+    async fn on_keyframe_request(&self, req: async_nats::service::Request) {
+        self.ctx.keyframes.request();
+        incr(&self.ctx.counters.nats.keyframe_requests);
+        info!("keyframe requested over NATS");
+        let s = self.ctx.counters.snapshot();
+        let body = serde_json::json!({
+            "ok": true,
+            "frames_encoded": s.encode.frames_encoded,
+            "keyframes": s.encode.keyframes,
+        });
+        let _ = req.respond(Ok(body.to_string().into())).await;
+    }
+
+    /// Goodbye: a last status saying "stopped", flushed within a bound.
+    async fn farewell(&mut self, service: Option<async_nats::service::Service>) {
+        let _ = tokio::time::timeout(FAREWELL, async {
+            self.publish_status(true).await;
+            let _ = self.client.flush().await;
+        })
+        .await;
+        if let Some(svc) = service {
+            let _ = tokio::time::timeout(FAREWELL, svc.stop()).await;
+        }
+    }
+}
+
 /// Runs until `stop` fires; returns what the summary reports.
 pub async fn run(
     cfg: NatsConfig,
@@ -167,47 +264,15 @@ pub async fn run(
         url: Some(cfg.url_display.clone()),
         ..NatsSummary::default()
     };
-    let opts = match connect::options(&cfg, events_tx).await {
-        Ok(o) => o,
-        Err(e) => {
-            warn!(error = %e, "NATS credentials unreadable: continuing without NATS");
-            summary.reason = Some(format!("credentials: {e}"));
-            return summary;
-        }
-    };
-    let client = match opts.connect(cfg.servers.clone()).await {
+    let client = match start_client(&cfg, events_tx).await {
         Ok(c) => c,
-        Err(e) => {
-            warn!(error = %e, "NATS client cannot start: continuing without NATS");
-            summary.reason = Some(e.to_string());
+        Err(reason) => {
+            summary.reason = Some(reason);
             return summary;
         }
     };
     let subjects = Subjects::new(&cfg.key);
-    let mut status_sub = client.subscribe(subjects.producer_status()).await.ok();
-    let mut body_sub = if cfg.body_sei {
-        client.subscribe(subjects.body()).await.ok()
-    } else {
-        None
-    };
-    let service = client
-        .service_builder()
-        .description("cvmmap-streamer: cv-mmap to RTP/RTMP (stats, keyframe)")
-        .start(SERVICE_NAME, env!("CARGO_PKG_VERSION"))
-        .await;
-    let (mut stats_ep, mut keyframe_ep) = match &service {
-        Ok(svc) => {
-            let group = svc.group(subjects.service_group());
-            (
-                group.endpoint("stats").await.ok(),
-                group.endpoint("keyframe").await.ok(),
-            )
-        }
-        Err(e) => {
-            warn!(error = %e, "NATS micro service not started");
-            (None, None)
-        }
-    };
+    let mut inbox = Inbox::open(&client, &subjects, cfg.body_sei).await;
     let mut d = Driver {
         cfg,
         ctx,
@@ -232,45 +297,26 @@ pub async fn run(
         tokio::select! {
             _ = &mut stop => break,
             Some(ev) = events.recv() => d.on_event(ev),
-            Some(msg) = next_msg(&mut status_sub) => {
+            Some(msg) = next_msg(&mut inbox.status) => {
                 if producer::on_status(&msg.payload, &d.ctx, &mut status_invalid_logged)
                     == StatusAction::QuerySourceInfo
                 {
                     d.query_source_info();
                 }
             }
-            Some(msg) = next_msg(&mut body_sub) => {
+            Some(msg) = next_msg(&mut inbox.body) => {
                 producer::on_body(&msg.payload, &d.ctx, label.as_deref(), &mut body_error);
             }
-            Some(req) = next_req(&mut stats_ep) => {
+            Some(req) = next_req(&mut inbox.stats_ep) => {
                 let body = d.status_json(false);
                 let _ = req.respond(Ok(body.into())).await;
             }
-            Some(req) = next_req(&mut keyframe_ep) => {
-                d.ctx.keyframes.request();
-                Stats::incr(&d.ctx.stats.keyframe_requests);
-                info!("keyframe requested over NATS");
-                let s = d.ctx.stats.snapshot();
-                let body = serde_json::json!({
-                    "ok": true,
-                    "frames_encoded": s.frames_encoded,
-                    "keyframes": s.keyframes,
-                });
-                let _ = req.respond(Ok(body.to_string().into())).await;
-            }
+            Some(req) = next_req(&mut inbox.keyframe_ep) => d.on_keyframe_request(req).await,
             _ = tick.tick() => d.publish_status(false).await,
         }
     }
 
-    // Goodbye: a last status saying "stopped", flushed within a bound.
-    let _ = tokio::time::timeout(FAREWELL, async {
-        d.publish_status(true).await;
-        let _ = d.client.flush().await;
-    })
-    .await;
-    if let Ok(svc) = service {
-        let _ = tokio::time::timeout(FAREWELL, svc.stop()).await;
-    }
+    d.farewell(inbox.service.take()).await;
     summary.connected = d.connected_ever;
     summary.source_info = d
         .source_info

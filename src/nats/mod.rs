@@ -11,12 +11,13 @@
 //! - [`status`]: the streamer's JSON status.
 //! - `driver`: connection, subscriptions, requests, service endpoints.
 
+mod body_store;
 mod connect;
 mod driver;
 mod producer;
 pub mod proto;
-pub mod status;
-pub mod subjects;
+pub(crate) mod status;
+pub(crate) mod subjects;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -27,8 +28,10 @@ use serde::Serialize;
 use tracing::warn;
 
 use crate::encode::{Codec, EncoderReport};
-use crate::pipeline::body::BodyStore;
-use crate::pipeline::{KeyframeRequests, ProducerSignals, Stats};
+use crate::signals::{KeyframeRequests, ProducerSignals};
+use crate::telemetry::{Counters, Events};
+
+pub use body_store::BodyStore;
 
 pub use status::SourceInfo;
 
@@ -91,7 +94,9 @@ pub struct NatsConfig {
 /// What the pipeline shares with the NATS driver.
 #[derive(Clone)]
 pub struct NatsContext {
-    pub stats: Arc<Stats>,
+    /// Every stage's counters: NATS increments its own group and reports all.
+    pub counters: Counters,
+    pub events: Events,
     pub keyframes: KeyframeRequests,
     pub producer: Arc<ProducerSignals>,
     pub body: Option<Arc<BodyStore>>,

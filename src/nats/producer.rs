@@ -14,7 +14,8 @@ use super::proto::{
 use super::status::SourceInfo;
 use super::subjects::Subjects;
 use crate::contract::body::BodyHeader;
-use crate::pipeline::{ProducerState, Stats};
+use crate::signals::ProducerState;
+use crate::telemetry::incr;
 
 /// What the status handler asks the driver to do next.
 #[derive(Debug, PartialEq, Eq)]
@@ -36,22 +37,22 @@ pub fn on_status(payload: &[u8], ctx: &NatsContext, logged_invalid: &mut bool) -
             return StatusAction::None;
         }
     };
-    Stats::incr(&ctx.stats.nats_status_events);
+    incr(&ctx.counters.nats.nats_status_events);
     match ModuleStatusCode::try_from(ev.status) {
         Ok(ModuleStatusCode::Online) => {
-            Stats::incr(&ctx.stats.producer_online);
+            incr(&ctx.counters.nats.producer_online);
             ctx.producer.set_state(ProducerState::Online);
             info!(instance = %ev.instance, "producer ONLINE");
             StatusAction::QuerySourceInfo
         }
         Ok(ModuleStatusCode::Offline) => {
-            Stats::incr(&ctx.stats.producer_offline);
+            incr(&ctx.counters.nats.producer_offline);
             ctx.producer.set_state(ProducerState::Offline);
             info!(instance = %ev.instance, "producer OFFLINE: idle until it returns; outputs stay connected");
             StatusAction::None
         }
         Ok(ModuleStatusCode::StreamReset) => {
-            Stats::incr(&ctx.stats.producer_stream_resets);
+            incr(&ctx.counters.nats.producer_stream_resets);
             ctx.producer.signal_reset();
             info!(instance = %ev.instance, "producer STREAM_RESET: new timeline, keyframe at the next frame");
             StatusAction::None
@@ -76,11 +77,11 @@ pub fn on_body(
     let Some(store) = &ctx.body else { return };
     match BodyHeader::parse(payload, label) {
         Ok(header) => {
-            Stats::incr(&ctx.stats.body_messages);
-            store.push(&header, payload.to_vec(), &ctx.stats);
+            incr(&ctx.counters.nats.body_messages);
+            store.push(&header, payload.to_vec(), &ctx.counters.nats);
         }
         Err(e) => {
-            Stats::incr(&ctx.stats.body_invalid);
+            incr(&ctx.counters.nats.body_invalid);
             let text = e.to_string();
             if last_error.as_deref() != Some(text.as_str()) {
                 warn!(error = %text, "body-tracking message rejected");

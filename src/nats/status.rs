@@ -5,7 +5,8 @@ use serde::Serialize;
 
 use super::proto::{self, GetSourceInfoResponse, source_flags};
 use crate::encode::EncoderReport;
-use crate::pipeline::{ProducerState, StatsSnapshot};
+use crate::signals::ProducerState;
+use crate::telemetry::StatsSnapshot;
 
 /// Version of the JSON below; bumped on incompatible changes.
 pub const STATUS_SCHEMA: u32 = 1;
@@ -123,8 +124,8 @@ pub struct Rates {
 impl Rates {
     /// Updates from counters at `now_ms` (monotonic).
     pub fn sample(&mut self, now_ms: u64, s: &StatsSnapshot) {
-        let frames = s.frames_encoded + s.frames_passthrough;
-        let bytes = s.access_unit_bytes;
+        let frames = s.encode.frames_encoded + s.encode.frames_passthrough;
+        let bytes = s.encode.access_unit_bytes;
         if let Some((t, f, b)) = self.last
             && now_ms > t
         {
@@ -195,8 +196,8 @@ mod tests {
         let mut r = Rates::default();
         let mut s = StatsSnapshot::default();
         r.sample(1000, &s);
-        s.frames_encoded = 30;
-        s.access_unit_bytes = 125_000;
+        s.encode.frames_encoded = 30;
+        s.encode.access_unit_bytes = 125_000;
         r.sample(2000, &s);
         assert_eq!(r.fps, 30.0);
         assert_eq!(r.bitrate_kbps, 1000.0);

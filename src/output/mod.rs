@@ -1,18 +1,22 @@
-//! Output drivers: the only code that owns sockets and output files.
-//! Each output receives every access unit and must never block the encoder.
+//! Outputs: the only code that owns output sockets and files. Each output
+//! is a [`Sink`] on its own thread behind its own bounded queue ([`sink`]),
+//! so none can block the encoder or another output.
 
-pub mod rtmp;
-pub mod rtp_udp;
-pub mod sdp_file;
+pub(crate) mod rtmp;
+pub(crate) mod rtp_udp;
+pub(crate) mod sdp_file;
+pub mod sink;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
 
 use crate::config::Config;
-use crate::encode::AccessUnit;
-use crate::pipeline::{KeyframeRequests, Stats};
+use crate::signals::KeyframeRequests;
+use crate::telemetry::{Counters, Events, add};
+
+pub use sink::{Fanout, Flow, Sink};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
@@ -36,62 +40,33 @@ pub enum OutputError {
     },
 }
 
-/// Every enabled output.
-pub struct Outputs {
-    rtp: Option<rtp_udp::RtpUdpOutput>,
-    rtmp: Option<rtmp::RtmpPublisher>,
-    /// An output that cannot go on (e.g. the RTMP server refused the stream)
-    /// leaves its error here and stops the pipeline.
-    fatal: Arc<Mutex<Option<OutputError>>>,
-}
-
-impl Outputs {
-    pub fn open(
-        config: &Config,
-        stats: Arc<Stats>,
-        keyframes: KeyframeRequests,
-        stop: Arc<AtomicBool>,
-    ) -> Result<Self, OutputError> {
-        let fatal = Arc::new(Mutex::new(None));
-        let rtp = match &config.rtp {
-            Some(cfg) => Some(rtp_udp::RtpUdpOutput::open(
-                cfg,
-                config.encoder.codec,
-                stats.clone(),
-            )?),
-            None => None,
-        };
-        let rtmp = config
-            .rtmp
-            .as_ref()
-            .map(|cfg| rtmp::RtmpPublisher::start(cfg, stats, keyframes, stop, fatal.clone()));
-        if rtp.is_none() && rtmp.is_none() {
-            tracing::warn!("no output enabled: frames are encoded and discarded");
-        }
-        Ok(Self { rtp, rtmp, fatal })
+/// Starts every enabled output as a sink on its own thread.
+pub fn open_sinks(
+    config: &Config,
+    counters: &Counters,
+    keyframes: KeyframeRequests,
+    events: Events,
+    stop: Arc<AtomicBool>,
+) -> Result<Fanout, OutputError> {
+    let mut fanout = Fanout::new(keyframes.clone(), events.clone(), stop);
+    if let Some(cfg) = &config.rtp {
+        let sink = rtp_udp::RtpUdpOutput::open(cfg, config.encoder.codec, counters.rtp.clone())?;
+        let c = counters.rtp.clone();
+        fanout.add(
+            Box::new(sink),
+            Arc::new(move |n| add(&c.rtp_units_dropped, n)),
+        );
     }
-
-    pub fn publish(&mut self, au: &AccessUnit) {
-        if let Some(rtp) = &mut self.rtp {
-            rtp.publish(au);
-        }
-        if let Some(rtmp) = &mut self.rtmp {
-            rtmp.publish(au);
-        }
+    if let Some(cfg) = &config.rtmp {
+        let sink = rtmp::RtmpSink::new(cfg, counters.rtmp.clone(), keyframes, events);
+        let c = counters.rtmp.clone();
+        fanout.add(
+            Box::new(sink),
+            Arc::new(move |n| add(&c.rtmp_units_dropped, n)),
+        );
     }
-
-    /// Ends every output (RTCP BYE; RTMP sends what is queued).
-    pub fn finish(&mut self) {
-        if let Some(rtp) = &mut self.rtp {
-            rtp.finish();
-        }
-        if let Some(rtmp) = &mut self.rtmp {
-            rtmp.finish();
-        }
+    if fanout.is_empty() {
+        tracing::warn!("no output enabled: frames are encoded and discarded");
     }
-
-    /// The error that stopped an output, if one did.
-    pub fn take_fatal(&self) -> Option<OutputError> {
-        self.fatal.lock().unwrap_or_else(|p| p.into_inner()).take()
-    }
+    Ok(fanout)
 }

@@ -1,6 +1,6 @@
 //! RTP over UDP unicast: packetizes each access unit and sends the packets
-//! from a non-blocking socket. A packet the socket refuses (receiver not up
-//! yet, buffer full) is counted and dropped; the encoder never waits.
+//! from a non-blocking socket, on its own sink thread. A packet the socket
+//! refuses (receiver not up yet, buffer full) is counted and dropped.
 
 use std::io::ErrorKind;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
@@ -11,15 +11,16 @@ use tracing::{info, warn};
 
 use super::OutputError;
 use super::sdp_file::SdpFile;
+use super::sink::{Flow, Sink};
 use crate::codec::parameter_sets_annexb;
 use crate::config::RtpOutput;
 use crate::encode::{AccessUnit, Codec};
-use crate::pipeline::Stats;
 use crate::rtp::h264::H264Payloader;
 use crate::rtp::h265::H265Payloader;
 use crate::rtp::rtcp::{self, SenderReport};
 use crate::rtp::sdp::{SdpCodec, SdpParams};
 use crate::rtp::{PacketizerConfig, RtpPacketizer};
+use crate::telemetry::{RtpCounters, add, incr};
 
 /// RTP video clock rate (RFC 6184 §8.2.1).
 const CLOCK_RATE: u64 = 90_000;
@@ -112,7 +113,7 @@ pub struct RtpUdpOutput {
     session_version: u64,
     /// The parameter sets of the last keyframe, Annex-B framed (SDP sprop-*).
     parameter_sets: Vec<u8>,
-    stats: Arc<Stats>,
+    stats: Arc<RtpCounters>,
     refused_logged: bool,
     rtcp: Option<RtcpSender>,
     /// Capture time and RTP timestamp of the last unit sent.
@@ -120,7 +121,11 @@ pub struct RtpUdpOutput {
 }
 
 impl RtpUdpOutput {
-    pub fn open(cfg: &RtpOutput, codec: Codec, stats: Arc<Stats>) -> Result<Self, OutputError> {
+    pub fn open(
+        cfg: &RtpOutput,
+        codec: Codec,
+        stats: Arc<RtpCounters>,
+    ) -> Result<Self, OutputError> {
         let dest = cfg.endpoint;
         let bind = |source| OutputError::Bind { addr: dest, source };
         let local: SocketAddr = match dest {
@@ -212,7 +217,7 @@ impl RtpUdpOutput {
         self.timestamp_base.wrapping_add(ticks as u32)
     }
 
-    pub fn publish(&mut self, au: &AccessUnit) {
+    fn publish(&mut self, au: &AccessUnit) {
         self.track_parameter_sets(au);
         let ts = self.rtp_timestamp(au.pts_ns);
         // The report goes first, so a receiver can map this very unit.
@@ -225,14 +230,14 @@ impl RtpUdpOutput {
         let mut send = |packet: &[u8]| {
             match socket.send(packet) {
                 Ok(_) => {
-                    Stats::incr(&stats.rtp_packets_sent);
-                    Stats::add(&stats.rtp_bytes_sent, packet.len() as u64);
+                    incr(&stats.rtp_packets_sent);
+                    add(&stats.rtp_bytes_sent, packet.len() as u64);
                     if let Some(r) = rtcp.as_mut() {
                         r.count(packet.len());
                     }
                 }
                 Err(e) => {
-                    Stats::incr(&stats.rtp_send_errors);
+                    incr(&stats.rtp_send_errors);
                     refused.get_or_insert(e.kind());
                 }
             }
@@ -259,9 +264,20 @@ impl RtpUdpOutput {
             warn!(dest = %self.dest, ?kind, why, "RTP packets dropped (counted; logged once)");
         }
     }
+}
+
+impl Sink for RtpUdpOutput {
+    fn name(&self) -> &'static str {
+        "rtp"
+    }
+
+    fn write(&mut self, unit: &AccessUnit) -> Result<Flow, OutputError> {
+        self.publish(unit);
+        Ok(Flow::Continue)
+    }
 
     /// Ends the session: a last sender report with BYE (RFC 3550 §6.6).
-    pub fn finish(&mut self) {
+    fn finish(&mut self) {
         let ssrc = self.packetizer.ssrc();
         let (unix_ns, ts) = self.last_sent;
         if let Some(r) = &mut self.rtcp {

@@ -42,12 +42,9 @@ impl Default for Timeline {
 }
 
 impl Timeline {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
     /// The frame interval currently assumed for re-basing.
-    pub fn interval_ns(&self) -> u64 {
+    #[cfg(test)]
+    fn interval_ns(&self) -> u64 {
         self.interval_ns
     }
 
@@ -95,7 +92,7 @@ mod tests {
 
     #[test]
     fn follows_the_capture_clock_from_zero() {
-        let mut t = Timeline::new();
+        let mut t = Timeline::default();
         let base = 1_700_000_000_000_000_000u64;
         assert_eq!(t.map(base).pts_ns, 0);
         assert_eq!(
@@ -111,7 +108,7 @@ mod tests {
 
     #[test]
     fn a_backwards_reset_continues_one_interval_later() {
-        let mut t = Timeline::new();
+        let mut t = Timeline::default();
         t.map(5_000_000_000);
         t.map(5_040_000_000);
         let s = t.map(0); // producer restarted its clock
@@ -128,7 +125,7 @@ mod tests {
 
     #[test]
     fn a_huge_forward_jump_is_a_discontinuity() {
-        let mut t = Timeline::new();
+        let mut t = Timeline::default();
         t.map(1_000);
         let s = t.map(1_000 + 3_600_000_000_000);
         assert!(s.discontinuity);
@@ -137,7 +134,7 @@ mod tests {
 
     #[test]
     fn duplicate_timestamps_still_advance() {
-        let mut t = Timeline::new();
+        let mut t = Timeline::default();
         t.map(100);
         let s = t.map(100);
         assert!(s.discontinuity);
@@ -147,7 +144,7 @@ mod tests {
     proptest! {
         #[test]
         fn output_is_strictly_increasing(caps in proptest::collection::vec(any::<u64>(), 1..200)) {
-            let mut t = Timeline::new();
+            let mut t = Timeline::default();
             let mut last = None;
             for c in caps {
                 let s = t.map(c);

@@ -9,7 +9,7 @@ use crate::codec::sei;
 use crate::contract::body::BodyHeader;
 use crate::encode::{AccessUnit, Codec};
 
-use super::Stats;
+use crate::telemetry::{NatsCounters, incr};
 
 /// At most this many messages wait.
 pub const MAX_PENDING: usize = 256;
@@ -29,7 +29,7 @@ pub struct BodyStore {
 
 impl BodyStore {
     /// Keeps a validated message until its frame's access unit goes out.
-    pub fn push(&self, header: &BodyHeader, message: Vec<u8>, stats: &Stats) {
+    pub fn push(&self, header: &BodyHeader, message: Vec<u8>, stats: &NatsCounters) {
         let mut guard = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         let (queue, bytes) = &mut *guard;
         *bytes += message.len();
@@ -40,13 +40,13 @@ impl BodyStore {
         while queue.len() > MAX_PENDING || *bytes > MAX_PENDING_BYTES {
             let Some(old) = queue.pop_front() else { break };
             *bytes -= old.message.len();
-            Stats::incr(&stats.body_dropped);
+            incr(&stats.body_dropped);
         }
     }
 
     /// `au` with an SEI unit for every pending message of its frame (same
     /// timestamp) or of an earlier one (late); `au` itself when none waits.
-    pub fn attach(&self, au: AccessUnit, stats: &Stats) -> AccessUnit {
+    pub fn attach(&self, au: AccessUnit, stats: &NatsCounters) -> AccessUnit {
         let mut sei_units = Vec::new();
         {
             let mut guard = self.pending.lock().unwrap_or_else(|p| p.into_inner());
@@ -59,9 +59,9 @@ impl BodyStore {
                 let p = queue.pop_front().expect("front exists");
                 *bytes -= p.message.len();
                 if p.timestamp_ns < au.capture_ts_ns {
-                    Stats::incr(&stats.body_late);
+                    incr(&stats.body_late);
                 }
-                Stats::incr(&stats.body_attached);
+                incr(&stats.body_attached);
                 sei::append_user_data_nal(
                     hevc,
                     &sei::BODY_TRACKING_UUID,
@@ -108,7 +108,7 @@ mod tests {
 
     #[test]
     fn on_time_late_and_future_messages() {
-        let stats = Stats::default();
+        let stats = NatsCounters::default();
         let store = BodyStore::default();
         store.push(&header(10), vec![1; 64], &stats);
         store.push(&header(20), vec![2; 64], &stats);
@@ -126,7 +126,7 @@ mod tests {
 
     #[test]
     fn bounded_when_frames_never_come() {
-        let stats = Stats::default();
+        let stats = NatsCounters::default();
         let store = BodyStore::default();
         for i in 0..(MAX_PENDING as u64 + 10) {
             store.push(&header(1000 + i), vec![0; 64], &stats);

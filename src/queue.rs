@@ -1,9 +1,12 @@
-//! The latest-frame queue between ingest and encode.
+//! The bounded queue between stages.
 //!
-//! Bounded (capacity 1 by default, `--queue-size N`): when a frame arrives and
-//! the queue is full, the *oldest* frame is dropped and counted, so latency
-//! never accumulates behind a slow encoder (seed README, "Latest-Frame
-//! Semantics").
+//! Between ingest and encode it is the latest-frame queue (capacity 1 by
+//! default, `--queue-size N`): [`push`](LatestQueue::push) drops the *oldest*
+//! frame when full, so latency never accumulates behind a slow encoder (seed
+//! README, "Latest-Frame Semantics"). In front of each output sink,
+//! [`try_push`](LatestQueue::try_push) refuses the *newest* instead: a sink
+//! that falls behind drops whole units until the next keyframe, since a
+//! decoder cannot skip a unit in the middle of a GOP.
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -74,6 +77,32 @@ impl<T> LatestQueue<T> {
         drop(st);
         self.ready.notify_one();
         dropped
+    }
+
+    /// Queues `item` unless the queue is full or closed; hands it back then.
+    pub fn try_push(&self, item: T) -> Result<(), T> {
+        let mut st = self.lock();
+        if st.closed || st.items.len() >= self.capacity {
+            return Err(item);
+        }
+        st.items.push_back(item);
+        drop(st);
+        self.ready.notify_one();
+        Ok(())
+    }
+
+    /// Whether [`try_push`](Self::try_push) would take an item now.
+    pub fn has_room(&self) -> bool {
+        let st = self.lock();
+        !st.closed && st.items.len() < self.capacity
+    }
+
+    /// Discards everything queued; returns how many items that was.
+    pub fn clear(&self) -> usize {
+        let mut st = self.lock();
+        let n = st.items.len();
+        st.items.clear();
+        n
     }
 
     /// Waits up to `timeout` for the oldest queued item.
@@ -163,6 +192,21 @@ mod tests {
         assert_eq!(q.push(8), Some(8));
         assert_eq!(q.pop_timeout(Duration::ZERO), Pop::Item(7));
         assert_eq!(q.pop_timeout(Duration::from_secs(5)), Pop::Closed);
+    }
+
+    #[test]
+    fn try_push_refuses_the_newest_when_full() {
+        let q = LatestQueue::new(2);
+        assert_eq!(q.try_push(1), Ok(()));
+        assert!(q.has_room());
+        assert_eq!(q.try_push(2), Ok(()));
+        assert!(!q.has_room());
+        assert_eq!(q.try_push(3), Err(3));
+        assert_eq!(q.pop_timeout(Duration::ZERO), Pop::Item(1));
+        assert_eq!(q.clear(), 1);
+        q.close();
+        assert_eq!(q.try_push(4), Err(4));
+        assert!(!q.has_room());
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! Signals that reach the pipeline from outside the frame path: keyframe
-//! requests (NATS `keyframe` endpoint, RTMP reconnects) and the producer's
-//! NATS status (contract §4, §5). Lock-free; any thread may set them.
+//! Cross-stage signals, below every stage: keyframe requests (NATS
+//! `keyframe` endpoint, sinks resuming after drops, RTMP reconnects) and the
+//! producer's NATS status (contract §4, §5). Lock-free; any thread may set
+//! them; the encode loop takes them.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};

@@ -1,0 +1,250 @@
+//! Outputs as sinks. Each sink runs on its own thread behind its own bounded
+//! queue ([`Fanout`]), so a slow or dead sink can never stall the encoder or
+//! starve another sink: when its queue is full it alone drops whole units
+//! until the next keyframe.
+//!
+//! A new output (a file recorder, another protocol) is one type that
+//! implements [`Sink`] and one line in [`super::open_sinks`].
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tracing::{info, warn};
+
+use super::OutputError;
+use crate::encode::AccessUnit;
+use crate::queue::{LatestQueue, Pop};
+use crate::signals::KeyframeRequests;
+use crate::telemetry::Events;
+
+/// Units queued in front of each sink: about one second at 30 fps.
+pub const QUEUE_UNITS: usize = 32;
+/// How long a sink's thread waits for a unit before calling [`Sink::idle`].
+pub const IDLE_TICK: Duration = Duration::from_millis(100);
+
+/// What a sink wants after a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    /// What is queued now is stale (e.g. a new RTMP session starts at a
+    /// fresh keyframe): discard it, counted as dropped.
+    SkipBacklog,
+}
+
+/// One output. Called on the sink's own thread; it may block (on its
+/// socket or file) without holding up anyone else.
+pub trait Sink: Send {
+    /// Short name for logs, events and counters ("rtp", "rtmp").
+    fn name(&self) -> &'static str;
+    /// One access unit, in decode order, with its timing and (on keyframes)
+    /// its parameter sets in band. An `Err` is fatal: the sink stops and
+    /// the pipeline ends with that error.
+    fn write(&mut self, unit: &AccessUnit) -> Result<Flow, OutputError>;
+    /// No unit came for [`IDLE_TICK`]: keep-alives, control, reconnects.
+    fn idle(&mut self) -> Result<Flow, OutputError> {
+        Ok(Flow::Continue)
+    }
+    /// The stream ended: flush and close (bounded; never waits forever).
+    fn finish(&mut self);
+}
+
+/// Counts units dropped in front of a sink (in its own counter group).
+pub type DropCounter = Arc<dyn Fn(u64) + Send + Sync>;
+
+/// The encoder's side of one sink: its queue and drop-episode state.
+struct Lane {
+    name: &'static str,
+    queue: Arc<LatestQueue<Arc<AccessUnit>>>,
+    count_dropped: DropCounter,
+    /// Dropping until a keyframe fits.
+    dropping: bool,
+    /// A keyframe was asked for in this drop episode.
+    asked: bool,
+    /// Units dropped in this episode.
+    episode_drops: u64,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Lane {
+    /// Queues `unit` without blocking. A full queue starts a drop episode:
+    /// whole units are dropped until a keyframe fits. A keyframe is asked
+    /// for once per episode, when the queue has room again: asking while it
+    /// is still full would only produce a keyframe that is dropped too.
+    fn offer(&mut self, unit: &Arc<AccessUnit>, keyframes: &KeyframeRequests, events: &Events) {
+        if self.dropping && !unit.keyframe {
+            self.drop_unit();
+            if !self.asked && self.queue.has_room() {
+                self.asked = true;
+                keyframes.request();
+            }
+            return;
+        }
+        match self.queue.try_push(unit.clone()) {
+            Ok(()) if self.dropping => {
+                self.dropping = false;
+                info!(
+                    sink = self.name,
+                    dropped = self.episode_drops,
+                    "sink caught up: resumed at a keyframe"
+                );
+                events.emit(
+                    "sink_stall_ended",
+                    serde_json::json!({"sink": self.name, "dropped": self.episode_drops}),
+                );
+            }
+            Ok(()) => {}
+            Err(_) => {
+                if !self.dropping {
+                    self.dropping = true;
+                    self.episode_drops = 0;
+                    warn!(
+                        sink = self.name,
+                        "sink is not keeping up: dropping units until the next keyframe"
+                    );
+                    events.emit("sink_stall_began", serde_json::json!({"sink": self.name}));
+                }
+                // A keyframe that did not fit: ask again once there is room.
+                self.asked = false;
+                self.drop_unit();
+            }
+        }
+    }
+
+    fn drop_unit(&mut self) {
+        self.episode_drops += 1;
+        (self.count_dropped)(1);
+    }
+}
+
+/// Every sink, each on its own thread. The encoder thread calls
+/// [`publish`](Self::publish), which never blocks.
+pub struct Fanout {
+    lanes: Vec<Lane>,
+    keyframes: KeyframeRequests,
+    events: Events,
+    /// The first fatal sink error; it also sets `stop`.
+    fatal: Arc<Mutex<Option<OutputError>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Fanout {
+    pub fn new(keyframes: KeyframeRequests, events: Events, stop: Arc<AtomicBool>) -> Self {
+        Self {
+            lanes: Vec::new(),
+            keyframes,
+            events,
+            fatal: Arc::default(),
+            stop,
+        }
+    }
+
+    /// Starts `sink` on its own thread behind a queue of [`QUEUE_UNITS`].
+    pub fn add(&mut self, sink: Box<dyn Sink>, count_dropped: DropCounter) {
+        let name = sink.name();
+        let queue = Arc::new(LatestQueue::new(QUEUE_UNITS));
+        let runner = Runner {
+            sink,
+            queue: queue.clone(),
+            count_dropped: count_dropped.clone(),
+            fatal: self.fatal.clone(),
+            stop: self.stop.clone(),
+        };
+        let thread = std::thread::Builder::new()
+            .name(format!("sink-{name}"))
+            .spawn(move || runner.run())
+            .expect("spawn sink thread");
+        self.lanes.push(Lane {
+            name,
+            queue,
+            count_dropped,
+            dropping: false,
+            asked: false,
+            episode_drops: 0,
+            thread: Some(thread),
+        });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lanes.is_empty()
+    }
+
+    /// Hands `unit` to every sink's queue; never blocks.
+    pub fn publish(&mut self, unit: AccessUnit) {
+        if self.lanes.is_empty() {
+            return;
+        }
+        let unit = Arc::new(unit);
+        for lane in &mut self.lanes {
+            lane.offer(&unit, &self.keyframes, &self.events);
+        }
+    }
+
+    /// Closes every queue and waits for the sinks to send what is queued and
+    /// finish. Returns the first fatal error, if a sink had one.
+    pub fn finish(&mut self) -> Option<OutputError> {
+        for lane in &self.lanes {
+            lane.queue.close();
+        }
+        for lane in &mut self.lanes {
+            if let Some(t) = lane.thread.take() {
+                let _ = t.join();
+            }
+        }
+        self.take_fatal()
+    }
+
+    /// The error that stopped a sink, if one did.
+    pub fn take_fatal(&self) -> Option<OutputError> {
+        self.fatal.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+impl Drop for Fanout {
+    fn drop(&mut self) {
+        let _ = self.finish();
+    }
+}
+
+/// A sink's thread: pops units, calls the sink, stops on a fatal error.
+struct Runner {
+    sink: Box<dyn Sink>,
+    queue: Arc<LatestQueue<Arc<AccessUnit>>>,
+    count_dropped: DropCounter,
+    fatal: Arc<Mutex<Option<OutputError>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Runner {
+    fn run(mut self) {
+        loop {
+            let flow = match self.queue.pop_timeout(IDLE_TICK) {
+                Pop::Item(unit) => self.sink.write(&unit),
+                Pop::TimedOut => self.sink.idle(),
+                Pop::Closed => break,
+            };
+            match flow {
+                Ok(Flow::Continue) => {}
+                Ok(Flow::SkipBacklog) => {
+                    (self.count_dropped)(self.queue.clear() as u64);
+                }
+                Err(e) => {
+                    warn!(sink = self.sink.name(), error = %e, "sink stopped");
+                    let mut fatal = self.fatal.lock().unwrap_or_else(|p| p.into_inner());
+                    fatal.get_or_insert(e);
+                    self.stop.store(true, Ordering::Relaxed);
+                    // Refuse further units; the lane drops them.
+                    self.queue.close();
+                    (self.count_dropped)(self.queue.clear() as u64);
+                    return;
+                }
+            }
+        }
+        self.sink.finish();
+    }
+}
+
+#[cfg(test)]
+#[path = "sink_tests.rs"]
+mod tests;

@@ -1,0 +1,16 @@
+//! Telemetry: what every stage reports, below every stage. Nothing here
+//! imports a stage; every stage may import this.
+//!
+//! - [`counters`]: lock-free counters, one group per stage, aggregated into
+//!   one [`StatsSnapshot`] for the status line, NATS status and summary.
+//! - [`events`]: named events as JSON Lines (`--events PATH`) for the
+//!   harness and other tools (docs/events.md).
+
+pub mod counters;
+pub mod events;
+
+pub use counters::{
+    Counters, EncodeCounters, IngestCounters, NatsCounters, RtmpCounters, RtpCounters,
+    StatsSnapshot, add, incr,
+};
+pub use events::Events;
