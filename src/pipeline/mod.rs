@@ -108,13 +108,7 @@ pub fn run_with(
     keyframes: KeyframeRequests,
 ) -> Result<RunSummary, PipelineError> {
     let started = Instant::now();
-    let events = match &config.events {
-        Some(path) => Events::open(path).map_err(|source| PipelineError::Events {
-            path: path.display().to_string(),
-            source,
-        })?,
-        None => Events::none(),
-    };
+    let events = open_events(config)?;
     let counters = Counters::default();
     let producer = Arc::new(ProducerSignals::default());
     let body = config
@@ -138,26 +132,18 @@ pub fn run_with(
         counters.encode.clone(),
         events.clone(),
     )?;
-    {
-        let r = report.lock().unwrap_or_else(|p| p.into_inner());
-        events.emit(
-            "encoder_selected",
-            json!({"element": r.element, "backend": r.backend, "reason": r.reason}),
-        );
-    }
+    emit_encoder_selected(&events, &report);
     let nats = config.nats.as_ref().map(|cfg| {
-        NatsLink::start(
-            cfg.clone(),
-            NatsContext {
-                counters: counters.clone(),
-                events: events.clone(),
-                keyframes: keyframes.clone(),
-                producer: producer.clone(),
-                body,
-                encoder: report.clone(),
-                codec: config.encoder.codec,
-            },
-        )
+        let ctx = NatsContext {
+            counters: counters.clone(),
+            events: events.clone(),
+            keyframes: keyframes.clone(),
+            producer: producer.clone(),
+            body,
+            encoder: report.clone(),
+            codec: config.encoder.codec,
+        };
+        NatsLink::start(cfg.clone(), ctx)
     });
     if nats.is_none() {
         info!("NATS disabled (--no-nats): no producer status, body tracking or control");
@@ -204,6 +190,24 @@ pub fn run_with(
         summary.write_json(path)?;
     }
     Ok(summary)
+}
+
+fn open_events(config: &Config) -> Result<Events, PipelineError> {
+    match &config.events {
+        Some(path) => Events::open(path).map_err(|source| PipelineError::Events {
+            path: path.display().to_string(),
+            source,
+        }),
+        None => Ok(Events::none()),
+    }
+}
+
+fn emit_encoder_selected(events: &Events, report: &Mutex<EncoderReport>) {
+    let r = report.lock().unwrap_or_else(|p| p.into_inner());
+    events.emit(
+        "encoder_selected",
+        json!({"element": r.element, "backend": r.backend, "reason": r.reason}),
+    );
 }
 
 /// Where the encoder's units go (on its streaming thread): body SEI, the
