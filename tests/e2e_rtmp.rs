@@ -52,6 +52,7 @@ fn rtmp_streamer(
 ) -> Proc {
     let url = format!("rtmp://127.0.0.1:{port}/live/cam");
     let summary = s.path("summary.json");
+    let events = s.path("streamer.events.jsonl");
     let mut args = vec![
         "--codec",
         codec,
@@ -59,6 +60,8 @@ fn rtmp_streamer(
         &n.shm,
         "--zmq-endpoint",
         &n.ipc,
+        "--events",
+        events.to_str().unwrap(),
         "--rtmp",
         "--rtmp-url",
         &url,
@@ -73,7 +76,7 @@ fn rtmp_streamer(
     args.extend_from_slice(extra);
     let p = Proc::spawn(&bin("cvmmap_streamer"), &args, s.path("streamer.log"));
     assert!(
-        common::wait_for_log(&p, "ingest started", Duration::from_secs(20)),
+        common::wait_for_event(&events, "ingest_started", Duration::from_secs(20)),
         "{}",
         p.output()
     );
@@ -356,4 +359,111 @@ fn e2e_rtmp_stalled_server_bounded_memory_and_resume_on_a_keyframe() {
         summary["stats"]["rtmp_units_dropped"].as_u64().unwrap() > 0,
         "{summary}"
     );
+}
+
+/// One sink stalls, the other keeps every frame: RTP and RTMP from one
+/// streamer, the RTMP server stops reading for 5 s. The RTP receiver still
+/// gets >= 95% of the units with nothing dropped in front of the RTP sink,
+/// and the stall costs at most 2 forced keyframes (one per drop episode),
+/// so RTP viewers do not get a keyframe storm.
+#[test]
+fn e2e_stalled_rtmp_sink_does_not_degrade_rtp() {
+    let s = Scratch::new("e2e_sink_isolation");
+    let n = names("si");
+    let rtmp_port = free_tcp_port();
+    let rtp_port = common::free_udp_port();
+    let frames = 330u64;
+    let mut stub_rx = stub(
+        &s,
+        "stub",
+        "h264",
+        rtmp_port,
+        &[
+            "--video-threshold",
+            "150",
+            "--stall-after-ms",
+            "2000",
+            "--stall-ms",
+            "5000",
+        ],
+    );
+    let rx_json = s.path("rtp.json");
+    let threshold = (frames * 95).div_ceil(100).to_string();
+    let rtp_port_s = rtp_port.to_string();
+    let mut rtp_rx = Proc::spawn(
+        &bin("rtp_receiver_tester"),
+        &[
+            "--port",
+            &rtp_port_s,
+            "--expect-pt",
+            "96",
+            "--expect-codec",
+            "h264",
+            "--frame-threshold",
+            &threshold,
+            "--strict",
+            "--timeout-ms",
+            "30000",
+            "--json",
+            rx_json.to_str().unwrap(),
+        ],
+        s.path("rtp.log"),
+    );
+    assert!(common::wait_udp_bound(rtp_port, Duration::from_secs(10)));
+    let rtp_endpoint = format!("127.0.0.1:{rtp_port}");
+    let mut st = rtmp_streamer(
+        &s,
+        &n,
+        "h264",
+        None,
+        rtmp_port,
+        &[
+            "--rtp",
+            "--rtp-endpoint",
+            &rtp_endpoint,
+            "--bitrate-kbps",
+            "8000",
+            "--queue-size",
+            "4",
+        ],
+    );
+    let frames_s = frames.to_string();
+    let mut sm = sim(
+        &s,
+        &n,
+        &[
+            "--frames", &frames_s, "--fps", "30", "--width", "1280", "--height", "720",
+        ],
+    );
+    assert_exit(&mut rtp_rx, T, 0);
+    assert_exit(&mut stub_rx, T, 0);
+    assert_exit(&mut sm, T, 0);
+    assert_exit(&mut st, T, 0);
+
+    let rx: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&rx_json).unwrap()).unwrap();
+    assert_eq!(rx["result"], "pass", "{rx}");
+    let sum = summary(&s);
+    let stats = &sum["stats"];
+    assert_eq!(stats["rtp_units_dropped"], 0, "{sum}");
+    assert!(stats["rtmp_units_dropped"].as_u64().unwrap() > 0, "{sum}");
+    let forced = stats["keyframes_forced"].as_u64().unwrap();
+    eprintln!(
+        "RTP units {} complete, {} keyframes; RTMP dropped {}; keyframes forced {forced}",
+        rx["access_units_complete"], rx["keyframes"], stats["rtmp_units_dropped"]
+    );
+    assert!(forced <= 2, "the stall forced {forced} keyframes: {sum}");
+    // GOP 30: one keyframe a second, plus at most the forced ones.
+    let keyframes = rx["keyframes"].as_u64().unwrap();
+    assert!(
+        keyframes <= frames / 30 + 1 + forced,
+        "RTP saw {keyframes} keyframes in {frames} frames: {rx}"
+    );
+    let events = s.path("streamer.events.jsonl");
+    let began = common::events(&events, "sink_stall_began");
+    assert!(
+        !began.is_empty() && began.iter().all(|e| e["sink"] == "rtmp"),
+        "{began:?}"
+    );
+    assert!(!common::events(&events, "sink_stall_ended").is_empty());
 }

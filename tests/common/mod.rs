@@ -222,6 +222,35 @@ pub fn wait_for_log(p: &Proc, needle: &str, timeout: Duration) -> bool {
     false
 }
 
+/// Events of one name from a streamer's `--events` file (docs/events.md);
+/// a last line still being written is skipped.
+pub fn events(path: &Path, name: &str) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event"] == name)
+        .collect()
+}
+
+/// Waits until the `--events` file at `path` has `count` events named `name`,
+/// up to `timeout`.
+pub fn wait_for_events(path: &Path, name: &str, count: usize, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if events(path, name).len() >= count {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+/// Waits until the `--events` file at `path` has an event named `name`.
+pub fn wait_for_event(path: &Path, name: &str, timeout: Duration) -> bool {
+    wait_for_events(path, name, 1, timeout)
+}
+
 /// A modern ffmpeg (the static build shipped by the PyPI package
 /// imageio-ffmpeg, which scripts/install-deps.sh installs), or
 /// `$CVMMAP_FFMPEG`. Panics with the fix when neither is there.

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::decoder::{DecodedFormat, GstRtpDecoder};
-use super::{Proc, Scratch, assert_exit, bin, free_udp_port, unique, wait_for_log};
+use super::{Proc, Scratch, assert_exit, bin, free_udp_port, unique, wait_for_event};
 
 pub const T: Duration = Duration::from_secs(40);
 
@@ -44,6 +44,7 @@ pub fn streamer_codec(s: &Scratch, n: &Names, port: u16, codec: &str, extra: &[&
     let endpoint = format!("127.0.0.1:{port}");
     let sdp = s.path("stream.sdp");
     let summary = s.path("summary.json");
+    let events = s.path("streamer.events.jsonl");
     let mut args = vec![
         "--codec",
         codec,
@@ -51,6 +52,8 @@ pub fn streamer_codec(s: &Scratch, n: &Names, port: u16, codec: &str, extra: &[&
         &n.shm,
         "--zmq-endpoint",
         &n.ipc,
+        "--events",
+        events.to_str().unwrap(),
         "--rtp",
         "--rtp-endpoint",
         &endpoint,
@@ -70,7 +73,11 @@ pub fn streamer_codec(s: &Scratch, n: &Names, port: u16, codec: &str, extra: &[&
 pub fn ready_streamer(s: &Scratch, n: &Names, port: u16, codec: &str, extra: &[&str]) -> Proc {
     let st = streamer_codec(s, n, port, codec, extra);
     assert!(
-        wait_for_log(&st, "ingest started", Duration::from_secs(20)),
+        wait_for_event(
+            &s.path("streamer.events.jsonl"),
+            "ingest_started",
+            Duration::from_secs(20)
+        ),
         "streamer not ready:\n{}",
         st.output()
     );
