@@ -276,9 +276,9 @@ impl Cli {
         Ok(Some(RtmpOutput { url, form }))
     }
 
-    /// Validates flag combinations and builds the pipeline configuration.
-    pub fn into_config(self) -> Result<Config, ConfigError> {
-        let codec = Codec::from(self.codec);
+    /// The source (`--input-mode`, `--source` or `--shm-name`/`--zmq-endpoint`),
+    /// with the NATS key and instance it implies (contract §1).
+    fn source_config(&self, codec: Codec) -> Result<(Source, String, Option<String>), ConfigError> {
         let mut nats_key = self.dummy_label.clone();
         let mut nats_instance = None;
         let source = match self.input_mode {
@@ -357,8 +357,15 @@ impl Cli {
                 })
             }
         };
+        if self.input_mode == InputMode::Dummy {
+            nats_instance = Some(self.dummy_label.clone());
+        }
+        Ok((source, nats_key, nats_instance))
+    }
 
-        let rtp = if self.rtp {
+    /// RTP output (`--rtp*`).
+    fn rtp_config(&self) -> Result<Option<RtpOutput>, ConfigError> {
+        Ok(if self.rtp {
             let Some(ep) = &self.rtp_endpoint else {
                 return Err(ConfigError::new("--rtp-endpoint", "required with --rtp"));
             };
@@ -376,12 +383,15 @@ impl Cli {
                 ));
             }
             None
-        };
+        })
+    }
 
+    /// Validates flag combinations and builds the pipeline configuration.
+    pub fn into_config(self) -> Result<Config, ConfigError> {
+        let codec = Codec::from(self.codec);
+        let (source, nats_key, nats_instance) = self.source_config(codec)?;
+        let rtp = self.rtp_config()?;
         let rtmp = self.rtmp_config()?;
-        if self.input_mode == InputMode::Dummy {
-            nats_instance = Some(self.dummy_label.clone());
-        }
         let nats = self.nats.into_config(nats_key, nats_instance)?;
 
         Ok(Config {
