@@ -47,6 +47,14 @@ pub fn compact(t: SystemTime) -> String {
     format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}Z")
 }
 
+/// Wall clock in Unix nanoseconds: the time base the streamer's events and
+/// the testers' reports share.
+pub fn unix_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
 /// Four hex digits from the kernel's random source; the time and pid are a
 /// fallback that is still unique enough for one machine.
 pub fn short_random() -> String {

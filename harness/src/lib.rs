@@ -1,9 +1,13 @@
-//! The harness's runner, shared by `harness acceptance` and (later) `faults`
-//! and `bench`: it starts the simulator, the streamer and the testers as real
+//! The harness's runner, shared by `harness acceptance`, `faults` and
+//! `bench`: it starts the simulator, the streamer and the testers as real
 //! processes, supervises them, and writes honest JSON evidence.
 //!
 //! - [`bins`]: finding the workspace binaries and the flags they accept;
-//! - [`supervisor`]: child processes with logs, bounded waits and clean stops;
+//! - [`runner`]: the run context, setup and finalisation all three share;
+//! - [`supervisor`]: child processes with logs, bounded waits, clean stops
+//!   and their CPU time and peak memory (wait4);
+//! - [`events`]: the streamer's structured events (`--events`), by which
+//!   the harness waits for it and times what it did;
 //! - [`interrupt`]: SIGINT/SIGTERM as a flag every wait loop checks;
 //! - [`ports`], [`names`]: free ports and unique shm/ipc names per run and row;
 //! - [`nats`]: a private `nats-server` for the run, when one is installed;
@@ -20,6 +24,7 @@ pub mod bins;
 pub mod clock;
 pub mod container;
 pub mod error;
+pub mod events;
 pub mod evidence;
 pub mod faults;
 pub mod gst;
@@ -30,6 +35,7 @@ pub mod names;
 pub mod nats;
 pub mod ports;
 pub mod progress;
+pub mod runner;
 pub mod supervisor;
 
 pub use error::HarnessError;

@@ -14,8 +14,9 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 use cvmmap_harness::acceptance::{self, Options};
 use cvmmap_harness::bench;
 use cvmmap_harness::error::EXIT_USAGE;
+use cvmmap_harness::interrupt;
 use cvmmap_harness::model::{Outcome, Tally};
-use cvmmap_harness::{HarnessError, interrupt};
+use cvmmap_harness::runner::RunOptions;
 
 #[derive(Parser)]
 #[command(
@@ -126,7 +127,7 @@ struct FaultsArgs {
     runtime: RuntimeArgs,
 }
 
-fn fail(e: &HarnessError) -> ExitCode {
+fn fail(e: &dyn std::fmt::Display) -> ExitCode {
     eprintln!("harness: error: {e}");
     ExitCode::from(EXIT_USAGE)
 }
@@ -138,18 +139,25 @@ fn tally_line(label: &str, t: &Tally) -> String {
     )
 }
 
-fn acceptance(a: AcceptanceArgs) -> ExitCode {
+/// Installs the SIGINT/SIGTERM handling and gathers what every run takes.
+fn run_options(evidence: PathBuf, bin_dir: Option<PathBuf>, image: Option<String>) -> RunOptions {
     if let Err(e) = interrupt::install() {
         tracing::warn!(error = %e, "no SIGINT/SIGTERM handling");
     }
+    RunOptions {
+        evidence,
+        bin_dir,
+        image,
+        argv: std::env::args().collect(),
+    }
+}
+
+fn acceptance(a: AcceptanceArgs) -> ExitCode {
     let opts = Options {
-        evidence: a.evidence,
-        bin_dir: a.bin_dir,
+        run: run_options(a.evidence, a.bin_dir, a.runtime.image()),
         rows: a.rows,
         keep_going: a.keep_going,
         breaks: a.break_row,
-        argv: std::env::args().collect(),
-        image: a.runtime.image(),
     };
     let progress = terminal::Terminal::new();
     let done = match acceptance::run(&opts, &progress) {
@@ -167,26 +175,19 @@ fn acceptance(a: AcceptanceArgs) -> ExitCode {
 }
 
 fn bench(a: BenchArgs) -> ExitCode {
-    if let Err(e) = interrupt::install() {
-        tracing::warn!(error = %e, "no SIGINT/SIGTERM handling");
-    }
     let opts = bench::Options {
-        evidence: a.evidence,
-        bin_dir: a.bin_dir,
+        // Bench has no --runtime: wait4(2) is what measures it.
+        run: run_options(a.evidence, a.bin_dir, None),
         sizes: a.sizes,
         codecs: a.codecs,
         frames: a.frames,
         quick: a.quick,
         encoder_device: a.encoder_device,
-        argv: std::env::args().collect(),
     };
     let progress = terminal::Terminal::new();
     let done = match bench::run(&opts, &progress) {
         Ok(d) => d,
-        Err(e) => {
-            eprintln!("harness: error: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(e) => return fail(&e),
     };
     drop(progress);
     print!("{}", done.table);
@@ -213,23 +214,14 @@ fn bench(a: BenchArgs) -> ExitCode {
 }
 
 fn faults(a: FaultsArgs) -> ExitCode {
-    if let Err(e) = interrupt::install() {
-        tracing::warn!(error = %e, "no SIGINT/SIGTERM handling");
-    }
     let opts = cvmmap_harness::faults::Options {
-        evidence: a.evidence,
-        bin_dir: a.bin_dir,
+        run: run_options(a.evidence, a.bin_dir, a.runtime.image()),
         scenarios: a.scenarios,
-        argv: std::env::args().collect(),
-        image: a.runtime.image(),
     };
     let progress = terminal::Terminal::new();
     let done = match cvmmap_harness::faults::run(&opts, &progress) {
         Ok(d) => d,
-        Err(e) => {
-            eprintln!("harness: error: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(e) => return fail(&e),
     };
     drop(progress);
     println!("evidence {}", done.run_dir.display());

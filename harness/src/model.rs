@@ -14,13 +14,9 @@ pub enum Outcome {
     Skip,
 }
 
-/// What a JSON file is; `faults` and `bench` add their own kinds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    AcceptanceRow,
-    AcceptanceSummary,
-}
+/// `kind` of an acceptance row's `result.json` and of its run's summary.
+pub const KIND_ROW: &str = "acceptance_row";
+pub const KIND_SUMMARY: &str = "acceptance_summary";
 
 /// Where the commit came from: `git rev-parse HEAD` in the source tree the
 /// harness was built from, `$CVMMAP_GIT_COMMIT`, or neither.
@@ -136,7 +132,7 @@ pub struct RowNats {
 }
 
 /// NATS for the whole run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct RunNats {
     pub present: bool,
     pub url: Option<String>,
@@ -152,7 +148,7 @@ pub struct RunNats {
 #[derive(Debug, Clone, Serialize)]
 pub struct RowResult {
     pub schema_version: u32,
-    pub kind: Kind,
+    pub kind: &'static str,
     pub run_id: String,
     pub row: String,
     pub title: String,
@@ -228,16 +224,20 @@ pub struct HarnessInfo {
     pub bin_dir: String,
 }
 
-/// `summary.json`: rewritten after every row (`status` "running") and at
-/// the end ("complete" or "interrupted").
+/// The fields every run's summary starts with (acceptance's and faults'
+/// `summary.json`, bench's `result.json`), embedded in each with
+/// `#[serde(flatten)]`, so that the files keep their flat shape.
 #[derive(Debug, Clone, Serialize)]
-pub struct Summary {
+pub struct SummaryHeader {
     pub schema_version: u32,
-    pub kind: Kind,
+    pub kind: &'static str,
     pub run_id: String,
+    /// `running` (rewritten after every row), `complete` or `interrupted`.
     pub status: &'static str,
-    /// "pass" only when every selected row and the negative row passed.
-    pub outcome: &'static str,
+    /// "pass" only when every selected row passed. Absent from bench's
+    /// result, which judges each side apart.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<&'static str>,
     pub exit_code: Option<i32>,
     pub started_at: String,
     pub finished_at: Option<String>,
@@ -245,9 +245,19 @@ pub struct Summary {
     pub git: GitInfo,
     pub host: HostInfo,
     pub runtime: &'static str,
-    /// The image and engine facts when `runtime` is "container".
-    pub container: Option<crate::container::ContainerRuntime>,
+    /// The image and engine facts when `runtime` is "container", else
+    /// null; absent from bench's result (bench always runs locally).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<Option<crate::container::ContainerRuntime>>,
     pub harness: HarnessInfo,
+}
+
+/// `summary.json`: rewritten after every row (`status` "running") and at
+/// the end ("complete" or "interrupted").
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    #[serde(flatten)]
+    pub head: SummaryHeader,
     pub nats: RunNats,
     /// The mandatory rows that were selected.
     pub totals: Tally,
@@ -255,4 +265,17 @@ pub struct Summary {
     pub negative: Tally,
     pub rows: Vec<RowEntry>,
     pub rows_not_selected: Vec<String>,
+}
+
+impl crate::runner::Summarised for Summary {
+    fn header(&mut self) -> &mut SummaryHeader {
+        &mut self.head
+    }
+}
+
+impl crate::runner::UnitResult for RowResult {
+    fn closing(&mut self, duration_ms: u64, artifacts: Vec<String>) {
+        self.duration_ms = duration_ms;
+        self.artifacts = artifacts;
+    }
 }

@@ -9,6 +9,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::HarnessError;
+use crate::evidence::RunDir;
+use crate::model::RunNats;
 use crate::supervisor::Proc;
 
 #[derive(Debug, thiserror::Error)]
@@ -136,6 +139,50 @@ impl NatsServer {
     /// Whether it still runs (it should for the whole run).
     pub fn alive(&mut self) -> bool {
         self.proc.poll().is_none()
+    }
+}
+
+/// The run's nats-server, with its logs in `<run>/nats/`, and what the
+/// summary says about it; `takers` are the binaries that get its URL, with
+/// whether their `--help` lists `--nats-url`. A server that cannot start is
+/// a reason in the summary, not an error: the run goes on without NATS.
+pub fn start_for_run(
+    run: &RunDir,
+    takers: &[(&str, bool)],
+) -> Result<(Option<NatsServer>, RunNats), HarnessError> {
+    let mut info = RunNats {
+        present: false,
+        url: None,
+        version: None,
+        monitoring_url: None,
+        passed_to: Vec::new(),
+        skipped_reason: None,
+    };
+    if find().is_none() {
+        info.skipped_reason = Some(NatsError::NotInstalled.to_string());
+        return Ok((None, info));
+    }
+    match NatsServer::start(&run.sub_dir("nats")?) {
+        Ok(server) => {
+            info.present = true;
+            info.url = Some(server.url.clone());
+            info.version = server.version.clone();
+            info.monitoring_url = Some(server.monitoring_url.clone());
+            info.passed_to = takers
+                .iter()
+                .filter(|(_, takes)| *takes)
+                .map(|(name, _)| name.to_string())
+                .collect();
+            if info.passed_to.is_empty() {
+                info.skipped_reason = Some("no binary's --help lists --nats-url".into());
+            }
+            Ok((Some(server), info))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "running without NATS");
+            info.skipped_reason = Some(e.to_string());
+            Ok((None, info))
+        }
     }
 }
 

@@ -7,26 +7,14 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use common::*;
 
 #[test]
 fn full_acceptance_passes_and_its_evidence_validates() {
     let ev = Scratch::new("full");
-    let out = harness(&["acceptance", "--evidence", ev.0.to_str().unwrap()]);
-    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    assert_eq!(
-        stdout.lines().last(),
-        Some("total=5 pass=5 fail=0 skip=0"),
-        "{stdout}"
-    );
+    let args = ["acceptance", "--evidence", ev.0.to_str().unwrap()];
+    let stdout = harness_passes(&args, "total=5 pass=5 fail=0 skip=0");
     assert!(
         stdout.contains("negative=1 pass=1 fail=0 skip=0"),
         "{stdout}"
@@ -52,6 +40,9 @@ fn full_acceptance_passes_and_its_evidence_validates() {
         }
         if r["negative"] == false {
             assert!(r["encoder"]["element"].is_string(), "{r:#}");
+            // The streamer's events are among the row's files.
+            let files = r["artifacts"].as_array().unwrap();
+            assert!(files.contains(&"streamer.events.jsonl".into()), "{r:#}");
             assert!(
                 r["counts"]["frames_published"].as_u64().unwrap() > 0,
                 "{r:#}"
@@ -75,13 +66,7 @@ fn a_row_broken_on_purpose_fails_with_its_reason() {
         "--break-row",
         "rtp_h265=wrong-pt",
     ]);
-    let stdout = text(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{stdout}\n{}",
-        text(&out.stderr)
-    );
+    let stdout = exited(&out, 1);
     assert_eq!(stdout.lines().last(), Some("total=1 pass=0 fail=1 skip=0"));
     let run = run_dir(&stdout);
     assert_eq!(validate_run(&run), 2);
@@ -108,48 +93,17 @@ fn a_row_broken_on_purpose_fails_with_its_reason() {
 #[test]
 fn ctrl_c_stops_every_child_and_still_writes_evidence() {
     let ev = Scratch::new("sigint");
-    bin_dir();
-    let child = Command::new(HARNESS)
-        .args(["acceptance", "--evidence", ev.0.to_str().unwrap()])
-        .args(["--rows", "rtp_h265,rtmp_h264"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Interrupt once the first row streams (its simulator has started).
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let sim_log = || {
-        std::fs::read_dir(&ev.0).ok()?.flatten().find_map(|e| {
-            let p = e.path().join("rtp_h265/sim.stderr.log");
-            p.is_file().then_some(p)
-        })
-    };
-    while sim_log().is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "the first row never started streaming"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    std::thread::sleep(Duration::from_secs(1));
-    kill(child.id(), 2); // SIGINT, as Ctrl-C sends it
-    let out = child.wait_with_output().unwrap();
-    let stdout = text(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(130),
-        "{stdout}\n{}",
-        text(&out.stderr)
-    );
-    assert_eq!(stdout.lines().last(), Some("total=2 pass=0 fail=0 skip=2"));
-    let run = run_dir(&stdout);
+    let args = [
+        "acceptance",
+        "--evidence",
+        ev.0.to_str().unwrap(),
+        "--rows",
+        "rtp_h265,rtmp_h264",
+    ];
+    // Interrupted once the first row streams (its streamer got a frame).
+    let tally = "total=2 pass=0 fail=0 skip=2";
+    let run = interrupt_while_streaming(&ev.0, &args, "rtp_h265", tally);
     assert_eq!(validate_run(&run), 3);
-    let s = read(&run.join("summary.json"));
-    assert_eq!(
-        (s["status"].as_str(), s["exit_code"].as_i64()),
-        (Some("interrupted"), Some(130))
-    );
     for row in ["rtp_h265", "rtmp_h264"] {
         let r = read(&run.join(format!("{row}/result.json")));
         assert_eq!(r["outcome"], "skip", "{r:#}");

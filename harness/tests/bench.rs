@@ -40,17 +40,10 @@ fn positive(run: &Value, what: &str) {
 #[test]
 fn quick_bench_measures_both_sides() {
     let ev = Scratch::new("bench_quick");
-    let out = harness(&["bench", "--quick", "--evidence", ev.0.to_str().unwrap()]);
-    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    assert_eq!(
-        stdout.lines().last(),
-        Some("bench configs=1 sides=2 measured=2 failed=0 skipped=0"),
-        "{stdout}"
+    let args = ["bench", "--quick", "--evidence", ev.0.to_str().unwrap()];
+    let stdout = harness_passes(
+        &args,
+        "bench configs=1 sides=2 measured=2 failed=0 skipped=0",
     );
     let run = run_dir(&stdout);
     assert_eq!(
@@ -169,13 +162,7 @@ fn without_gst_launch_the_gst_side_is_skipped_with_a_reason() {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    let stdout = text(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{stdout}\n{}",
-        text(&out.stderr)
-    );
+    let stdout = exited(&out, 1);
     assert_eq!(
         stdout.lines().last(),
         Some("bench configs=1 sides=2 measured=1 failed=0 skipped=1"),

@@ -9,6 +9,7 @@
 mod common;
 
 use common::*;
+use cvmmap_harness::events::{self, Events};
 
 /// The image scripts/docker-build.sh makes (override: CVMMAP_TEST_IMAGE).
 fn image() -> String {
@@ -29,7 +30,7 @@ fn acceptance_in_containers_passes_and_names_the_image() {
     );
     let id = String::from_utf8_lossy(&present.stdout).trim().to_owned();
     let ev = Scratch::new("container");
-    let out = harness(&[
+    let args = [
         "acceptance",
         "--evidence",
         ev.0.to_str().unwrap(),
@@ -37,18 +38,8 @@ fn acceptance_in_containers_passes_and_names_the_image() {
         "container",
         "--image",
         &image,
-    ]);
-    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    assert_eq!(
-        stdout.lines().last(),
-        Some("total=5 pass=5 fail=0 skip=0"),
-        "{stdout}"
-    );
+    ];
+    let stdout = harness_passes(&args, "total=5 pass=5 fail=0 skip=0");
     let run = run_dir(&stdout);
     assert_eq!(validate_run(&run), 7);
     let s = read(&run.join("summary.json"));
@@ -59,11 +50,13 @@ fn acceptance_in_containers_passes_and_names_the_image() {
         let r = read(&run.join(row["result"].as_str().unwrap()));
         assert_eq!(r["runtime"], "container", "{r:#}");
         assert_eq!(r["container"]["image_id"], id.as_str(), "{r:#}");
-        // The containers' logs were collected into the evidence.
+        // The containers' logs and the streamer's events were written
+        // into the evidence.
         if r["negative"] == false {
             let dir = run.join(r["row"].as_str().unwrap());
-            let log = std::fs::read_to_string(dir.join("streamer.stderr.log")).unwrap();
-            assert!(log.contains("ingest started"), "{log}");
+            assert!(dir.join("streamer.stderr.log").is_file(), "{r:#}");
+            let events = Events::read(&events::file(&dir, "streamer"));
+            assert!(events.first(events::INGEST_STARTED).is_some(), "{events:?}");
         }
     }
 }

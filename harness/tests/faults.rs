@@ -15,38 +15,7 @@ use serde_json::Value;
 /// summary.json against fault_summary.schema.json; checks every other JSON
 /// file parses. Returns how many harness files were validated.
 fn validate_faults_run(run: &Path) -> usize {
-    let (result, summary) = (
-        validator("fault_result.schema.json"),
-        validator("fault_summary.schema.json"),
-    );
-    let mut validated = 0;
-    let mut stack = vec![run.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            if !name.ends_with(".json") || name.starts_with('.') {
-                continue;
-            }
-            let doc = read(&path);
-            let schema = match name.as_str() {
-                "result.json" => &result,
-                "summary.json" => &summary,
-                _ => continue, // a tester's, the simulator's or the streamer's own report
-            };
-            let errors: Vec<String> = schema
-                .iter_errors(&doc)
-                .map(|e| format!("{} at {}", e, e.instance_path()))
-                .collect();
-            assert!(errors.is_empty(), "{}: {errors:#?}", path.display());
-            validated += 1;
-        }
-    }
-    validated
+    validate_run_with(run, "fault_result.schema.json", "fault_summary.schema.json")
 }
 
 /// Runs `harness faults --scenarios LIST`, asserts a full pass with valid
@@ -102,6 +71,8 @@ fn run_faults(tag: &str, scenarios: &[&str]) -> Vec<Value> {
             }
         }
         assert!(r["encoder"]["element"].is_string(), "{r:#}");
+        let files = r["artifacts"].as_array().unwrap();
+        assert!(files.contains(&"streamer.events.jsonl".into()), "{r:#}");
     }
     results
 }
@@ -151,47 +122,17 @@ fn reset_storm_producer_restart_and_nats_loss() {
 
 #[test]
 fn ctrl_c_stops_the_scenario_and_still_writes_evidence() {
-    use std::process::{Command, Stdio};
-    use std::time::{Duration, Instant};
     let ev = Scratch::new("faults_sigint");
-    bin_dir();
-    let child = Command::new(HARNESS)
-        .args(["faults", "--evidence", ev.0.to_str().unwrap()])
-        .args(["--scenarios", "torn_read,latency_guard"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let sim_log = || {
-        std::fs::read_dir(&ev.0).ok()?.flatten().find_map(|e| {
-            let p = e.path().join("torn_read/sim.stderr.log");
-            p.is_file().then_some(p)
-        })
-    };
-    while sim_log().is_none() {
-        assert!(Instant::now() < deadline, "the scenario never streamed");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    std::thread::sleep(Duration::from_secs(1));
-    kill(child.id(), 2);
-    let out = child.wait_with_output().unwrap();
-    let stdout = text(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(130),
-        "{stdout}\n{}",
-        text(&out.stderr)
-    );
-    assert_eq!(stdout.lines().last(), Some("total=2 pass=0 fail=0 skip=2"));
-    let run = run_dir(&stdout);
+    let args = [
+        "faults",
+        "--evidence",
+        ev.0.to_str().unwrap(),
+        "--scenarios",
+        "torn_read,latency_guard",
+    ];
+    let tally = "total=2 pass=0 fail=0 skip=2";
+    let run = interrupt_while_streaming(&ev.0, &args, "torn_read", tally);
     assert_eq!(validate_faults_run(&run), 3);
-    let s = read(&run.join("summary.json"));
-    assert_eq!(
-        (s["status"].as_str(), s["exit_code"].as_i64()),
-        (Some("interrupted"), Some(130))
-    );
     let r = read(&run.join("latency_guard/result.json"));
     assert!(
         r["reason"].as_str().unwrap().contains("interrupted"),

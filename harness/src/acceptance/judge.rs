@@ -6,7 +6,7 @@ use std::fmt::Display;
 
 use serde_json::Value;
 
-use crate::model::{Check, Outcome};
+use crate::model::{Check, Counts, EncoderUsed, Latency, Outcome};
 use crate::supervisor::Exit;
 
 /// What a documented exit code means, per tool (seed README "Exit Codes").
@@ -40,6 +40,45 @@ pub fn u(v: Option<&Value>, path: &str) -> Option<u64> {
 
 pub fn at<'a>(v: Option<&'a Value>, path: &str) -> Option<&'a Value> {
     path.split('.').try_fold(v?, |v, k| v.get(k))
+}
+
+/// The streamer's `--summary-json` counts into `c` (its RTP or RTMP sink).
+pub fn streamer_counts(s: Option<&Value>, rtp: bool, c: &mut Counts) {
+    c.frames_ingested = u(s, "stats.frames_ingested");
+    c.frames_encoded = u(s, "stats.frames_encoded");
+    c.access_units_sent = u(s, "stats.access_units");
+    if rtp {
+        c.rtp_packets_sent = u(s, "stats.rtp_packets_sent");
+    } else {
+        c.rtmp_units_sent = u(s, "stats.rtmp_units_sent");
+        c.rtmp_units_dropped = u(s, "stats.rtmp_units_dropped");
+    }
+}
+
+/// The streamer's `--summary-json` `encoder` object, or why there is none.
+pub fn encoder(s: Option<&Value>) -> (Option<EncoderUsed>, Option<String>) {
+    match at(s, "encoder").cloned().map(serde_json::from_value) {
+        Some(Ok(e)) => (Some(e), None),
+        Some(Err(e)) => (None, Some(format!("unreadable encoder object: {e}"))),
+        None => (
+            None,
+            Some("the streamer wrote no --summary-json encoder object".into()),
+        ),
+    }
+}
+
+/// The RTP receiver's `latency_ms`, or its note why there is none.
+pub fn latency(r: Option<&Value>) -> (Option<Latency>, Option<String>) {
+    match at(r, "latency_ms").cloned().map(serde_json::from_value) {
+        Some(Ok(l)) => (Some(l), None),
+        _ => {
+            let note = at(r, "latency_note").and_then(Value::as_str);
+            (
+                None,
+                Some(note.unwrap_or("the receiver reported no latency").into()),
+            )
+        }
+    }
 }
 
 #[derive(Debug, Default)]

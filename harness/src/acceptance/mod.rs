@@ -12,31 +12,20 @@ mod rtp;
 mod stream;
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::{Instant, SystemTime};
 
-use crate::bins::{Binaries, SIM, STREAMER, supports_flag};
-use crate::container::ContainerRuntime;
-use crate::evidence::{RunDir, list_files, write_json};
-use crate::model::{HarnessInfo, Kind, Outcome, RowEntry, RowResult, RunNats, Summary, Tally};
-use crate::names::RunNames;
-use crate::nats::NatsServer;
+use crate::HarnessError;
+use crate::interrupt;
+use crate::model::{KIND_SUMMARY, Outcome, RowEntry, RowResult, Summary, Tally};
 use crate::progress::Progress;
-use crate::supervisor::Proc;
-use crate::supervisor::Runtime;
-use crate::{HarnessError, clock, host, interrupt};
+use crate::runner::{RunCtx, RunOptions, Setup, Spec, not_selected, verdict, why_stopped};
 use matrix::{RowDef, Sabotage};
-use row::{RowCtx, RunCtx, base_result};
+use row::{RowCtx, base_result};
 
 pub struct Options {
-    pub evidence: PathBuf,
-    pub bin_dir: Option<PathBuf>,
+    pub run: RunOptions,
     pub rows: Option<Vec<String>>,
     pub keep_going: bool,
     pub breaks: Vec<String>,
-    pub argv: Vec<String>,
-    /// `--runtime container --image IMAGE`: run every process in a container.
-    pub image: Option<String>,
 }
 
 pub struct Finished {
@@ -45,71 +34,17 @@ pub struct Finished {
     pub exit_code: u8,
 }
 
-/// Exit code of an interrupted run (128 + SIGINT, as shells report it).
-pub const EXIT_INTERRUPTED: u8 = 130;
-
-/// The run's nats-server, or why there is none.
-fn start_nats(
-    run: &RunDir,
-    bins: &Binaries,
-    in_image: bool,
-) -> Result<(Option<NatsServer>, RunNats), HarnessError> {
-    // An image is built from this source tree: its binaries take NATS.
-    let sim = in_image || supports_flag(&bins.sim, "--nats-url");
-    let streamer = in_image || supports_flag(&bins.streamer, "--nats-url");
-    let mut info = RunNats {
-        present: false,
-        url: None,
-        version: None,
-        monitoring_url: None,
-        passed_to: Vec::new(),
-        skipped_reason: None,
-    };
-    if crate::nats::find().is_none() {
-        info.skipped_reason = Some(crate::nats::NatsError::NotInstalled.to_string());
-        return Ok((None, info));
-    }
-    match NatsServer::start(&run.sub_dir("nats")?) {
-        Ok(server) => {
-            info.present = true;
-            info.url = Some(server.url.clone());
-            info.version = server.version.clone();
-            info.monitoring_url = Some(server.monitoring_url.clone());
-            info.passed_to = [(sim, SIM), (streamer, STREAMER)]
-                .iter()
-                .filter(|(takes, _)| *takes)
-                .map(|(_, name)| name.to_string())
-                .collect();
-            if info.passed_to.is_empty() {
-                info.skipped_reason = Some("no binary's --help lists --nats-url".into());
-            }
-            Ok((Some(server), info))
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "running without NATS");
-            info.skipped_reason = Some(e.to_string());
-            Ok((None, info))
-        }
-    }
-}
-
 /// Runs one row (or records why it did not run) and writes its result.json.
 fn run_one(
     ctx: &RunCtx,
-    run: &RunDir,
     def: &'static RowDef,
     sabotage: Option<Sabotage>,
     not_run: Option<String>,
 ) -> Result<RowEntry, HarnessError> {
-    let dir = run.sub_dir(def.id)?;
     let rc = RowCtx {
-        run: ctx,
+        unit: ctx.unit(def.id, def.id)?,
         def,
-        dir: dir.clone(),
-        names: ctx.names.row(def.id),
         sabotage,
-        started: Instant::now(),
-        started_at: SystemTime::now(),
     };
     let mut res = base_result(&rc);
     if let Some(why) = not_run {
@@ -121,26 +56,15 @@ fn run_one(
         } else {
             stream::run(&rc, &mut res)
         };
-        let why = if interrupt::requested() {
-            "interrupted"
-        } else {
-            "row finished"
-        };
-        procs.iter_mut().for_each(|p| {
-            p.stop(why);
-        });
-        res.processes = procs.iter_mut().map(Proc::record).collect();
+        res.processes = rc.close(&mut procs, why_stopped("row finished"));
         drop(procs);
-        rc.names.clean_up();
         let after = ctx.nats.as_ref().and_then(|n| n.total_connections());
         if let (Some(b), Some(a)) = (before, after) {
             res.nats.server_connections_during_row = Some(a.saturating_sub(b));
             res.nats.took_part = Some(a > b);
         }
     }
-    res.duration_ms = rc.started.elapsed().as_millis() as u64;
-    res.artifacts = list_files(&dir, &["result.json"]);
-    write_json(&dir.join("result.json"), &res)?;
+    rc.write_result(&mut res)?;
     Ok(RowEntry {
         row: def.id.into(),
         title: def.title.into(),
@@ -180,23 +104,8 @@ fn detail(r: &RowResult) -> String {
     parts.join(", ")
 }
 
-fn overall(s: &Summary, interrupted: bool) -> (&'static str, u8) {
-    let failed = s.totals.fail + s.negative.fail > 0;
-    let skipped = s.totals.skip + s.negative.skip > 0;
-    match (interrupted, failed, skipped) {
-        (true, _, _) => ("incomplete", EXIT_INTERRUPTED),
-        (false, true, _) => ("fail", 1),
-        // A skipped row is not a pass: acceptance was not shown.
-        (false, false, true) => ("incomplete", 1),
-        (false, false, false) => ("pass", 0),
-    }
-}
-
 pub fn run(opts: &Options, progress: &dyn Progress) -> Result<Finished, HarnessError> {
-    let bins = match &opts.image {
-        Some(_) => Binaries::in_image(),
-        None => Binaries::locate(opts.bin_dir.as_deref())?,
-    };
+    let setup = Setup::resolve(&opts.run)?;
     let selected = matrix::select(opts.rows.as_deref())?;
     let breaks = matrix::parse_breaks(&opts.breaks)?;
     if let Some(row) = breaks
@@ -208,61 +117,22 @@ pub fn run(opts: &Options, progress: &dyn Progress) -> Result<Finished, HarnessE
             why: "that row is not selected (--rows)".into(),
         });
     }
-    let (started_at, t0) = (SystemTime::now(), Instant::now());
-    let run = RunDir::create(&opts.evidence, "acceptance", started_at)?;
-    let runtime = match &opts.image {
-        // The evidence folder (JSON outputs) and the temp folder (ipc://
-        // sockets) are shared with every container at the same paths.
-        Some(image) => Runtime::Container(Arc::new(ContainerRuntime::new(
-            image,
-            vec![run.path.clone(), std::env::temp_dir()],
-        )?)),
-        None => Runtime::Local,
+    let spec = Spec {
+        command: "acceptance",
+        kind: KIND_SUMMARY,
+        summary: "summary.json",
+        verdict: true,
     };
-    let (nats, nats_info) = start_nats(&run, &bins, opts.image.is_some())?;
-    let ctx = RunCtx {
-        runtime,
-        run_id: run.run_id.clone(),
-        git: host::git_info(),
-        host: host::host_info(),
-        names: RunNames::new(run.token()),
-        sim_takes_nats: nats_info.passed_to.iter().any(|n| n == SIM),
-        streamer_takes_nats: nats_info.passed_to.iter().any(|n| n == STREAMER),
-        nats,
-        progress,
-        bins,
-    };
+    let ctx = setup.start(spec, progress)?;
     let mut summary = Summary {
-        schema_version: crate::SCHEMA_VERSION,
-        kind: Kind::AcceptanceSummary,
-        run_id: run.run_id.clone(),
-        status: "running",
-        outcome: "incomplete",
-        exit_code: None,
-        started_at: clock::rfc3339(started_at),
-        finished_at: None,
-        duration_ms: 0,
-        git: ctx.git.clone(),
-        host: ctx.host.clone(),
-        runtime: ctx.runtime.name(),
-        container: ctx.runtime.container().cloned(),
-        harness: HarnessInfo {
-            version: env!("CARGO_PKG_VERSION"),
-            argv: opts.argv.clone(),
-            bin_dir: ctx.bins.dir.display().to_string(),
-        },
-        nats: nats_info,
+        head: ctx.header(),
+        nats: ctx.nats_info.clone(),
         totals: Tally::default(),
         negative: Tally::default(),
         rows: Vec::new(),
-        rows_not_selected: matrix::MATRIX
-            .iter()
-            .filter(|d| !selected.iter().any(|s| s.id == d.id))
-            .map(|d| d.id.to_owned())
-            .collect(),
+        rows_not_selected: not_selected(&matrix::MATRIX, &selected, |d| d.id),
     };
-    let summary_path = run.path.join("summary.json");
-    write_json(&summary_path, &summary)?;
+    ctx.save(&mut summary)?;
     for def in selected {
         let failed_before = summary.rows.iter().any(|r| r.outcome == Outcome::Fail);
         let not_run = if interrupt::requested() {
@@ -273,7 +143,7 @@ pub fn run(opts: &Options, progress: &dyn Progress) -> Result<Finished, HarnessE
             progress.started(def.id);
             None
         };
-        let entry = run_one(&ctx, &run, def, breaks.get(def.id).copied(), not_run)?;
+        let entry = run_one(&ctx, def, breaks.get(def.id).copied(), not_run)?;
         let tally = if def.negative {
             &mut summary.negative
         } else {
@@ -282,31 +152,14 @@ pub fn run(opts: &Options, progress: &dyn Progress) -> Result<Finished, HarnessE
         tally.add(entry.outcome);
         progress.finished(&entry);
         summary.rows.push(entry);
-        summary.duration_ms = t0.elapsed().as_millis() as u64;
-        write_json(&summary_path, &summary)?;
+        ctx.save(&mut summary)?;
     }
-    drop(ctx); // stops nats-server before the summary says the run is over
-    let interrupted = interrupt::requested();
-    let (outcome, exit_code) = overall(&summary, interrupted);
-    summary.status = if interrupted {
-        "interrupted"
-    } else {
-        "complete"
-    };
-    summary.outcome = outcome;
-    summary.exit_code = Some(i32::from(exit_code));
-    summary.finished_at = Some(clock::rfc3339(SystemTime::now()));
-    summary.duration_ms = t0.elapsed().as_millis() as u64;
-    write_json(&summary_path, &summary)?;
-    // The run itself is complete and on disk; a `latest` that cannot be
-    // moved (e.g. a real folder of that name) is worth a warning, not the
-    // loss of the tally lines.
-    if let Err(e) = run.point_latest() {
-        tracing::warn!(error = %e, "cannot point DIR/latest at this run");
-    }
+    let tallies = [summary.totals, summary.negative];
+    let (outcome, exit_code) = verdict(&tallies, interrupt::requested());
+    let run_dir = ctx.finish(&mut summary, Some(outcome), exit_code)?;
     Ok(Finished {
         summary,
-        run_dir: run.path.clone(),
+        run_dir,
         exit_code,
     })
 }

@@ -6,11 +6,11 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use super::judge::Checks;
-use super::row::{RowCtx, Stopped, wait_all};
-use super::stream::INTERRUPTED;
+use super::row::RowCtx;
 use crate::bins::STREAMER;
 use crate::model::{Outcome, Peer, RowResult};
-use crate::supervisor::Proc;
+use crate::runner::INTERRUPTED;
+use crate::supervisor::{Proc, wait_all};
 
 pub fn run(ctx: &RowCtx, res: &mut RowResult) -> Vec<Proc> {
     let listener = match TcpListener::bind("127.0.0.1:0").and_then(|l| {
@@ -45,7 +45,7 @@ pub fn run(ctx: &RowCtx, res: &mut RowResult) -> Vec<Proc> {
     .map(|s| s.to_string())
     .collect();
     ctx.phase("expecting exit 2");
-    let mut st = match ctx.spawn("streamer", &ctx.run.bins.streamer, args) {
+    let mut st = match ctx.spawn_streamer("streamer", args) {
         Ok(p) => p,
         Err(e) => {
             res.outcome = Outcome::Fail;
@@ -56,13 +56,16 @@ pub fn run(ctx: &RowCtx, res: &mut RowResult) -> Vec<Proc> {
     let waited = wait_all(
         std::iter::once(&mut st),
         Instant::now() + Duration::from_secs(20),
+        "row deadline passed",
     );
-    if let Err(Stopped::Interrupted) = waited {
+    if waited.is_err() {
         res.outcome = Outcome::Skip;
         res.reason = INTERRUPTED.into();
         return vec![st];
     }
     let connected = listener.accept().is_ok();
+    // The CLI's documented one-line error for a refused configuration (the
+    // behaviour under test), not a log line: it must name the flag.
     let log = st.stderr_text();
     let mut checks = Checks::default();
     checks.exit("streamer exit", st.poll(), 2);

@@ -1,46 +1,33 @@
-//! What every row shares: the run's context, the simulator and streamer
-//! command lines, waiting for the processes, and assembling `result.json`.
+//! What every row shares: its unit of the run, the simulator and streamer
+//! command lines, and assembling `result.json`.
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::ops::Deref;
+use std::time::{Duration, Instant};
 
-use super::judge::{Checks, u};
+use super::judge::{Checks, encoder, streamer_counts, u};
 use super::matrix::{FPS, HEIGHT, Protocol, RowDef, Sabotage, WIDTH};
-use crate::bins::{Binaries, SIM, STREAMER};
+use crate::HarnessError;
+use crate::bins::{SIM, STREAMER};
+use crate::clock;
 use crate::evidence::read_json;
-use crate::model::{
-    Counts, EncoderUsed, GitInfo, HostInfo, Kind, Outcome, Peer, RowNats, RowResult,
-};
-use crate::names::{RowNames, RunNames};
-use crate::nats::NatsServer;
-use crate::progress::Progress;
-use crate::supervisor::{Proc, Runtime, Wait};
-use crate::{HarnessError, clock};
+use crate::model::{Counts, KIND_ROW, Outcome, Peer, RowNats, RowResult};
+use crate::runner::Unit;
+use crate::supervisor::Proc;
 
-/// Everything a row needs from its run.
-pub struct RunCtx<'a> {
-    pub run_id: String,
-    /// Local child processes, or one container per process.
-    pub runtime: Runtime,
-    pub bins: Binaries,
-    pub git: GitInfo,
-    pub host: HostInfo,
-    pub names: RunNames,
-    pub nats: Option<NatsServer>,
-    /// Whether `cvmmap_sim` / `cvmmap_streamer --help` list `--nats-url`.
-    pub sim_takes_nats: bool,
-    pub streamer_takes_nats: bool,
-    pub progress: &'a dyn Progress,
+/// One row: its unit of the run (folder, names, processes) and its
+/// definition in the matrix.
+pub struct RowCtx<'a> {
+    pub unit: Unit<'a>,
+    pub def: &'static RowDef,
+    pub sabotage: Option<Sabotage>,
 }
 
-pub struct RowCtx<'a> {
-    pub run: &'a RunCtx<'a>,
-    pub def: &'static RowDef,
-    pub dir: PathBuf,
-    pub names: RowNames,
-    pub sabotage: Option<Sabotage>,
-    pub started: Instant,
-    pub started_at: SystemTime,
+impl<'a> Deref for RowCtx<'a> {
+    type Target = Unit<'a>;
+
+    fn deref(&self) -> &Unit<'a> {
+        &self.unit
+    }
 }
 
 /// File names inside a row folder.
@@ -50,18 +37,6 @@ pub const STREAMER_JSON: &str = "streamer.summary.json";
 const IDLE_TIMEOUT_MS: u64 = 3000;
 
 impl RowCtx<'_> {
-    pub fn phase(&self, phase: &str) {
-        self.run.progress.phase(self.def.id, phase);
-    }
-
-    pub fn path(&self, file: &str) -> PathBuf {
-        self.dir.join(file)
-    }
-
-    fn nats_url(&self) -> Option<&str> {
-        self.run.nats.as_ref().map(|n| n.url.as_str())
-    }
-
     /// Milliseconds a tester may wait for the whole stream: its length plus
     /// room for start-up on a loaded two-core host.
     pub fn tester_timeout_ms(&self) -> u64 {
@@ -72,15 +47,6 @@ impl RowCtx<'_> {
     /// shorter limits; this only catches a hung one).
     pub fn deadline(&self) -> Instant {
         Instant::now() + Duration::from_millis(self.tester_timeout_ms() + 30_000)
-    }
-
-    pub fn spawn(
-        &self,
-        name: &str,
-        program: &Path,
-        args: Vec<String>,
-    ) -> Result<Proc, HarnessError> {
-        Proc::spawn_in(&self.run.runtime, &self.dir, name, program, args)
     }
 
     /// The streamer with the row's codec, this row's source names and the
@@ -102,13 +68,13 @@ impl RowCtx<'_> {
             "--ingest-idle-timeout-ms".into(),
             IDLE_TIMEOUT_MS.to_string(),
             "--summary-json".into(),
-            self.path(STREAMER_JSON).display().to_string(),
+            self.path_arg(STREAMER_JSON),
         ];
-        if let (true, Some(url)) = (self.run.streamer_takes_nats, self.nats_url()) {
+        if let (true, Some(url)) = (self.run.streamer_takes_nats, self.run.nats_url()) {
             a.extend(["--nats-url".into(), url.into()]);
         }
         a.extend(output);
-        self.spawn("streamer", &self.run.bins.streamer, a)
+        self.spawn_streamer("streamer", a)
     }
 
     pub fn sim(&self) -> Result<Proc, HarnessError> {
@@ -129,12 +95,12 @@ impl RowCtx<'_> {
             "--height",
             &HEIGHT.to_string(),
             "--json",
-            &self.path(SIM_JSON).display().to_string(),
+            &self.path_arg(SIM_JSON),
         ]
         .iter()
         .map(|s| s.to_string())
         .collect();
-        if let (true, Some(url)) = (self.run.sim_takes_nats, self.nats_url()) {
+        if let (true, Some(url)) = (self.run.sim_takes_nats, self.run.nats_url()) {
             a.extend(["--nats-url".into(), url.into()]);
         }
         self.spawn("sim", &self.run.bins.sim, a)
@@ -155,44 +121,13 @@ impl RowCtx<'_> {
     }
 }
 
-/// Why waiting stopped early.
-pub enum Stopped {
-    Interrupted,
-    /// Names of the processes that overran the row deadline (now stopped).
-    Overran(Vec<String>),
-}
-
-/// Waits for every process in turn, against one deadline. Overrunning
-/// processes are stopped (and named); an interrupt stops the wait at once.
-pub fn wait_all<'p>(
-    procs: impl Iterator<Item = &'p mut Proc>,
-    deadline: Instant,
-) -> Result<(), Stopped> {
-    let mut overran = Vec::new();
-    for p in procs {
-        match p.wait_until(deadline) {
-            Wait::Exited(_) => {}
-            Wait::Interrupted => return Err(Stopped::Interrupted),
-            Wait::TimedOut => {
-                p.stop("row deadline passed");
-                overran.push(p.name.clone());
-            }
-        }
-    }
-    if overran.is_empty() {
-        Ok(())
-    } else {
-        Err(Stopped::Overran(overran))
-    }
-}
-
 /// A result with the row's identity and the run's context filled in, and
 /// everything else "not measured" until the row says otherwise.
 pub fn base_result(ctx: &RowCtx) -> RowResult {
     let d = ctx.def;
     RowResult {
         schema_version: crate::SCHEMA_VERSION,
-        kind: Kind::AcceptanceRow,
+        kind: KIND_ROW,
         run_id: ctx.run.run_id.clone(),
         row: d.id.into(),
         title: d.title.into(),
@@ -214,7 +149,7 @@ pub fn base_result(ctx: &RowCtx) -> RowResult {
         peers: Vec::new(),
         nats: RowNats {
             server_present: ctx.run.nats.is_some(),
-            url: ctx.nats_url().map(str::to_owned),
+            url: ctx.run.nats_url().map(str::to_owned),
             passed_to: ctx.nats_passed_to(),
             server_connections_during_row: None,
             streamer_nats_connects: None,
@@ -243,25 +178,10 @@ pub fn producer_side(
     let s = st_json.as_ref();
     res.counts.frames_requested = Some(ctx.def.frames);
     res.counts.frames_published = u(sim_json.as_ref(), "frames_published");
-    res.counts.frames_ingested = u(s, "stats.frames_ingested");
-    res.counts.frames_encoded = u(s, "stats.frames_encoded");
-    res.counts.access_units_sent = u(s, "stats.access_units");
-    if ctx.def.protocol == Protocol::Rtp {
-        res.counts.rtp_packets_sent = u(s, "stats.rtp_packets_sent");
-    } else {
-        res.counts.rtmp_units_sent = u(s, "stats.rtmp_units_sent");
-        res.counts.rtmp_units_dropped = u(s, "stats.rtmp_units_dropped");
-    }
+    let rtp = ctx.def.protocol == Protocol::Rtp;
+    streamer_counts(s, rtp, &mut res.counts);
     res.nats.streamer_nats_connects = u(s, "stats.nats_connects");
-    match s.and_then(|v| v.get("encoder")) {
-        Some(e) => match serde_json::from_value::<EncoderUsed>(e.clone()) {
-            Ok(enc) => res.encoder = Some(enc),
-            Err(err) => res.encoder_note = Some(format!("unreadable encoder object: {err}")),
-        },
-        None => {
-            res.encoder_note = Some("the streamer wrote no --summary-json encoder object".into())
-        }
-    }
+    (res.encoder, res.encoder_note) = encoder(s);
     checks.exit("simulator exit", sim.poll(), 0);
     checks.equals(
         "frames published",

@@ -2,15 +2,16 @@
 //! 0`, read back from its first stdout line, so no port race), then its
 //! report turned into checks.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::judge::{Checks, at, u};
 use super::matrix::Sabotage;
 use super::row::RowCtx;
-use super::stream::{Ended, INTERRUPTED, Started};
+use super::stream::Started;
 use crate::bins::RTMP_STUB;
 use crate::evidence::read_json;
-use crate::model::{Outcome, Peer, RowResult};
+use crate::model::{Peer, RowResult};
+use crate::runner::Ended;
 use crate::supervisor::Proc;
 
 pub const STUB_JSON: &str = "stub.json";
@@ -21,26 +22,6 @@ fn other_mode(mode: &str) -> &'static str {
         "h265-enhanced" => "h265-domestic",
         "h265-domestic" => "h265-enhanced",
         _ => "h265-enhanced",
-    }
-}
-
-/// The port from the stub's first stdout line, `listening PORT`.
-fn wait_port(stub: &mut Proc, timeout: Duration) -> Option<u16> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let out = stub.stdout_text();
-        if let Some(port) = out
-            .lines()
-            .next()
-            .and_then(|l| l.strip_prefix("listening "))
-            .and_then(|p| p.trim().parse().ok())
-        {
-            return Some(port);
-        }
-        if stub.poll().is_some() || Instant::now() >= deadline || crate::interrupt::requested() {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -62,24 +43,19 @@ pub fn start(ctx: &RowCtx, procs: &mut Vec<Proc>) -> Result<Started, Ended> {
         "--timeout-ms".into(),
         ctx.tester_timeout_ms().to_string(),
         "--json".into(),
-        ctx.path(STUB_JSON).display().to_string(),
+        ctx.path_arg(STUB_JSON),
     ];
-    let stub = ctx
-        .spawn("stub", &ctx.run.bins.rtmp_stub, args)
-        .map_err(|e| Ended(Outcome::Fail, e.to_string()))?;
-    procs.push(stub);
-    let Some(port) = wait_port(&mut procs[0], Duration::from_secs(15)) else {
+    procs.push(ctx.spawn("stub", &ctx.run.bins.rtmp_stub, args)?);
+    // `listening PORT` is the stub's documented machine-readable line.
+    let port = procs[0]
+        .wait_stdout_line("listening ", Duration::from_secs(15))
+        .and_then(|p| p.trim().parse::<u16>().ok());
+    let Some(port) = port else {
         if crate::interrupt::requested() {
-            return Err(Ended(
-                Outcome::Skip,
-                format!("{INTERRUPTED} while the stub started"),
-            ));
+            return Err(Ended::interrupted("the stub started"));
         }
         let last = procs[0].last_stderr_line().unwrap_or_default();
-        return Err(Ended(
-            Outcome::Fail,
-            format!("stub did not report its port: {last}"),
-        ));
+        return Err(Ended::fail(format!("stub did not report its port: {last}")));
     };
     let mut output = vec![
         "--rtmp".into(),

@@ -4,15 +4,16 @@
 
 use std::time::Duration;
 
-use super::judge::{Checks, at, u};
+use super::judge::{Checks, at, latency, u};
 use super::matrix::Sabotage;
 use super::row::RowCtx;
-use super::stream::{Ended, INTERRUPTED, Started};
+use super::stream::Started;
 use crate::bins::RTP_RECEIVER;
 use crate::evidence::read_json;
 use crate::gst;
-use crate::model::{Latency, Outcome, Peer, RowResult};
+use crate::model::{Peer, RowResult};
 use crate::ports;
+use crate::runner::Ended;
 use crate::supervisor::Proc;
 
 pub const RECEIVER_JSON: &str = "receiver.json";
@@ -28,8 +29,8 @@ pub fn start(ctx: &RowCtx, procs: &mut Vec<Proc>) -> Result<Started, Ended> {
         // receiver's exit 5 say so if the decoder is absent after all.
         _ => None,
     };
-    let port = ports::free_udp_pair()
-        .map_err(|e| Ended(Outcome::Fail, format!("no free UDP port pair: {e}")))?;
+    let port =
+        ports::free_udp_pair().map_err(|e| Ended::fail(format!("no free UDP port pair: {e}")))?;
     let expected_pt = match ctx.sabotage {
         Some(Sabotage::WrongPt) => PAYLOAD_TYPE + 1,
         _ => PAYLOAD_TYPE,
@@ -49,29 +50,22 @@ pub fn start(ctx: &RowCtx, procs: &mut Vec<Proc>) -> Result<Started, Ended> {
         "--timeout-ms".into(),
         ctx.tester_timeout_ms().to_string(),
         "--json".into(),
-        ctx.path(RECEIVER_JSON).display().to_string(),
+        ctx.path_arg(RECEIVER_JSON),
     ];
     if no_decode.is_none() {
         args.push("--decode".into());
     }
-    let rx = ctx
-        .spawn("receiver", &ctx.run.bins.rtp_receiver, args)
-        .map_err(|e| Ended(Outcome::Fail, e.to_string()))?;
-    procs.push(rx);
+    procs.push(ctx.spawn("receiver", &ctx.run.bins.rtp_receiver, args)?);
     // Nothing may be sent before the receiver listens: the first packets
     // would be refused, and they carry the parameter sets.
     if !ports::wait_udp_bound(port, Duration::from_secs(15)) {
         if crate::interrupt::requested() {
-            return Err(Ended(
-                Outcome::Skip,
-                format!("{INTERRUPTED} while the receiver started"),
-            ));
+            return Err(Ended::interrupted("the receiver started"));
         }
         let last = procs[0].last_stderr_line().unwrap_or_default();
-        return Err(Ended(
-            Outcome::Fail,
-            format!("receiver did not bind UDP {port} within 15 s: {last}"),
-        ));
+        return Err(Ended::fail(format!(
+            "receiver did not bind UDP {port} within 15 s: {last}"
+        )));
     }
     Ok(Started {
         output: vec![
@@ -81,7 +75,7 @@ pub fn start(ctx: &RowCtx, procs: &mut Vec<Proc>) -> Result<Started, Ended> {
             "--rtp-payload-type".into(),
             PAYLOAD_TYPE.to_string(),
             "--rtp-sdp".into(),
-            ctx.path("stream.sdp").display().to_string(),
+            ctx.path_arg("stream.sdp"),
         ],
         no_decode,
         expected_pt,
@@ -95,16 +89,7 @@ pub fn judge(ctx: &RowCtx, res: &mut RowResult, checks: &mut Checks, rx: &mut Pr
     let (units_min, decoded_min) = (ctx.def.receive_threshold(), ctx.def.decode_threshold());
     res.counts.receive_threshold = Some(units_min);
     res.counts.access_units_received = u(r, "access_units_complete");
-    match at(r, "latency_ms")
-        .cloned()
-        .map(serde_json::from_value::<Latency>)
-    {
-        Some(Ok(l)) => res.latency_ms = Some(l),
-        _ => {
-            let note = at(r, "latency_note").and_then(|v| v.as_str());
-            res.latency_note = Some(note.unwrap_or("the receiver reported no latency").into());
-        }
-    }
+    (res.latency_ms, res.latency_note) = latency(r);
     let text = |k: &str| at(r, k).and_then(|v| v.as_str()).map(str::to_owned);
     checks.exit("receiver exit", rx.poll(), 0);
     checks.equals("receiver result", text("result"), "pass".into());

@@ -1,20 +1,16 @@
 //! A streaming row: receiving tester first (bound and listening), then the
-//! streamer (until its ingest listens), then the simulator; wait for all
-//! three; judge what they reported. Each step that cannot happen ends the
-//! row with a reason, and whatever was measured is still recorded.
-
-use std::time::Duration;
+//! streamer (until its `ingest_started` event), then the simulator; wait
+//! for all three; judge what they reported. Each step that cannot happen
+//! ends the row with a reason, and whatever was measured is still recorded.
 
 use super::judge::{Checks, describe_exit};
 use super::matrix::Protocol;
-use super::row::{RowCtx, Stopped, producer_side, wait_all};
+use super::row::{RowCtx, producer_side};
 use super::{rtmp, rtp};
 use crate::gst;
 use crate::model::{Outcome, RowResult};
-use crate::supervisor::{Exit, Proc};
-
-/// How a row ended before its verdict.
-pub struct Ended(pub Outcome, pub String);
+use crate::runner::{Ended, READY_TIMEOUT};
+use crate::supervisor::{Exit, Proc, Wait, wait_all};
 
 /// What the receiving side's start-up leaves for the judging step.
 pub struct Started {
@@ -25,8 +21,6 @@ pub struct Started {
     pub expected_pt: u8,
     pub stub_mode: &'static str,
 }
-
-pub const INTERRUPTED: &str = "interrupted (SIGINT/SIGTERM)";
 
 /// Runs the row; returns its processes (receiver, streamer, sim) so that
 /// the caller stops them and records them whatever happened.
@@ -39,10 +33,6 @@ pub fn run(ctx: &RowCtx, res: &mut RowResult) -> Vec<Proc> {
     procs
 }
 
-fn spawn_failed(e: crate::HarnessError) -> Ended {
-    Ended(Outcome::Fail, e.to_string())
-}
-
 fn steps(ctx: &RowCtx, res: &mut RowResult, procs: &mut Vec<Proc>) -> Result<(), Ended> {
     ctx.phase("starting receiver");
     let started = match ctx.def.protocol {
@@ -50,16 +40,20 @@ fn steps(ctx: &RowCtx, res: &mut RowResult, procs: &mut Vec<Proc>) -> Result<(),
         Protocol::Rtmp => rtmp::start(ctx, procs)?,
     };
     ctx.phase("starting streamer");
-    procs.push(ctx.streamer(started.output.clone()).map_err(spawn_failed)?);
-    if !procs[1].wait_for_stderr("ingest started", Duration::from_secs(30)) {
-        return Err(streamer_not_ready(ctx, &mut procs[1]));
+    procs.push(ctx.streamer(started.output.clone())?);
+    if let Err(w) = ctx.ingest_started(&mut procs[1]) {
+        return Err(streamer_not_ready(ctx, &mut procs[1], w));
     }
     ctx.phase("streaming");
-    procs.push(ctx.sim().map_err(spawn_failed)?);
+    procs.push(ctx.sim()?);
     // The simulator ends first (a fixed number of frames), the streamer
     // after its idle timeout, the tester at its threshold or timeout.
-    let waited = wait_all(procs.iter_mut().rev(), ctx.deadline());
-    if let Err(Stopped::Interrupted) = waited {
+    let waited = wait_all(
+        procs.iter_mut().rev(),
+        ctx.deadline(),
+        "row deadline passed",
+    );
+    if waited.is_err() {
         // Stop first: the simulator and the streamer write their JSON on
         // SIGTERM, so what was measured until now lands in the evidence.
         procs.iter_mut().rev().for_each(|p| {
@@ -77,20 +71,15 @@ fn steps(ctx: &RowCtx, res: &mut RowResult, procs: &mut Vec<Proc>) -> Result<(),
         Protocol::Rtmp => rtmp::judge(ctx, res, &mut checks, rx, &started),
     }
     match waited {
-        Err(Stopped::Interrupted) => {
-            return Err(Ended(
-                Outcome::Skip,
-                format!("{INTERRUPTED} while streaming"),
-            ));
-        }
-        Err(Stopped::Overran(names)) => {
+        Err(_) => return Err(Ended::interrupted("streaming")),
+        Ok(late) if !late.is_empty() => {
             checks.equals(
                 "processes ended in time",
-                Some(names.join(", ")),
+                Some(late.join(", ")),
                 String::new(),
             );
         }
-        Ok(()) => {}
+        Ok(_) => {}
     }
     let (outcome, reason) = checks.verdict();
     res.checks = checks.0;
@@ -99,24 +88,20 @@ fn steps(ctx: &RowCtx, res: &mut RowResult, procs: &mut Vec<Proc>) -> Result<(),
     Ok(())
 }
 
-/// The streamer ended or hung before its ingest listened. Exit 5 with the
-/// software encoder element not installed is a genuine absence (skip);
-/// anything else is a failure.
-fn streamer_not_ready(ctx: &RowCtx, st: &mut Proc) -> Ended {
-    if crate::interrupt::requested() {
-        return Ended(
-            Outcome::Skip,
-            format!("{INTERRUPTED} while the streamer started"),
-        );
-    }
+/// The streamer ended or hung before its `ingest_started` event. Exit 5
+/// with the software encoder element not installed is a genuine absence
+/// (skip); anything else is a failure.
+fn streamer_not_ready(ctx: &RowCtx, st: &mut Proc, waited: Wait) -> Ended {
     let last = st.last_stderr_line().unwrap_or_default();
-    let Some(exit) = st.poll() else {
-        return Ended(
-            Outcome::Fail,
-            format!(
-                "streamer not ready (no \"ingest started\") within 30 s; last log line: {last}"
-            ),
-        );
+    let exit = match waited {
+        Wait::Interrupted => return Ended::interrupted("the streamer started"),
+        Wait::TimedOut => {
+            return Ended::fail(format!(
+                "streamer not ready (no ingest_started event) within {} s; last log line: {last}",
+                READY_TIMEOUT.as_secs()
+            ));
+        }
+        Wait::Exited(exit) => exit,
     };
     let element = if ctx.def.codec == "h265" {
         "x265enc"
@@ -129,11 +114,8 @@ fn streamer_not_ready(ctx: &RowCtx, st: &mut Proc) -> Ended {
             format!("encoder element {element} is not installed (streamer exit 5: {last})"),
         );
     }
-    Ended(
-        Outcome::Fail,
-        format!(
-            "streamer {} before its ingest started: {last}",
-            describe_exit(Some(exit))
-        ),
-    )
+    Ended::fail(format!(
+        "streamer {} before its ingest started: {last}",
+        describe_exit(Some(exit))
+    ))
 }

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::ConfigCtx;
-use super::child::Measured;
 use super::measure::{BY_BACK_PRESSURE, BY_REALTIME, Frames, UdpSink, run_figures};
 use super::model::{GstSide, GstTool, Run, Status};
 use super::pipeline::{self, Pace};
@@ -137,12 +136,15 @@ fn run_one(
         Pace::Live => out.pipeline_paced = Some(description.clone()),
     }
     let args = pipeline::launch_args(&description);
-    let mut p = Measured::spawn(&ctx.dir, name, program, args)
+    let mut p = ctx
+        .spawn(name, program, args)
         .map_err(|e| (Status::Failed, e.to_string()))?;
     let waited = p.wait_until(ctx.unpaced_deadline());
     // With -e, gst-launch says this once the end of the stream (after
     // num-buffers frames) has gone through every element, the encoder
-    // included: then all the frames were encoded and sent.
+    // included: then all the frames were encoded and sent. gst-launch is a
+    // foreign tool with no structured output, so this one stdout line is
+    // the only account of it (our own processes are judged by events).
     let eos = p.stdout_text().contains("Got EOS from element");
     if waited != Wait::Exited(Exit::Code(0)) || !eos {
         let last = p.last_stderr_line().unwrap_or_default();

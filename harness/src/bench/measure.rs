@@ -3,9 +3,9 @@
 
 use std::net::UdpSocket;
 
-use super::child::Measured;
 use super::model::Run;
 use crate::ports;
+use crate::supervisor::Proc;
 
 /// An even/odd UDP port pair bound by the harness (RTP, RTCP) and never
 /// read: the unpaced runs need a destination whose sends succeed like real
@@ -58,15 +58,15 @@ pub struct Frames {
 }
 
 /// The figures of a process that has ended; None while it runs (or when
-/// it could not be reaped).
+/// nothing accounted its usage: a container).
 pub fn run_figures(
     mode: &'static str,
-    m: &mut Measured,
+    m: &mut Proc,
     frames: Frames,
     limited_by: &'static str,
 ) -> Option<Run> {
-    let ended = m.poll()?;
-    let u = ended.usage;
+    let ended = m.ended()?;
+    let u = ended.usage?;
     let wall_ms = ended.wall.as_secs_f64() * 1000.0;
     let cpu_ms = u.user_ms + u.sys_ms;
     let per_frame = frames.encoded.filter(|&n| n > 0);

@@ -5,7 +5,6 @@
 //! through the real path. Writes `DIR/<run-id>/bench/result.json`,
 //! `table.txt` and `latency.svg`, and points `DIR/latest` at the run.
 
-mod child;
 mod gst_side;
 mod measure;
 mod model;
@@ -17,14 +16,14 @@ mod streamer;
 mod svg;
 mod table;
 
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use crate::bins::{Binaries, supports_flag};
-use crate::evidence::{RunDir, write_json};
+use crate::bins::supports_flag;
 use crate::model::{Outcome, RowEntry};
-use crate::names::{RowNames, RunNames};
 use crate::progress::Progress;
+use crate::runner::{RunOptions, Setup, Spec, Unit};
 use crate::{HarnessError, interrupt};
 pub use model::{BenchResult, Status};
 use model::{ConfigResult, StreamerSide};
@@ -45,15 +44,15 @@ pub enum BenchError {
 }
 
 pub struct Options {
-    pub evidence: PathBuf,
-    pub bin_dir: Option<PathBuf>,
+    /// No `--runtime`: bench runs locally (wait4 gives no rusage for a
+    /// container), so `image` is None.
+    pub run: RunOptions,
     pub sizes: Option<Vec<String>>,
     pub codecs: Option<Vec<String>>,
     pub frames: Option<u64>,
     pub quick: bool,
     /// `--encoder-device` for the streamer: auto, nvenc or software.
     pub encoder_device: String,
-    pub argv: Vec<String>,
 }
 
 pub struct Finished {
@@ -65,16 +64,10 @@ pub struct Finished {
     pub exit_code: u8,
 }
 
-/// Exit code of an interrupted run (128 + SIGINT).
-pub const EXIT_INTERRUPTED: u8 = 130;
-
-/// What the runs of one configuration share.
+/// What the runs of one configuration share: its unit of the run (folder
+/// `bench/<id>/`, names, processes) and its settings.
 pub struct ConfigCtx<'a> {
-    pub bins: &'a Binaries,
-    pub progress: &'a dyn Progress,
-    pub id: String,
-    pub dir: PathBuf,
-    pub names: RowNames,
+    pub unit: Unit<'a>,
     pub cfg: Config,
     pub frames: u64,
     pub encoder_device: &'a str,
@@ -82,11 +75,15 @@ pub struct ConfigCtx<'a> {
     pub streamer_no_nats: bool,
 }
 
-impl ConfigCtx<'_> {
-    pub fn phase(&self, phase: &str) {
-        self.progress.phase(&self.id, phase);
-    }
+impl<'a> Deref for ConfigCtx<'a> {
+    type Target = Unit<'a>;
 
+    fn deref(&self) -> &Unit<'a> {
+        &self.unit
+    }
+}
+
+impl ConfigCtx<'_> {
     /// A hang guard for one run, not a limit on speed: 30 s of start-up plus
     /// half a second a frame (2 fps).
     pub fn unpaced_deadline(&self) -> Instant {
@@ -182,70 +179,61 @@ fn streamer_side(frames: u64, linger: bool) -> StreamerSide {
 }
 
 pub fn run(opts: &Options, progress: &dyn Progress) -> Result<Finished, BenchError> {
-    let bins = Binaries::locate(opts.bin_dir.as_deref())?;
+    let setup = Setup::resolve(&opts.run)?;
     let plan = Plan::new(
         opts.sizes.as_deref(),
         opts.codecs.as_deref(),
         opts.frames,
         opts.quick,
     )?;
-    let (started_at, t0) = (SystemTime::now(), Instant::now());
-    let run = RunDir::create(&opts.evidence, "bench", started_at)?;
-    let bench_dir = run.sub_dir("bench")?;
-    let names = RunNames::new(run.token());
-    let tool = gst_side::find_tool();
-    let streamer_no_nats = supports_flag(&bins.streamer, "--no-nats");
-    let receiver_lingers = supports_flag(&bins.rtp_receiver, "--linger-ms");
-    let mut result = model::skeleton(opts, &plan, &run, &bins, tool, started_at);
-    result.build_profile = build_profile(&bins.dir);
+    let spec = Spec {
+        command: "bench",
+        kind: "bench",
+        summary: "bench/result.json",
+        verdict: false,
+    };
+    let ctx = setup.start(spec, progress)?;
+    let bench_dir = ctx.folder.sub_dir("bench")?;
+    let streamer_no_nats = supports_flag(&ctx.bins.streamer, "--no-nats");
+    let receiver_lingers = supports_flag(&ctx.bins.rtp_receiver, "--linger-ms");
+    let mut result = model::skeleton(ctx.header(), opts, &plan, gst_side::find_tool());
+    result.build_profile = build_profile(&ctx.bins.dir);
     result.method = method();
-    let result_path = bench_dir.join("result.json");
-    write_json(&result_path, &result)?;
+    ctx.save(&mut result)?;
     for cfg in &plan.configs {
         if interrupt::requested() {
             break;
         }
         let id = cfg.id();
         progress.started(&id);
-        let t = Instant::now();
-        let ctx = ConfigCtx {
-            bins: &bins,
-            progress,
-            dir: run.sub_dir(&format!("bench/{id}"))?,
-            names: names.row(&id),
+        let c = ConfigCtx {
+            unit: ctx.unit(&id, &format!("bench/{id}"))?,
             cfg: *cfg,
             frames: plan.frames,
             encoder_device: &opts.encoder_device,
             streamer_no_nats,
-            id: id.clone(),
         };
         let mut streamer = streamer_side(plan.frames, receiver_lingers);
-        streamer::measure(&ctx, &mut streamer);
+        streamer::measure(&c, &mut streamer);
         let mut gst = gst_side::side("not run");
         if interrupt::requested() {
             gst.reason = "interrupted before it started".into();
         } else {
-            gst_side::measure(
-                &ctx,
-                &result.gst_launch,
-                streamer.encoder.as_ref(),
-                &mut gst,
-            );
+            gst_side::measure(&c, &result.gst_launch, streamer.encoder.as_ref(), &mut gst);
         }
-        let c = ConfigResult {
+        let config = ConfigResult {
             id,
             width: cfg.width,
             height: cfg.height,
             codec: cfg.codec.as_str(),
             frames: plan.frames,
-            duration_ms: t.elapsed().as_millis() as u64,
+            duration_ms: c.elapsed_ms(),
             streamer,
             gst,
         };
-        progress.finished(&entry(&c, title(cfg)));
-        result.configs.push(c);
-        result.duration_ms = t0.elapsed().as_millis() as u64;
-        write_json(&result_path, &result)?;
+        progress.finished(&entry(&config, title(cfg)));
+        result.configs.push(config);
+        ctx.save(&mut result)?;
     }
-    output::finish(run, bench_dir, &plan, result, t0)
+    output::finish(ctx, &bench_dir, &plan, result)
 }

@@ -5,14 +5,9 @@
 
 use serde::Serialize;
 
-use std::time::SystemTime;
-
 use super::Options;
 use super::plan::{self, Codec, Plan};
-use crate::bins::Binaries;
-use crate::evidence::RunDir;
-use crate::model::{EncoderUsed, GitInfo, HarnessInfo, HostInfo, Latency, ProcessRecord};
-use crate::{clock, host};
+use crate::model::{EncoderUsed, Latency, ProcessRecord, SummaryHeader};
 
 /// How one side of one configuration went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -154,20 +149,10 @@ pub struct GstTool {
 /// `DIR/<run-id>/bench/result.json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchResult {
-    pub schema_version: u32,
-    pub kind: &'static str,
-    pub run_id: String,
-    /// `running` (rewritten after each configuration), `complete`,
-    /// `interrupted`.
-    pub status: &'static str,
-    pub exit_code: Option<i32>,
-    pub started_at: String,
-    pub finished_at: Option<String>,
-    pub duration_ms: u64,
-    pub git: GitInfo,
-    pub host: HostInfo,
-    pub runtime: &'static str,
-    pub harness: HarnessInfo,
+    /// `status` is rewritten after each configuration; no `outcome` (each
+    /// side has its own status) and no `container` (always local).
+    #[serde(flatten)]
+    pub head: SummaryHeader,
     /// `release` / `debug` from the binaries' folder name, else `unknown`:
     /// a debug build's figures say little about the streamer's speed.
     pub build_profile: &'static str,
@@ -182,15 +167,14 @@ pub struct BenchResult {
     pub artifacts: Vec<String>,
 }
 
+impl crate::runner::Summarised for BenchResult {
+    fn header(&mut self) -> &mut SummaryHeader {
+        &mut self.head
+    }
+}
+
 /// The result before any configuration ran (`status` "running").
-pub fn skeleton(
-    opts: &Options,
-    p: &Plan,
-    run: &RunDir,
-    bins: &Binaries,
-    gst_launch: GstTool,
-    started_at: SystemTime,
-) -> BenchResult {
+pub fn skeleton(head: SummaryHeader, opts: &Options, p: &Plan, gst_launch: GstTool) -> BenchResult {
     let mut sizes: Vec<String> = p.configs.iter().map(|c| c.size()).collect();
     sizes.dedup();
     let mut codecs: Vec<&'static str> = Vec::new();
@@ -200,22 +184,7 @@ pub fn skeleton(
         }
     }
     BenchResult {
-        schema_version: crate::SCHEMA_VERSION,
-        kind: "bench",
-        run_id: run.run_id.clone(),
-        status: "running",
-        exit_code: None,
-        started_at: clock::rfc3339(started_at),
-        finished_at: None,
-        duration_ms: 0,
-        git: host::git_info(),
-        host: host::host_info(),
-        runtime: "local",
-        harness: HarnessInfo {
-            version: env!("CARGO_PKG_VERSION"),
-            argv: opts.argv.clone(),
-            bin_dir: bins.dir.display().to_string(),
-        },
+        head,
         build_profile: "unknown",
         gst_launch,
         settings: Settings {

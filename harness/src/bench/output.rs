@@ -1,22 +1,21 @@
-//! The end of a run: the plot, the table, the final result.json and
-//! `DIR/latest`; the exit code.
+//! The end of a run: the plot, the table, then the run's finalisation
+//! (the final result.json and `DIR/latest`); the exit code.
 
-use std::path::PathBuf;
-use std::time::{Instant, SystemTime};
+use std::path::Path;
 
 use super::model::{BenchResult, Status};
 use super::plan::{Config, Plan};
-use super::{BenchError, EXIT_INTERRUPTED, Finished, svg, table};
-use crate::evidence::{RunDir, list_files, write_json};
-use crate::{HarnessError, clock, interrupt};
+use super::{BenchError, Finished, svg, table};
+use crate::evidence::list_files;
+use crate::runner::{EXIT_INTERRUPTED, RunCtx};
+use crate::{HarnessError, interrupt};
 
-/// Writes the table, the plot and the final result.json; moves `latest`.
+/// Writes the table and the plot, then finishes the run.
 pub fn finish(
-    run: RunDir,
-    bench_dir: PathBuf,
+    ctx: RunCtx,
+    bench_dir: &Path,
     plan: &Plan,
     mut result: BenchResult,
-    t0: Instant,
 ) -> Result<Finished, BenchError> {
     let interrupted = interrupt::requested();
     result.configs_not_run = plan
@@ -36,14 +35,6 @@ pub fn finish(
         (false, false) => 1,
         (false, true) => 0,
     };
-    result.status = if interrupted {
-        "interrupted"
-    } else {
-        "complete"
-    };
-    result.exit_code = Some(i32::from(exit_code));
-    result.finished_at = Some(clock::rfc3339(SystemTime::now()));
-    result.duration_ms = t0.elapsed().as_millis() as u64;
     let series: Vec<svg::Series> = result
         .configs
         .iter()
@@ -68,14 +59,11 @@ pub fn finish(
     let table = table::render(&result);
     let table_path = bench_dir.join("table.txt");
     std::fs::write(&table_path, &table).map_err(|e| HarnessError::io(&table_path, e))?;
-    result.artifacts = list_files(&bench_dir, &["result.json"]);
-    write_json(&bench_dir.join("result.json"), &result)?;
-    if let Err(e) = run.point_latest() {
-        tracing::warn!(error = %e, "cannot point DIR/latest at this run");
-    }
+    result.artifacts = list_files(bench_dir, &["result.json"]);
+    let run_dir = ctx.finish(&mut result, None, exit_code)?;
     Ok(Finished {
         result,
-        run_dir: run.path.clone(),
+        run_dir,
         table,
         exit_code,
     })

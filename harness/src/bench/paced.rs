@@ -1,5 +1,5 @@
 //! The streamer's paced run through the real path: rtp_receiver_tester
-//! (bound first), cvmmap_streamer (until its ingest listens), then
+//! (bound first), cvmmap_streamer (until its `ingest_started` event), then
 //! cvmmap_sim at 30 fps over shared memory and ZeroMQ. Gives the
 //! capture-to-receiver latency (the receiver maps RTP time to the capture
 //! clock with the streamer's RTCP sender reports) and the streamer's CPU and
@@ -9,14 +9,12 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::ConfigCtx;
-use super::child::Measured;
 use super::measure::{BY_REALTIME, Frames, run_figures};
 use super::model::{Status, StreamerSide};
 use super::plan::{FPS, PAYLOAD_TYPE, QUEUE_SIZE};
 use super::streamer::{Failed, Summary};
-use crate::acceptance::judge::{at, u};
+use crate::acceptance::judge::{latency, u};
 use crate::evidence::read_json;
-use crate::model::Latency;
 use crate::ports;
 use crate::supervisor::{Exit, Proc, Wait};
 
@@ -68,15 +66,12 @@ pub fn run(ctx: &ConfigCtx, side: &mut StreamerSide) -> Result<(), Failed> {
         rx_args.extend(["--linger-ms".to_owned(), ms.to_string()]);
     }
     let mut procs = vec![
-        Proc::spawn(&ctx.dir, "receiver", &ctx.bins.rtp_receiver, rx_args)
+        ctx.spawn("receiver", &ctx.run.bins.rtp_receiver, rx_args)
             .map_err(|e| fail(e.to_string()))?,
     ];
     let result = steps(ctx, side, port, &rx_json, &mut procs);
-    for p in procs.iter_mut() {
-        p.stop("paced run finished");
-    }
-    side.processes.extend(procs.iter_mut().map(Proc::record));
-    ctx.names.clean_up();
+    side.processes
+        .extend(ctx.close(&mut procs, "paced run finished"));
     result
 }
 
@@ -107,10 +102,10 @@ fn steps(
         "--ingest-idle-timeout-ms",
         &IDLE_TIMEOUT_MS.to_string(),
     ]));
-    let mut st = Measured::spawn(&ctx.dir, "streamer_paced", &ctx.bins.streamer, args)
+    let mut st = ctx
+        .spawn_streamer("streamer_paced", args)
         .map_err(|e| fail(e.to_string()))?;
-    if !st.wait_for_stderr("ingest started", Duration::from_secs(30)) {
-        let waited = st.poll().map_or(Wait::TimedOut, |e| Wait::Exited(e.exit));
+    if let Err(waited) = ctx.ingest_started(&mut st) {
         st.stop("streamer not ready");
         side.processes.push(st.record());
         return Err(ctx.failure(&mut st, waited, "paced run (streamer not ready)"));
@@ -136,7 +131,8 @@ fn steps(
         &sim_json.display().to_string(),
     ]);
     procs.push(
-        Proc::spawn(&ctx.dir, "sim", &ctx.bins.sim, sim_args).map_err(|e| fail(e.to_string()))?,
+        ctx.spawn("sim", &ctx.run.bins.sim, sim_args)
+            .map_err(|e| fail(e.to_string()))?,
     );
     let deadline =
         Instant::now() + Duration::from_millis(ctx.frames * 1000 / u64::from(FPS) + 40_000);
@@ -153,16 +149,7 @@ fn steps(
     side.sim_late_frames = u(sim.as_ref(), "late_frames");
     let rx = read_json(rx_json);
     side.units_received = u(rx.as_ref(), "access_units_complete");
-    match at(rx.as_ref(), "latency_ms")
-        .cloned()
-        .map(serde_json::from_value::<Latency>)
-    {
-        Some(Ok(l)) => side.latency_ms = Some(l),
-        _ => {
-            let note = at(rx.as_ref(), "latency_note").and_then(|v| v.as_str());
-            side.latency_note = Some(note.unwrap_or("the receiver reported no latency").into());
-        }
-    }
+    (side.latency_ms, side.latency_note) = latency(rx.as_ref());
     let encoded = summary.stat("frames_encoded");
     if waited != Wait::Exited(Exit::Code(0)) || encoded.unwrap_or(0) == 0 {
         st.stop("paced run failed");

@@ -4,14 +4,13 @@
 use std::path::Path;
 
 use super::ConfigCtx;
-use super::child::Measured;
 use super::measure::{BY_ENCODER, Frames, LOWER_BOUND, UdpSink, run_figures};
 use super::model::{Status, StreamerSide};
 use super::plan::{B_FRAMES, BITRATE_KBPS, GOP, MTU, PAYLOAD_TYPE, UNPACED_QUEUE_SIZE};
 use crate::acceptance::judge::{at, u};
 use crate::evidence::read_json;
 use crate::model::EncoderUsed;
-use crate::supervisor::{Exit, Wait};
+use crate::supervisor::{Exit, Proc, Wait};
 
 /// The dummy source's highest rate (the streamer refuses more): "unpaced"
 /// for the streamer means frames offered at this rate.
@@ -79,7 +78,7 @@ impl ConfigCtx<'_> {
 
     /// Why a streamer run produced no figures, in one line; exit 5 with the
     /// software encoder absent is a genuine absence (skipped).
-    pub fn failure(&self, st: &mut Measured, waited: Wait, what: &str) -> Failed {
+    pub fn failure(&self, st: &mut Proc, waited: Wait, what: &str) -> Failed {
         let last = st.last_stderr_line().unwrap_or_default();
         let element = self.cfg.codec.software_element();
         match waited {
@@ -142,7 +141,8 @@ fn unpaced(ctx: &ConfigCtx, side: &mut StreamerSide) -> Result<(), Failed> {
     ] {
         args.extend([k.to_owned(), v]);
     }
-    let mut st = Measured::spawn(&ctx.dir, "streamer_unpaced", &ctx.bins.streamer, args)
+    let mut st = ctx
+        .spawn_streamer("streamer_unpaced", args)
         .map_err(|e| (Status::Failed, e.to_string()))?;
     let waited = st.wait_until(ctx.unpaced_deadline());
     let summary = Summary::read(&summary_path);

@@ -145,7 +145,7 @@ fn footer(r: &BenchResult, notes: &[String]) -> String {
             .into(),
         format!(
             "binaries: {} build ({}); host: {} ({} cores); commit {}",
-            r.build_profile, r.harness.bin_dir, r.host.cpu_model, r.host.cpu_cores, r.git.commit
+            r.build_profile, r.head.harness.bin_dir, r.head.host.cpu_model, r.head.host.cpu_cores, r.head.git.commit
         ),
     ];
     if r.build_profile != "release" {

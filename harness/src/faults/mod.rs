@@ -11,31 +11,23 @@ pub mod ctx;
 pub mod judge;
 pub mod model;
 mod own_nats;
+mod rss;
 pub mod scenarios;
 
 use std::path::PathBuf;
-use std::time::{Instant, SystemTime};
 
-use crate::bins::{Binaries, SIM, STREAMER, supports_flag};
-use crate::evidence::{RunDir, list_files, write_json};
-use crate::model::{Counts, HarnessInfo, Outcome, RowEntry, RunNats, Tally};
-use crate::names::RunNames;
-use crate::nats::NatsServer;
+use crate::bins::{SIM, STREAMER};
+use crate::model::{Counts, Outcome, RowEntry, Tally};
 use crate::progress::Progress;
-use crate::supervisor::Proc;
-use crate::supervisor::Runtime;
-use crate::{HarnessError, clock, host, interrupt};
-use ctx::{Ctx, Ended, RunCtx};
+use crate::runner::{Ended, RunCtx, RunOptions, Setup, Spec, not_selected, verdict, why_stopped};
+use crate::{HarnessError, clock, interrupt};
+use ctx::Ctx;
 use model::{FaultResult, FaultSummary, KIND_RESULT, KIND_SUMMARY, ScenarioEntry, ScenarioNats};
 use scenarios::{NatsNeed, SCENARIOS, ScenarioDef};
 
 pub struct Options {
-    pub evidence: PathBuf,
-    pub bin_dir: Option<PathBuf>,
+    pub run: RunOptions,
     pub scenarios: Option<Vec<String>>,
-    pub argv: Vec<String>,
-    /// `--runtime container --image IMAGE`: run every process in a container.
-    pub image: Option<String>,
 }
 
 pub struct Finished {
@@ -50,48 +42,6 @@ pub enum FaultsError {
     Harness(#[from] HarnessError),
     #[error("--scenarios: {0}")]
     Selection(String),
-}
-
-/// Exit code of an interrupted run.
-pub const EXIT_INTERRUPTED: u8 = 130;
-
-/// The run's nats-server (for the scenarios that use the run's), or why
-/// there is none.
-fn start_nats(
-    run: &RunDir,
-    bins: &Binaries,
-) -> Result<(Option<NatsServer>, RunNats), HarnessError> {
-    let mut info = RunNats {
-        present: false,
-        url: None,
-        version: None,
-        monitoring_url: None,
-        passed_to: Vec::new(),
-        skipped_reason: None,
-    };
-    if crate::nats::find().is_none() {
-        info.skipped_reason = Some(crate::nats::NatsError::NotInstalled.to_string());
-        return Ok((None, info));
-    }
-    match NatsServer::start(&run.sub_dir("nats")?) {
-        Ok(server) => {
-            info.present = true;
-            info.url = Some(server.url.clone());
-            info.version = server.version.clone();
-            info.monitoring_url = Some(server.monitoring_url.clone());
-            info.passed_to = [(&bins.sim, SIM), (&bins.streamer, STREAMER)]
-                .iter()
-                .filter(|(p, _)| supports_flag(p, "--nats-url"))
-                .map(|(_, n)| n.to_string())
-                .collect();
-            Ok((Some(server), info))
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "running without NATS");
-            info.skipped_reason = Some(e.to_string());
-            Ok((None, info))
-        }
-    }
 }
 
 fn base_result(c: &Ctx) -> FaultResult {
@@ -129,7 +79,7 @@ fn base_result(c: &Ctx) -> FaultResult {
         nats: ScenarioNats {
             server_present: run_server,
             url: run_server
-                .then(|| c.run_nats_url().map(str::to_owned))
+                .then(|| c.run.nats_url().map(str::to_owned))
                 .flatten(),
             server: run_server.then_some("run"),
             passed_to,
@@ -166,18 +116,12 @@ fn prerequisite(ctx: &RunCtx, def: &ScenarioDef) -> Option<String> {
 
 fn run_one(
     ctx: &RunCtx,
-    run: &RunDir,
     def: &'static ScenarioDef,
     not_run: Option<String>,
 ) -> Result<ScenarioEntry, HarnessError> {
-    let dir = run.sub_dir(def.id)?;
     let c = Ctx {
-        run: ctx,
+        unit: ctx.unit(def.id, def.id)?,
         def,
-        dir: dir.clone(),
-        names: ctx.names.row(def.id),
-        started: Instant::now(),
-        started_at: SystemTime::now(),
     };
     let mut res = base_result(&c);
     let mut detail = String::new();
@@ -199,24 +143,13 @@ fn run_one(
                 }
             }
         }
-        let why = if interrupt::requested() {
-            "interrupted"
-        } else {
-            "scenario finished"
-        };
-        procs.iter_mut().for_each(|p| {
-            p.stop(why);
-        });
-        res.processes = procs.iter_mut().map(Proc::record).collect();
+        res.processes = c.close(&mut procs, why_stopped("scenario finished"));
         drop(procs);
-        c.names.clean_up();
         if res.figures.is_null() {
             res.figures = serde_json::json!({});
         }
     }
-    res.duration_ms = c.started.elapsed().as_millis() as u64;
-    res.artifacts = list_files(&dir, &["result.json"]);
-    write_json(&dir.join("result.json"), &res)?;
+    c.write_result(&mut res)?;
     Ok(ScenarioEntry {
         scenario: def.id.into(),
         title: def.title.into(),
@@ -226,15 +159,6 @@ fn run_one(
         duration_ms: res.duration_ms,
         result: Some(format!("{}/result.json", def.id)),
     })
-}
-
-fn overall(t: &Tally, interrupted: bool) -> (&'static str, u8) {
-    match (interrupted, t.fail > 0, t.skip > 0) {
-        (true, _, _) => ("incomplete", EXIT_INTERRUPTED),
-        (false, true, _) => ("fail", 1),
-        (false, false, true) => ("incomplete", 1),
-        (false, false, false) => ("pass", 0),
-    }
 }
 
 /// The progress line's view of a scenario entry.
@@ -253,64 +177,21 @@ fn as_row(e: &ScenarioEntry) -> RowEntry {
 
 pub fn run(opts: &Options, progress: &dyn Progress) -> Result<Finished, FaultsError> {
     let selected = scenarios::select(opts.scenarios.as_deref()).map_err(FaultsError::Selection)?;
-    let bins = match &opts.image {
-        Some(_) => Binaries::in_image(),
-        None => Binaries::locate(opts.bin_dir.as_deref())?,
-    };
-    let (started_at, t0) = (SystemTime::now(), Instant::now());
-    let run = RunDir::create(&opts.evidence, "faults", started_at)?;
-    let runtime = match &opts.image {
-        Some(image) => Runtime::Container(std::sync::Arc::new(
-            crate::container::ContainerRuntime::new(
-                image,
-                vec![run.path.clone(), std::env::temp_dir()],
-            )?,
-        )),
-        None => Runtime::Local,
-    };
-    let (nats, nats_info) = start_nats(&run, &bins)?;
-    let ctx = RunCtx {
-        runtime,
-        run_id: run.run_id.clone(),
-        git: host::git_info(),
-        host: host::host_info(),
-        names: RunNames::new(run.token()),
-        sim_takes_nats: supports_flag(&bins.sim, "--nats-url"),
-        streamer_takes_nats: supports_flag(&bins.streamer, "--nats-url"),
-        nats,
-        progress,
-        bins,
-    };
-    let mut summary = FaultSummary {
-        schema_version: crate::SCHEMA_VERSION,
+    let spec = Spec {
+        command: "faults",
         kind: KIND_SUMMARY,
-        run_id: run.run_id.clone(),
-        status: "running",
-        outcome: "incomplete",
-        exit_code: None,
-        started_at: clock::rfc3339(started_at),
-        finished_at: None,
-        duration_ms: 0,
-        git: ctx.git.clone(),
-        host: ctx.host.clone(),
-        runtime: ctx.runtime.name(),
-        container: ctx.runtime.container().cloned(),
-        harness: HarnessInfo {
-            version: env!("CARGO_PKG_VERSION"),
-            argv: opts.argv.clone(),
-            bin_dir: ctx.bins.dir.display().to_string(),
-        },
-        nats: nats_info,
+        summary: "summary.json",
+        verdict: true,
+    };
+    let ctx = Setup::resolve(&opts.run)?.start(spec, progress)?;
+    let mut summary = FaultSummary {
+        head: ctx.header(),
+        nats: ctx.nats_info.clone(),
         totals: Tally::default(),
         scenarios: Vec::new(),
-        scenarios_not_selected: SCENARIOS
-            .iter()
-            .filter(|d| !selected.iter().any(|s| s.id == d.id))
-            .map(|d| d.id.to_owned())
-            .collect(),
+        scenarios_not_selected: not_selected(&SCENARIOS, &selected, |d| d.id),
     };
-    let summary_path = run.path.join("summary.json");
-    write_json(&summary_path, &summary)?;
+    ctx.save(&mut summary)?;
     for def in selected {
         let not_run = if interrupt::requested() {
             Some("interrupted (SIGINT/SIGTERM) before this scenario started".to_owned())
@@ -318,51 +199,17 @@ pub fn run(opts: &Options, progress: &dyn Progress) -> Result<Finished, FaultsEr
             progress.started(def.id);
             None
         };
-        let entry = run_one(&ctx, &run, def, not_run)?;
+        let entry = run_one(&ctx, def, not_run)?;
         summary.totals.add(entry.outcome);
         progress.finished(&as_row(&entry));
         summary.scenarios.push(entry);
-        summary.duration_ms = t0.elapsed().as_millis() as u64;
-        write_json(&summary_path, &summary)?;
+        ctx.save(&mut summary)?;
     }
-    drop(ctx);
-    let interrupted = interrupt::requested();
-    let (outcome, exit_code) = overall(&summary.totals, interrupted);
-    summary.status = if interrupted {
-        "interrupted"
-    } else {
-        "complete"
-    };
-    summary.outcome = outcome;
-    summary.exit_code = Some(i32::from(exit_code));
-    summary.finished_at = Some(clock::rfc3339(SystemTime::now()));
-    summary.duration_ms = t0.elapsed().as_millis() as u64;
-    write_json(&summary_path, &summary)?;
-    if let Err(e) = run.point_latest() {
-        tracing::warn!(error = %e, "cannot point DIR/latest at this run");
-    }
+    let (outcome, exit_code) = verdict(&[summary.totals], interrupt::requested());
+    let run_dir = ctx.finish(&mut summary, Some(outcome), exit_code)?;
     Ok(Finished {
         summary,
-        run_dir: run.path.clone(),
+        run_dir,
         exit_code,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn overall_outcome() {
-        let t = |pass, fail, skip| Tally {
-            total: pass + fail + skip,
-            pass,
-            fail,
-            skip,
-        };
-        assert_eq!(overall(&t(7, 0, 0), false), ("pass", 0));
-        assert_eq!(overall(&t(6, 1, 0), false), ("fail", 1));
-        assert_eq!(overall(&t(6, 0, 1), false), ("incomplete", 1));
-        assert_eq!(overall(&t(1, 0, 0), true), ("incomplete", 130));
-    }
 }

@@ -7,8 +7,8 @@
 use serde::Serialize;
 
 use crate::model::{
-    Check, Counts, EncoderUsed, GitInfo, HarnessInfo, HostInfo, Latency, Outcome, Peer,
-    ProcessRecord, RunNats, Tally,
+    Check, Counts, EncoderUsed, GitInfo, HostInfo, Latency, Outcome, Peer, ProcessRecord, RunNats,
+    SummaryHeader, Tally,
 };
 
 /// NATS in one scenario.
@@ -78,21 +78,8 @@ pub struct ScenarioEntry {
 /// `summary.json` of a faults run.
 #[derive(Debug, Clone, Serialize)]
 pub struct FaultSummary {
-    pub schema_version: u32,
-    pub kind: &'static str,
-    pub run_id: String,
-    pub status: &'static str,
-    pub outcome: &'static str,
-    pub exit_code: Option<i32>,
-    pub started_at: String,
-    pub finished_at: Option<String>,
-    pub duration_ms: u64,
-    pub git: GitInfo,
-    pub host: HostInfo,
-    pub runtime: &'static str,
-    /// The image and engine facts when `runtime` is "container".
-    pub container: Option<crate::container::ContainerRuntime>,
-    pub harness: HarnessInfo,
+    #[serde(flatten)]
+    pub head: SummaryHeader,
     pub nats: RunNats,
     pub totals: Tally,
     pub scenarios: Vec<ScenarioEntry>,
@@ -101,3 +88,16 @@ pub struct FaultSummary {
 
 pub const KIND_RESULT: &str = "fault_scenario";
 pub const KIND_SUMMARY: &str = "faults_summary";
+
+impl crate::runner::Summarised for FaultSummary {
+    fn header(&mut self) -> &mut SummaryHeader {
+        &mut self.head
+    }
+}
+
+impl crate::runner::UnitResult for FaultResult {
+    fn closing(&mut self, duration_ms: u64, artifacts: Vec<String>) {
+        self.duration_ms = duration_ms;
+        self.artifacts = artifacts;
+    }
+}

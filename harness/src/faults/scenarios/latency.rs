@@ -5,11 +5,12 @@
 use serde_json::{Value, json};
 
 use super::torn::fmt;
-use super::{overran, read, receiver_side, sim_peer, streamer_side, verdict};
-use crate::acceptance::judge::{Checks, at, u};
-use crate::faults::ctx::{Ctx, Ended, FPS, SIM_JSON, wait_all};
+use super::{overran, receiver_side, sim_peer, sim_side, streamer_side, verdict};
+use crate::acceptance::judge::{Checks, at};
+use crate::faults::ctx::{Ctx, SIM_JSON};
 use crate::faults::judge::{at_least, below};
 use crate::faults::model::FaultResult;
+use crate::runner::Ended;
 use crate::supervisor::Proc;
 
 const FRAMES: u64 = 240;
@@ -17,25 +18,18 @@ const P99_LIMIT_MS: f64 = 50.0;
 const MIN_SAMPLES: u64 = 100;
 
 pub fn run(ctx: &Ctx, res: &mut FaultResult, procs: &mut Vec<Proc>) -> Result<String, Ended> {
-    let nats = ctx.run_nats_url();
-    ctx.phase("starting receiver");
+    let nats = ctx.run.nats_url();
     let threshold = FRAMES * 95 / 100;
-    let port = ctx.receiver(threshold, FRAMES * 1000 / FPS + 30_000, &[], procs)?;
-    ctx.phase("starting streamer");
-    ctx.streamer(nats, ctx.rtp_output(port), procs)?;
+    ctx.rtp_pair(nats, threshold, FRAMES, &[], procs)?;
     ctx.phase("streaming");
     procs.push(ctx.sim("sim", SIM_JSON, nats, &["--frames", &FRAMES.to_string()])?);
-    let late = wait_all(procs.iter_mut().rev(), ctx.deadline())?;
+    let late = ctx.wait_all(procs.iter_mut().rev())?;
     ctx.phase("judging");
     let [rx, st, sim] = procs.as_mut_slice() else {
         unreachable!("three processes")
     };
     let mut checks = Checks::default();
-    let simj = read(ctx, SIM_JSON);
-    res.counts.frames_requested = Some(FRAMES);
-    res.counts.frames_published = u(simj.as_ref(), "frames_published");
-    checks.exit("simulator exit", sim.poll(), 0);
-    checks.equals("frames published", res.counts.frames_published, FRAMES);
+    sim_side(ctx, res, &mut checks, sim, FRAMES, true);
     streamer_side(ctx, res, &mut checks, st);
     let rxj = receiver_side(ctx, res, &mut checks, rx);
     checks.at_least(
@@ -52,9 +46,7 @@ pub fn run(ctx: &Ctx, res: &mut FaultResult, procs: &mut Vec<Proc>) -> Result<St
         l.as_ref().map(|l| l.p99),
         P99_LIMIT_MS,
     );
-    if !late.is_empty() {
-        overran(&mut checks, late);
-    }
+    overran(&mut checks, late);
     res.figures = json!({
         "width": 640,
         "height": 360,

@@ -1,6 +1,7 @@
-//! The fault scenarios as data, and what their verdicts share: reading the
-//! simulator's, streamer's and testers' reports into the result.
+//! The fault scenarios as data; what their verdicts share is in
+//! [`common`].
 
+mod common;
 mod latency;
 mod nats_kill;
 mod reset;
@@ -8,14 +9,12 @@ mod restart;
 mod stall;
 mod torn;
 
-use serde_json::Value;
-
-use super::ctx::{Ctx, Ended, RECEIVER_JSON, STREAMER_JSON};
+use super::ctx::Ctx;
 use super::model::FaultResult;
-use crate::acceptance::judge::{Checks, at, u};
-use crate::evidence::read_json;
-use crate::model::{EncoderUsed, Latency, Peer};
+use crate::runner::Ended;
 use crate::supervisor::Proc;
+// The scenarios' shared verdict steps, as `super::*` to each of them.
+use common::*;
 
 /// Which nats-server a scenario needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,139 +134,6 @@ pub fn select(names: Option<&[String]>) -> Result<Vec<&'static ScenarioDef>, Str
         .iter()
         .filter(|s| names.iter().any(|n| n == s.id))
         .collect())
-}
-
-pub fn read(ctx: &Ctx, file: &str) -> Option<Value> {
-    read_json(&ctx.path(file))
-}
-
-/// Integer percentage `part / whole * 100`, one decimal; null when whole is 0.
-pub fn pct(part: Option<u64>, whole: Option<u64>) -> Option<f64> {
-    let (p, w) = (part?, whole?);
-    (w > 0).then(|| (p as f64 * 1000.0 / w as f64).round() / 10.0)
-}
-
-/// The streamer's `--summary-json` into the result: encoder, counts, NATS
-/// counters; checks its exit and that it ended by its idle timeout (so it
-/// never stopped early).
-pub fn streamer_side(
-    ctx: &Ctx,
-    res: &mut FaultResult,
-    checks: &mut Checks,
-    st: &mut Proc,
-) -> Option<Value> {
-    let v = read(ctx, STREAMER_JSON);
-    let s = v.as_ref();
-    let c = &mut res.counts;
-    c.frames_ingested = u(s, "stats.frames_ingested");
-    c.frames_encoded = u(s, "stats.frames_encoded");
-    c.access_units_sent = u(s, "stats.access_units");
-    if ctx.def.protocol == "rtp" {
-        c.rtp_packets_sent = u(s, "stats.rtp_packets_sent");
-    } else {
-        c.rtmp_units_sent = u(s, "stats.rtmp_units_sent");
-        c.rtmp_units_dropped = u(s, "stats.rtmp_units_dropped");
-    }
-    res.nats.streamer_nats_connects = u(s, "stats.nats_connects");
-    res.nats.streamer_nats_disconnects = u(s, "stats.nats_disconnects");
-    match at(s, "encoder")
-        .cloned()
-        .map(serde_json::from_value::<EncoderUsed>)
-    {
-        Some(Ok(e)) => res.encoder = Some(e),
-        Some(Err(e)) => res.encoder_note = Some(format!("unreadable encoder object: {e}")),
-        None => {
-            res.encoder_note = Some("the streamer wrote no --summary-json encoder object".into())
-        }
-    }
-    checks.exit("streamer exit", st.poll(), 0);
-    let end = at(s, "end").and_then(Value::as_str).map(str::to_owned);
-    checks.equals(
-        "streamer ran until its idle timeout (never stopped early)",
-        end,
-        "idle_timeout".to_owned(),
-    );
-    res.peers.push(Peer {
-        name: crate::bins::STREAMER.into(),
-        role: "the process under test".into(),
-        ran: true,
-        note: None,
-    });
-    v
-}
-
-/// The RTP receiver's report into the result: units, latency; checks its
-/// exit, its verdict and the strict checks.
-pub fn receiver_side(
-    ctx: &Ctx,
-    res: &mut FaultResult,
-    checks: &mut Checks,
-    rx: &mut Proc,
-) -> Option<Value> {
-    let v = read(ctx, RECEIVER_JSON);
-    let r = v.as_ref();
-    res.counts.access_units_received = u(r, "access_units_complete");
-    res.counts.receive_threshold = u(r, "frame_threshold");
-    match at(r, "latency_ms")
-        .cloned()
-        .map(serde_json::from_value::<Latency>)
-    {
-        Some(Ok(l)) => res.latency_ms = Some(l),
-        _ => {
-            let note = at(r, "latency_note").and_then(Value::as_str);
-            res.latency_note = Some(note.unwrap_or("the receiver reported no latency").into());
-        }
-    }
-    checks.exit("receiver exit", rx.poll(), 0);
-    checks.empty("receiver strict failures", at(r, "strict_failures"));
-    res.peers.push(Peer {
-        name: crate::bins::RTP_RECEIVER.into(),
-        role: "strict RTP receiver (own depacketizer, RTCP latency, unit timing)".into(),
-        ran: true,
-        note: Some("--strict --linger-ms 1500: measures the whole stream".into()),
-    });
-    res.peers.push(Peer {
-        name: "decoder".into(),
-        role: "decoder".into(),
-        ran: false,
-        note: Some("not used by the fault suite: the strict receiver checks the units".into()),
-    });
-    v
-}
-
-pub fn sim_peer(res: &mut FaultResult, note: &str) {
-    res.peers.push(Peer {
-        name: crate::bins::SIM.into(),
-        role: "producer (shared memory + ZeroMQ)".into(),
-        ran: true,
-        note: Some(note.into()),
-    });
-}
-
-pub fn stub_peer(res: &mut FaultResult, name: &str, note: &str) {
-    res.peers.push(Peer {
-        name: name.into(),
-        role: "RTMP server (rtmp_stub_tester --mode h264)".into(),
-        ran: true,
-        note: Some(note.into()),
-    });
-}
-
-/// Checks the processes that overran the scenario's deadline (none may).
-pub fn overran(checks: &mut Checks, names: Vec<String>) {
-    checks.equals(
-        "processes ended in time",
-        Some(names.join(", ")),
-        String::new(),
-    );
-}
-
-/// Sets the verdict from the checks.
-pub fn verdict(res: &mut FaultResult, checks: Checks) {
-    let (outcome, reason) = checks.verdict();
-    res.checks = checks.0;
-    res.outcome = outcome;
-    res.reason = reason;
 }
 
 #[cfg(test)]

@@ -8,14 +8,15 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::torn::fmt;
-use super::{overran, pct, read, receiver_side, sim_peer, streamer_side, verdict};
+use super::{killed, overran, pct, receiver_side, sim_peer, sim_side, streamer_side, verdict};
 use crate::acceptance::judge::{Checks, at, u};
-use crate::faults::ctx::{Ctx, Ended, FPS, SIM_JSON, kill_hard, wait_all};
-use crate::faults::judge::{at_least, at_most, check, round1};
+use crate::faults::ctx::{Ctx, SIM_JSON, kill_hard};
+use crate::faults::judge::{at_least, at_most, round1};
 use crate::faults::model::FaultResult;
 use crate::faults::own_nats;
 use crate::model::{Outcome, Peer};
-use crate::supervisor::{Exit, Proc};
+use crate::runner::Ended;
+use crate::supervisor::Proc;
 
 const FRAMES: u64 = 240;
 const MAX_GAP_MS: f64 = 1000.0;
@@ -45,10 +46,7 @@ pub fn run(ctx: &Ctx, res: &mut FaultResult, procs: &mut Vec<Proc>) -> Result<St
         note: server.version.clone(),
     });
     procs.push(server.proc);
-    ctx.phase("starting receiver");
-    let port = ctx.receiver(30, FRAMES * 1000 / FPS + 30_000, &[], procs)?;
-    ctx.phase("starting streamer");
-    ctx.streamer(Some(&url), ctx.rtp_output(port), procs)?;
+    ctx.rtp_pair(Some(&url), 30, FRAMES, &[], procs)?;
     ctx.phase("streaming");
     procs.push(ctx.sim(
         "sim",
@@ -59,26 +57,15 @@ pub fn run(ctx: &Ctx, res: &mut FaultResult, procs: &mut Vec<Proc>) -> Result<St
     ctx.sleep(Duration::from_secs(3))?;
     ctx.phase("killing nats-server");
     let kill_ns = kill_hard(&mut procs[0]);
-    let late = wait_all(procs.iter_mut().skip(1).rev(), ctx.deadline())?;
+    let late = ctx.wait_all(procs.iter_mut().skip(1).rev())?;
     ctx.phase("judging");
     let [nats, rx, st, sim] = procs.as_mut_slice() else {
         unreachable!("four processes")
     };
     let mut checks = Checks::default();
-    let e = nats.poll();
-    check(
-        &mut checks,
-        "nats-server killed (the fault happened)",
-        e == Some(Exit::Signal(libc::SIGKILL)),
-        "killed by signal 9 (SIGKILL)".into(),
-        Some(crate::acceptance::judge::describe_exit(e)),
-    );
-    let simj = read(ctx, SIM_JSON);
+    killed(&mut checks, "nats-server killed (the fault happened)", nats);
+    let simj = sim_side(ctx, res, &mut checks, sim, FRAMES, true);
     let sj = simj.as_ref();
-    res.counts.frames_requested = Some(FRAMES);
-    res.counts.frames_published = u(sj, "frames_published");
-    checks.exit("simulator exit", sim.poll(), 0);
-    checks.equals("frames published", res.counts.frames_published, FRAMES);
     let stj = streamer_side(ctx, res, &mut checks, st);
     let s = stj.as_ref();
     res.nats.passed_to = vec![crate::bins::SIM.into(), crate::bins::STREAMER.into()];
@@ -106,9 +93,7 @@ pub fn run(ctx: &Ctx, res: &mut FaultResult, procs: &mut Vec<Proc>) -> Result<St
         max_gap,
         MAX_GAP_MS,
     );
-    if !late.is_empty() {
-        overran(&mut checks, late);
-    }
+    overran(&mut checks, late);
     res.figures = json!({
         "killed_after_ms": 3000,
         "kill_unix_ns": kill_ns,

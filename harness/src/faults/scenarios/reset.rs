@@ -8,11 +8,12 @@
 use serde_json::{Value, json};
 
 use super::torn::fmt;
-use super::{overran, read, receiver_side, sim_peer, streamer_side, verdict};
+use super::{overran, receiver_side, sim_peer, sim_side, streamer_side, verdict};
 use crate::acceptance::judge::{Checks, at, u};
-use crate::faults::ctx::{Ctx, Ended, FPS, GOP_MS, SIM_JSON, wait_all};
+use crate::faults::ctx::{Ctx, GOP_MS, SIM_JSON};
 use crate::faults::judge::{at_least, at_most, ms_between, round1};
 use crate::faults::model::FaultResult;
+use crate::runner::Ended;
 use crate::supervisor::Proc;
 
 const RESET_EVERY: u64 = 6;
@@ -45,13 +46,8 @@ fn u64s(v: Option<&Value>) -> Vec<u64> {
 }
 
 pub fn run(ctx: &Ctx, res: &mut FaultResult, procs: &mut Vec<Proc>) -> Result<String, Ended> {
-    let nats = ctx.run_nats_url();
-    ctx.phase("starting receiver");
-    let port = ctx.receiver(30, FRAMES * 1000 / FPS + 30_000, &[], procs)?;
-    ctx.phase("starting streamer");
-    let mut out = ctx.rtp_output(port);
-    out.push("--verify-stamps".into());
-    ctx.streamer(nats, out, procs)?;
+    let nats = ctx.run.nats_url();
+    ctx.rtp_pair(nats, 30, FRAMES, &["--verify-stamps"], procs)?;
     ctx.phase("streaming through the reset storm");
     procs.push(ctx.sim(
         "sim",
@@ -68,18 +64,14 @@ pub fn run(ctx: &Ctx, res: &mut FaultResult, procs: &mut Vec<Proc>) -> Result<St
             "--stamp",
         ],
     )?);
-    let late = wait_all(procs.iter_mut().rev(), ctx.deadline())?;
+    let late = ctx.wait_all(procs.iter_mut().rev())?;
     ctx.phase("judging");
     let [rx, st, sim] = procs.as_mut_slice() else {
         unreachable!("three processes")
     };
     let mut checks = Checks::default();
-    let simj = read(ctx, SIM_JSON);
+    let simj = sim_side(ctx, res, &mut checks, sim, FRAMES, true);
     let sj = simj.as_ref();
-    res.counts.frames_requested = Some(FRAMES);
-    res.counts.frames_published = u(sj, "frames_published");
-    checks.exit("simulator exit", sim.poll(), 0);
-    checks.equals("frames published", res.counts.frames_published, FRAMES);
     let resets = u(sj, "resets");
     checks.at_least("producer resets", resets, RESETS);
     let reset_ns = u64s(at(sj, "reset_times_ns"));
@@ -150,9 +142,7 @@ pub fn run(ctx: &Ctx, res: &mut FaultResult, procs: &mut Vec<Proc>) -> Result<St
         ),
         80.0,
     );
-    if !late.is_empty() {
-        overran(&mut checks, late);
-    }
+    overran(&mut checks, late);
     let mut sorted: Vec<f64> = rec.iter().flatten().copied().collect();
     sorted.sort_by(f64::total_cmp);
     let median = sorted.get(sorted.len() / 2).copied();

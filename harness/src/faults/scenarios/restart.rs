@@ -10,12 +10,18 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::torn::fmt;
-use super::{overran, read, receiver_side, sim_peer, streamer_side, stub_peer, verdict};
+use super::{
+    RTMP_NO_LATENCY, killed, overran, read, receiver_side, sim_peer, sim_side, streamer_side,
+    stub_peer, verdict,
+};
 use crate::acceptance::judge::{Checks, at, u};
-use crate::faults::ctx::{Ctx, Ended, SIM_JSON, kill_hard, unix_ns, wait_all};
-use crate::faults::judge::{at_most, below, check, log_times, ms_between, round1};
+use crate::clock::unix_ns;
+use crate::events::PRODUCER_RESET;
+use crate::faults::ctx::{Ctx, SIM_JSON, kill_hard};
+use crate::faults::judge::{at_most, below, ms_between, round1};
 use crate::faults::model::FaultResult;
-use crate::supervisor::{Exit, Proc};
+use crate::runner::Ended;
+use crate::supervisor::Proc;
 
 /// The second simulator's report (the first is killed before writing one).
 const SIM2_JSON: &str = "sim2.json";
@@ -25,17 +31,6 @@ const BEFORE_KILL: Duration = Duration::from_secs(3);
 const REATTACH_MS: f64 = 1000.0;
 /// Reconnect bound of the issue.
 const RECONNECT_MS: f64 = 3000.0;
-
-fn killed(checks: &mut Checks, name: &str, p: &mut Proc) {
-    let e = p.poll();
-    check(
-        checks,
-        name,
-        e == Some(Exit::Signal(libc::SIGKILL)),
-        "killed by signal 9 (SIGKILL)".into(),
-        Some(crate::acceptance::judge::describe_exit(e)),
-    );
-}
 
 /// The first listed arrival gap at the receiver that ended after `t_ns`:
 /// (its end, its length, whether a keyframe ended it).
@@ -55,9 +50,9 @@ fn gap_after(r: Option<&Value>, t_ns: u64) -> Option<(u64, f64, bool)> {
 
 pub fn producer(ctx: &Ctx, res: &mut FaultResult, procs: &mut Vec<Proc>) -> Result<String, Ended> {
     const FRAMES_AFTER: u64 = 120;
-    let nats = ctx.run_nats_url();
+    let nats = ctx.run.nats_url();
     ctx.phase("starting receiver");
-    let port = ctx.receiver(30, 40_000, &[], procs)?;
+    let port = ctx.receiver(30, 40_000, procs)?;
     ctx.phase("starting streamer");
     ctx.streamer(nats, ctx.rtp_output(port), procs)?;
     ctx.phase("streaming (first producer)");
@@ -74,7 +69,7 @@ pub fn producer(ctx: &Ctx, res: &mut FaultResult, procs: &mut Vec<Proc>) -> Resu
         nats,
         &["--frames", &FRAMES_AFTER.to_string()],
     )?);
-    let late = wait_all(procs.iter_mut().rev(), ctx.deadline())?;
+    let late = ctx.wait_all(procs.iter_mut().rev())?;
     ctx.phase("judging");
     let [rx, st, sim1, sim2] = procs.as_mut_slice() else {
         unreachable!("four processes")
@@ -105,13 +100,12 @@ pub fn producer(ctx: &Ctx, res: &mut FaultResult, procs: &mut Vec<Proc>) -> Resu
         (Some((end, _, _)), Some(f)) => Some(round1(ms_between(f, end))),
         _ => None,
     };
-    // The streamer's own account: the log line of the first frame of the
-    // new producer (its counter went back: a reset).
+    // The streamer's own account: its event for the first frame of the
+    // new producer (the frame counter went back: a reset).
+    let events = ctx.events(&st.name);
     let ingest_ms = first_ns.and_then(|f| {
-        log_times(&st.stderr_text(), "counter went backwards")
-            .into_iter()
-            .find(|&t| t >= kill_ns)
-            .map(|t| round1(ms_between(f, t)))
+        let reset = events.first_after(PRODUCER_RESET, kill_ns)?;
+        Some(round1(ms_between(f, reset.ts_unix_ns)))
     });
     below(
         &mut checks,
@@ -128,9 +122,7 @@ pub fn producer(ctx: &Ctx, res: &mut FaultResult, procs: &mut Vec<Proc>) -> Resu
         u(r, "rtp_timestamps_backwards"),
         0,
     );
-    if !late.is_empty() {
-        overran(&mut checks, late);
-    }
+    overran(&mut checks, late);
     res.figures = json!({
         "killed_after_ms": BEFORE_KILL.as_millis() as u64,
         "kill_unix_ns": kill_ns,
@@ -167,7 +159,7 @@ pub fn rtmp_server(
 ) -> Result<String, Ended> {
     const FRAMES: u64 = 240;
     const AFTER: u64 = 60;
-    let nats = ctx.run_nats_url();
+    let nats = ctx.run.nats_url();
     ctx.phase("starting the first RTMP stub");
     let never = ["--video-threshold", "1000000", "--timeout-ms", "60000"];
     let port = ctx.stub("stub1", 0, "stub1.json", &never, procs)?;
@@ -192,17 +184,14 @@ pub fn rtmp_server(
     let relisten_ms = t.elapsed().as_secs_f64() * 1000.0;
     second?;
     ctx.phase("streaming to the second stub");
-    let late = wait_all(procs.iter_mut().rev(), ctx.deadline())?;
+    let late = ctx.wait_all(procs.iter_mut().rev())?;
     ctx.phase("judging");
     let [stub1, st, sim, stub2] = procs.as_mut_slice() else {
         unreachable!("four processes")
     };
     let mut checks = Checks::default();
     killed(&mut checks, "first stub killed (the fault happened)", stub1);
-    let simj = read(ctx, SIM_JSON);
-    res.counts.frames_requested = Some(FRAMES);
-    res.counts.frames_published = u(simj.as_ref(), "frames_published");
-    checks.exit("simulator exit", sim.poll(), 0);
+    sim_side(ctx, res, &mut checks, sim, FRAMES, false);
     let stj = streamer_side(ctx, res, &mut checks, st);
     let s = stj.as_ref();
     let j2 = read(ctx, "stub2.json");
@@ -234,10 +223,8 @@ pub fn rtmp_server(
         1,
     );
     checks.equals("DTS regressions", u(r, "timestamp_regressions"), 0);
-    if !late.is_empty() {
-        overran(&mut checks, late);
-    }
-    res.latency_note = Some("not measured on RTMP: the stub gets no RTCP sender reports".into());
+    overran(&mut checks, late);
+    res.latency_note = Some(RTMP_NO_LATENCY.into());
     res.figures = json!({
         "port": port,
         "killed_after_ms": BEFORE_KILL.as_millis() as u64,

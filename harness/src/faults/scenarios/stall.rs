@@ -10,14 +10,17 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::torn::fmt;
-use super::{overran, read, sim_peer, streamer_side, stub_peer, verdict};
-use crate::acceptance::judge::{Checks, at, u};
-use crate::evidence::write_json;
-use crate::faults::ctx::{
-    Ctx, Ended, FPS, GOP, GOP_MS, RssSample, RssSampler, SIM_JSON, STUB_JSON, wait_all,
+use super::{
+    RTMP_NO_LATENCY, overran, read, sim_peer, sim_side, streamer_side, stub_peer, verdict,
 };
-use crate::faults::judge::{above, at_most, below, check, log_times, ms_between, round1};
+use crate::acceptance::judge::{Checks, at, u};
+use crate::events::SINK_STALL_BEGAN;
+use crate::evidence::write_json;
+use crate::faults::ctx::{Ctx, FPS, GOP, GOP_MS, SIM_JSON, STUB_JSON};
+use crate::faults::judge::{above, at_most, below, check, ms_between, round1};
 use crate::faults::model::FaultResult;
+use crate::faults::rss::{RssSample, RssSampler};
+use crate::runner::Ended;
 use crate::supervisor::Proc;
 
 const FRAMES: u64 = 330;
@@ -62,7 +65,7 @@ pub fn rss_around(samples: &[RssSample], start_ns: u64, end_ns: u64) -> RssAroun
 }
 
 pub fn run(ctx: &Ctx, res: &mut FaultResult, procs: &mut Vec<Proc>) -> Result<String, Ended> {
-    let nats = ctx.run_nats_url();
+    let nats = ctx.run.nats_url();
     ctx.phase("starting RTMP stub");
     let timeout = (FRAMES * 1000 / FPS + 30_000).to_string();
     let port = ctx.stub(
@@ -89,7 +92,7 @@ pub fn run(ctx: &Ctx, res: &mut FaultResult, procs: &mut Vec<Proc>) -> Result<St
     let sampler = RssSampler::start(procs[st].pid(), Duration::from_millis(100));
     ctx.phase("streaming, the stub stalls");
     procs.push(ctx.sim("sim", SIM_JSON, nats, &["--frames", &FRAMES.to_string()])?);
-    let waited = wait_all(procs.iter_mut().rev(), ctx.deadline());
+    let waited = ctx.wait_all(procs.iter_mut().rev());
     let samples = sampler.finish();
     let late = waited?;
     ctx.phase("judging");
@@ -98,10 +101,7 @@ pub fn run(ctx: &Ctx, res: &mut FaultResult, procs: &mut Vec<Proc>) -> Result<St
         unreachable!("three processes")
     };
     let mut checks = Checks::default();
-    let simj = read(ctx, SIM_JSON);
-    res.counts.frames_requested = Some(FRAMES);
-    res.counts.frames_published = u(simj.as_ref(), "frames_published");
-    checks.exit("simulator exit", sim.poll(), 0);
+    sim_side(ctx, res, &mut checks, sim, FRAMES, false);
     let stj = streamer_side(ctx, res, &mut checks, st);
     let s = stj.as_ref();
     let stubj = read(ctx, STUB_JSON);
@@ -117,11 +117,14 @@ pub fn run(ctx: &Ctx, res: &mut FaultResult, procs: &mut Vec<Proc>) -> Result<St
         (Some(s0), Some(s1)) => Some(rss_around(&samples, s0, s1)),
         _ => None,
     };
+    // The streamer's own account of when it began to drop: its first
+    // sink stall event after the stub stopped reading.
     let drop_started_ms = started.and_then(|s0| {
-        log_times(&st.stderr_text(), "not keeping up")
-            .into_iter()
-            .find(|&t| t >= s0)
-            .map(|t| round1(ms_between(s0, t)))
+        let began = ctx
+            .events(&st.name)
+            .first_after(SINK_STALL_BEGAN, s0)?
+            .ts_unix_ns;
+        Some(round1(ms_between(s0, began)))
     });
     checks.exit("stub exit", stub.poll(), 0);
     checks.equals("stalls performed", u(r, "stalls"), 1);
@@ -162,10 +165,8 @@ pub fn run(ctx: &Ctx, res: &mut FaultResult, procs: &mut Vec<Proc>) -> Result<St
         0,
     );
     checks.equals("DTS regressions", u(r, "timestamp_regressions"), 0);
-    if !late.is_empty() {
-        overran(&mut checks, late);
-    }
-    res.latency_note = Some("not measured on RTMP: the stub gets no RTCP sender reports".into());
+    overran(&mut checks, late);
+    res.latency_note = Some(RTMP_NO_LATENCY.into());
     let m = mem.clone();
     res.figures = json!({
         "stall_after_ms": STALL_AFTER_MS,

@@ -8,12 +8,14 @@
 
 use serde_json::{Value, json};
 
-use super::{overran, pct, read, receiver_side, sim_peer, streamer_side, verdict};
+use super::{overran, pct, receiver_side, sim_peer, sim_side, streamer_side, verdict};
 use crate::acceptance::judge::{Checks, at, u};
-use crate::faults::ctx::{Ctx, Ended, FPS, SIM_JSON, wait_all};
+use crate::events::{Event, STAMP_MISMATCH};
+use crate::faults::ctx::{Ctx, SIM_JSON};
 use crate::faults::judge::{above, at_least, at_most, check, round1};
 use crate::faults::model::FaultResult;
 use crate::model::Outcome;
+use crate::runner::Ended;
 use crate::supervisor::Proc;
 
 const FRAMES: u64 = 300;
@@ -30,13 +32,8 @@ pub fn run(ctx: &Ctx, res: &mut FaultResult, procs: &mut Vec<Proc>) -> Result<St
             "cvmmap_streamer has no --verify-stamps: torn frames cannot be proven absent".into(),
         ));
     }
-    let nats = ctx.run_nats_url();
-    ctx.phase("starting receiver");
-    let port = ctx.receiver(30, FRAMES * 1000 / FPS + 30_000, &[], procs)?;
-    ctx.phase("starting streamer");
-    let mut out = ctx.rtp_output(port);
-    out.push("--verify-stamps".into());
-    ctx.streamer(nats, out, procs)?;
+    let nats = ctx.run.nats_url();
+    ctx.rtp_pair(nats, 30, FRAMES, &["--verify-stamps"], procs)?;
     ctx.phase("streaming with torn writes");
     procs.push(ctx.sim(
         "sim",
@@ -50,18 +47,14 @@ pub fn run(ctx: &Ctx, res: &mut FaultResult, procs: &mut Vec<Proc>) -> Result<St
             &TORN_AFTER.to_string(),
         ],
     )?);
-    let late = wait_all(procs.iter_mut().rev(), ctx.deadline())?;
+    let late = ctx.wait_all(procs.iter_mut().rev())?;
     ctx.phase("judging");
     let [rx, st, sim] = procs.as_mut_slice() else {
         unreachable!("three processes")
     };
     let mut checks = Checks::default();
-    let simj = read(ctx, SIM_JSON);
+    let simj = sim_side(ctx, res, &mut checks, sim, FRAMES, true);
     let sj = simj.as_ref();
-    res.counts.frames_requested = Some(FRAMES);
-    res.counts.frames_published = u(sj, "frames_published");
-    checks.exit("simulator exit", sim.poll(), 0);
-    checks.equals("frames published", res.counts.frames_published, FRAMES);
     let stj = streamer_side(ctx, res, &mut checks, st);
     let s = stj.as_ref();
     let rxj = receiver_side(ctx, res, &mut checks, rx);
@@ -69,12 +62,13 @@ pub fn run(ctx: &Ctx, res: &mut FaultResult, procs: &mut Vec<Proc>) -> Result<St
     let checked = u(s, "stats.stamps_checked");
     let mismatches = u(s, "stats.stamp_mismatches");
     let ingested = res.counts.frames_ingested;
-    let mismatch_lines: Vec<String> = st
-        .stderr_text()
-        .lines()
-        .filter(|l| l.contains("stamp mismatch"))
+    // The streamer's events for the first mismatches, as JSON lines: which
+    // frame, and the stamps of its first and last rows.
+    let mismatch_lines: Vec<String> = ctx
+        .events(&st.name)
+        .all(STAMP_MISMATCH)
         .take(10)
-        .map(str::to_owned)
+        .map(Event::line)
         .collect();
     above(
         &mut checks,
@@ -117,9 +111,7 @@ pub fn run(ctx: &Ctx, res: &mut FaultResult, procs: &mut Vec<Proc>) -> Result<St
         received_pct,
         90.0,
     );
-    if !late.is_empty() {
-        overran(&mut checks, late);
-    }
+    overran(&mut checks, late);
     res.figures = json!({
         "frames_published": res.counts.frames_published,
         "frames_written_in_place": u(sj, "frames_written_in_place"),
