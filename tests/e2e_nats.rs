@@ -7,42 +7,10 @@ mod common;
 use std::time::Duration;
 
 use common::nats::{Client, NatsServer};
-use common::stack::T;
+use common::stack::{T, h264_receiver, rx_report};
 use common::{Proc, Scratch, assert_exit, bin, free_tcp_port, free_udp_port, wait_for_log};
 
 const W: Duration = Duration::from_secs(15);
-
-fn receiver(s: &Scratch, port: u16, threshold: u64) -> Proc {
-    let json = s.path("rx.json");
-    let (port, threshold) = (port.to_string(), threshold.to_string());
-    let rx = Proc::spawn(
-        &bin("rtp_receiver_tester"),
-        &[
-            "--port",
-            &port,
-            "--expect-pt",
-            "96",
-            "--expect-codec",
-            "h264",
-            "--frame-threshold",
-            &threshold,
-            "--timeout-ms",
-            "30000",
-            "--json",
-            json.to_str().unwrap(),
-        ],
-        s.path("rx.log"),
-    );
-    assert!(common::wait_udp_bound(
-        port.parse().unwrap(),
-        Duration::from_secs(10)
-    ));
-    rx
-}
-
-fn rx_report(s: &Scratch) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(s.path("rx.json")).unwrap()).unwrap()
-}
 
 /// A streamer on the in-process test pattern (label = NATS key).
 fn dummy_streamer(s: &Scratch, label: &str, port: u16, frames: u64, extra: &[&str]) -> Proc {
@@ -84,7 +52,7 @@ fn service_is_discoverable_reports_stats_and_forces_keyframes() {
     let nats = NatsServer::start(&s, &[]);
     let key = label("svc");
     let port = free_udp_port();
-    let mut rx = receiver(&s, port, 280);
+    let mut rx = h264_receiver(&s, port, 280, &[]);
     let client = Client::connect(&nats.url());
     let mut status = client.subscribe(&format!("cvmmap_streamer.{key}.status"));
     let mut st = dummy_streamer(
@@ -175,7 +143,7 @@ fn unreachable_server_is_reported_once_and_joined_when_it_appears() {
     let url = format!("nats://127.0.0.1:{nats_port}");
     let key = label("unr");
     let port = free_udp_port();
-    let mut rx = receiver(&s, port, 280);
+    let mut rx = h264_receiver(&s, port, 280, &[]);
     let mut st = dummy_streamer(&s, &key, port, 300, &["--nats-url", &url]);
     assert!(wait_for_log(&st, "NATS unreachable", W), "{}", st.output());
     // The stream does not wait for NATS; the server appears late.
@@ -201,7 +169,7 @@ fn server_killed_mid_stream_leaves_the_stream_alone_and_status_resumes() {
     let mut nats = NatsServer::start(&s, &[]);
     let key = label("kill");
     let port = free_udp_port();
-    let mut rx = receiver(&s, port, 340);
+    let mut rx = h264_receiver(&s, port, 340, &[]);
     let mut st = dummy_streamer(
         &s,
         &key,
@@ -278,7 +246,7 @@ fn token_auth_and_legacy_source_info() {
             ..Default::default()
         })
     });
-    let mut rx = receiver(&s, port, 85);
+    let mut rx = h264_receiver(&s, port, 85, &[]);
     let mut st = dummy_streamer(
         &s,
         &key,
@@ -311,7 +279,7 @@ fn wrong_token_streams_anyway_and_says_why() {
     let s = Scratch::new("nats_badauth");
     let nats = NatsServer::start(&s, &["--auth", "s3cret"]);
     let port = free_udp_port();
-    let mut rx = receiver(&s, port, 55);
+    let mut rx = h264_receiver(&s, port, 55, &[]);
     let mut st = dummy_streamer(
         &s,
         &label("bad"),
@@ -331,7 +299,7 @@ fn wrong_token_streams_anyway_and_says_why() {
 fn no_nats_and_bad_flags() {
     let s = Scratch::new("nats_flags");
     let port = free_udp_port();
-    let mut rx = receiver(&s, port, 25);
+    let mut rx = h264_receiver(&s, port, 25, &[]);
     let mut st = dummy_streamer(&s, "nonats", port, 30, &["--no-nats"]);
     assert_exit(&mut st, T, 0);
     assert_exit(&mut rx, T, 0);

@@ -387,29 +387,7 @@ fn e2e_stalled_rtmp_sink_does_not_degrade_rtp() {
             "5000",
         ],
     );
-    let rx_json = s.path("rtp.json");
-    let threshold = (frames * 95).div_ceil(100).to_string();
-    let rtp_port_s = rtp_port.to_string();
-    let mut rtp_rx = Proc::spawn(
-        &bin("rtp_receiver_tester"),
-        &[
-            "--port",
-            &rtp_port_s,
-            "--expect-pt",
-            "96",
-            "--expect-codec",
-            "h264",
-            "--frame-threshold",
-            &threshold,
-            "--strict",
-            "--timeout-ms",
-            "30000",
-            "--json",
-            rx_json.to_str().unwrap(),
-        ],
-        s.path("rtp.log"),
-    );
-    assert!(common::wait_udp_bound(rtp_port, Duration::from_secs(10)));
+    let mut rtp_rx = h264_receiver(&s, rtp_port, (frames * 95).div_ceil(100), &["--strict"]);
     let rtp_endpoint = format!("127.0.0.1:{rtp_port}");
     let mut st = rtmp_streamer(
         &s,
@@ -440,8 +418,7 @@ fn e2e_stalled_rtmp_sink_does_not_degrade_rtp() {
     assert_exit(&mut sm, T, 0);
     assert_exit(&mut st, T, 0);
 
-    let rx: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&rx_json).unwrap()).unwrap();
+    let rx = rx_report(&s);
     assert_eq!(rx["result"], "pass", "{rx}");
     let sum = summary(&s);
     let stats = &sum["stats"];

@@ -119,3 +119,33 @@ pub fn read_au_log(path: &std::path::Path) -> Vec<Vec<u8>> {
     }
     out
 }
+
+/// `rtp_receiver_tester` for H.264 on `port` (PT 96) until `threshold`
+/// complete units, its JSON at `rx.json`; returns once its socket is bound.
+pub fn h264_receiver(s: &Scratch, port: u16, threshold: u64, extra: &[&str]) -> Proc {
+    let json = s.path("rx.json");
+    let (port_s, threshold) = (port.to_string(), threshold.to_string());
+    let mut args = vec![
+        "--port",
+        &port_s,
+        "--expect-pt",
+        "96",
+        "--expect-codec",
+        "h264",
+        "--frame-threshold",
+        &threshold,
+        "--timeout-ms",
+        "30000",
+        "--json",
+        json.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let rx = Proc::spawn(&bin("rtp_receiver_tester"), &args, s.path("rx.log"));
+    assert!(super::wait_udp_bound(port, Duration::from_secs(10)));
+    rx
+}
+
+/// The JSON report of [`h264_receiver`].
+pub fn rx_report(s: &Scratch) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(s.path("rx.json")).unwrap()).unwrap()
+}
