@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::decoder::{GstRtpAccessUnits, nal_units};
 use common::nats::{Client, NatsServer};
 use common::stack::*;
-use common::{Proc, Scratch, assert_exit, bin, free_udp_port, wait_for_log};
+use common::{Proc, Scratch, assert_exit, free_udp_port, wait_for_log};
 
 /// The streamer's NATS subscriptions are up before the producer speaks.
 fn nats_ready(st: &Proc) {
@@ -176,29 +176,7 @@ fn body_tracking_arrives_in_band_with_its_frame() {
     let nats = NatsServer::start(&s, &[]);
     let n = names("body");
     let port = free_udp_port();
-    let json = s.path("rx.json");
-    let port_s = port.to_string();
-    let mut rx = Proc::spawn(
-        &bin("rtp_receiver_tester"),
-        &[
-            "--port",
-            &port_s,
-            "--expect-pt",
-            "96",
-            "--expect-codec",
-            "h264",
-            "--frame-threshold",
-            "85",
-            "--expect-body",
-            "85",
-            "--timeout-ms",
-            "30000",
-            "--json",
-            json.to_str().unwrap(),
-        ],
-        s.path("rx.log"),
-    );
-    assert!(common::wait_udp_bound(port, Duration::from_secs(10)));
+    let mut rx = h264_receiver(&s, port, 85, &["--expect-body", "85"]);
     let mut st = ready_streamer(
         &s,
         &n,
@@ -232,8 +210,7 @@ fn body_tracking_arrives_in_band_with_its_frame() {
     assert_exit(&mut sm, T, 0);
     assert_exit(&mut st, T, 0);
     assert_exit(&mut rx, T, 0);
-    let r: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let r = rx_report(&s);
     let b = &r["body_sei"];
     assert!(b["messages"].as_u64().unwrap() >= 85, "{r}");
     assert!(b["ts_matched"].as_u64().unwrap() >= 85, "{r}");

@@ -286,6 +286,16 @@ fn e2e_rtmp_ffmpeg_decodes_h265_domestic() {
 }
 
 /// Resident and peak memory of a process in KiB, from /proc.
+/// The stub stops reading 2 s into the stream, for 5 s; passes at 150 frames.
+const STALL_2S_FOR_5S: [&str; 6] = [
+    "--video-threshold",
+    "150",
+    "--stall-after-ms",
+    "2000",
+    "--stall-ms",
+    "5000",
+];
+
 fn memory_kib(pid: i32) -> (u64, u64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let field = |name: &str| {
@@ -303,20 +313,7 @@ fn e2e_rtmp_stalled_server_bounded_memory_and_resume_on_a_keyframe() {
     let s = Scratch::new("e2e_rtmp_stall");
     let n = names("rs");
     let port = free_tcp_port();
-    let mut rx = stub(
-        &s,
-        "stub",
-        "h264",
-        port,
-        &[
-            "--video-threshold",
-            "150",
-            "--stall-after-ms",
-            "2000",
-            "--stall-ms",
-            "5000",
-        ],
-    );
+    let mut rx = stub(&s, "stub", "h264", port, &STALL_2S_FOR_5S);
     let mut st = rtmp_streamer(&s, &n, "h264", None, port, &["--bitrate-kbps", "8000"]);
     let mut sm = sim(
         &s,
@@ -373,20 +370,7 @@ fn e2e_stalled_rtmp_sink_does_not_degrade_rtp() {
     let rtmp_port = free_tcp_port();
     let rtp_port = common::free_udp_port();
     let frames = 330u64;
-    let mut stub_rx = stub(
-        &s,
-        "stub",
-        "h264",
-        rtmp_port,
-        &[
-            "--video-threshold",
-            "150",
-            "--stall-after-ms",
-            "2000",
-            "--stall-ms",
-            "5000",
-        ],
-    );
+    let mut stub_rx = stub(&s, "stub", "h264", rtmp_port, &STALL_2S_FOR_5S);
     let mut rtp_rx = h264_receiver(&s, rtp_port, (frames * 95).div_ceil(100), &["--strict"]);
     let rtp_endpoint = format!("127.0.0.1:{rtp_port}");
     let mut st = rtmp_streamer(
