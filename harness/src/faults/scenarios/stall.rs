@@ -165,6 +165,15 @@ pub fn run(ctx: &Ctx, res: &mut FaultResult, procs: &mut Vec<Proc>) -> Result<St
         0,
     );
     checks.equals("DTS regressions", u(r, "timestamp_regressions"), 0);
+    // One request when the first RTMP session starts, one per drop episode
+    // (asked once the queue has room again): the stall must not turn into a
+    // keyframe storm that every other output would carry too.
+    at_most(
+        &mut checks,
+        "keyframes forced (session start + one per drop episode)",
+        u(s, "stats.keyframes_forced"),
+        2,
+    );
     overran(&mut checks, late);
     res.latency_note = Some(RTMP_NO_LATENCY.into());
     let m = mem.clone();
