@@ -70,12 +70,14 @@ fn run(codec: Codec, preset: &str, frames: u64, source: &[Vec<u8>]) -> (f64, f64
             geometry,
             data,
             encoded: None,
+            frame_rate: None,
         };
         pushed.lock().unwrap().insert(pts_ns, Instant::now());
         enc.encode(EncodeInput {
             frame,
             pts_ns,
             force_keyframe: false,
+            frame_rate: None,
         })
         .expect("encode");
         let deadline = start + interval * (i as u32 + 1);

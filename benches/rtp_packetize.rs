@@ -67,11 +67,13 @@ fn encode(codec: Codec) -> (Vec<(Bytes, u32)>, u64) {
             geometry,
             data,
             encoded: None,
+            frame_rate: None,
         };
         let input = EncodeInput {
             frame,
             pts_ns,
             force_keyframe: false,
+            frame_rate: None,
         };
         enc.encode(input).unwrap();
     }

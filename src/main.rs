@@ -7,6 +7,7 @@
 //! | 2 | invalid arguments or configuration |
 //! | 5 | pipeline initialisation error (missing encoder) |
 //! | 7 | protocol error: the RTMP server refused the stream |
+//! | 130 | a second SIGINT/SIGTERM during the clean stop: exit at once |
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -20,6 +21,9 @@ use cvmmap_streamer::encode::EncodeError;
 use cvmmap_streamer::output::OutputError;
 use cvmmap_streamer::pipeline::{self, PipelineError};
 use tracing_subscriber::EnvFilter;
+
+/// Exit code when a second SIGINT/SIGTERM arrives during the clean stop.
+const SECOND_SIGNAL_EXIT: i32 = 130;
 
 fn exit_code(e: &PipelineError) -> u8 {
     match e {
@@ -71,7 +75,14 @@ fn main() -> ExitCode {
 
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        if let Err(e) = signal_hook::flag::register(sig, stop.clone()) {
+        // The first signal asks for a clean stop (outputs drain for at most
+        // the shutdown deadline); a second one while stopping exits at once
+        // with 130. The conditional handler is registered first, so it sees
+        // the flag as the first signal left it.
+        let installed =
+            signal_hook::flag::register_conditional_shutdown(sig, SECOND_SIGNAL_EXIT, stop.clone())
+                .and_then(|_| signal_hook::flag::register(sig, stop.clone()));
+        if let Err(e) = installed {
             eprintln!("error: cannot install signal handler: {e}");
             return ExitCode::from(1);
         }

@@ -65,11 +65,13 @@ fn encode_sizes(
             geometry,
             data,
             encoded: None,
+            frame_rate: None,
         };
         enc.encode(EncodeInput {
             frame,
             pts_ns: i * FRAME_NS,
             force_keyframe: force.contains(&i),
+            frame_rate: None,
         })
         .unwrap();
     }

@@ -60,11 +60,13 @@ fn encode(
             geometry,
             data,
             encoded: None,
+            frame_rate: None,
         };
         enc.encode(EncodeInput {
             frame,
             pts_ns: i * 33_333_333,
             force_keyframe: false,
+            frame_rate: None,
         })
         .unwrap();
     }

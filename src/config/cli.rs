@@ -64,6 +64,9 @@ pub enum StandInArg {
     Stall,
     /// Fails on the first frame (NVENC that cannot start).
     FailStart,
+    /// A real encoder whose output never drains: pushes block like a
+    /// wedged NVENC session's.
+    Wedge,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -138,6 +141,12 @@ pub struct Cli {
     /// GOP size (keyframe interval in frames).
     #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub gop: u32,
+    /// Fewest frames between two forced keyframes, whoever asks (producer
+    /// resets, NATS `keyframe`, sinks resuming, RTMP reconnects); requests
+    /// inside the window wait and are answered once [default: half the GOP;
+    /// 0: no limit].
+    #[arg(long, value_name = "FRAMES", value_parser = clap::value_parser!(u32).range(0..=1000))]
+    pub keyframe_min_spacing: Option<u32>,
     /// B-frames between references (0 = lowest latency).
     #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=16))]
     pub b_frames: u32,
@@ -170,12 +179,19 @@ pub struct Cli {
     /// Largest UDP payload (RTP header included), in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = 1400, value_parser = clap::value_parser!(u16).range(200..=65000))]
     pub rtp_mtu: u16,
+    /// UDP send buffer in bytes: a keyframe at a high bitrate is hundreds of
+    /// packets sent at once, and the kernel default (~208 KiB) drops the
+    /// tail on a real NIC. Forced past net.core.wmem_max where permitted.
+    #[arg(long, value_name = "BYTES", default_value_t = 4 << 20, value_parser = clap::value_parser!(u32).range(64 * 1024..=(256 << 20)))]
+    pub rtp_send_buffer: u32,
 
     // --- RTMP --------------------------------------------------------------
     /// Enable RTMP output.
     #[arg(long)]
     pub rtmp: bool,
-    /// RTMP publish URL rtmp://host[:port]/app/stream (required with --rtmp).
+    /// RTMP publish URL rtmp://host[:port]/app/stream (required with --rtmp,
+    /// unless the environment variable CVMMAP_RTMP_URL holds it, which keeps
+    /// the stream key out of `ps`). Logs show the stream name as `***`.
     #[arg(long, value_name = "URL")]
     pub rtmp_url: Option<String>,
     /// H.265 packaging: Enhanced RTMP (hvc1) or domestic (FLV codec id 12);
@@ -236,6 +252,10 @@ fn resolve_endpoint(text: &str) -> Result<SocketAddr, ConfigError> {
     Ok(addr)
 }
 
+/// The environment variable that may hold the RTMP URL instead of
+/// `--rtmp-url` (a stream key on the command line is visible in `ps`).
+pub const RTMP_URL_ENV: &str = "CVMMAP_RTMP_URL";
+
 impl Cli {
     /// The seed's rules: H.265 needs `--rtmp-mode`; domestic (codec id 12) is
     /// H.265 only; H.264 with `enhanced` (or no mode) is legacy codec id 7.
@@ -250,8 +270,12 @@ impl Cli {
             }
             return Ok(None);
         }
-        let Some(url) = &self.rtmp_url else {
-            return Err(ConfigError::new("--rtmp-url", "required with --rtmp"));
+        let from_env = || std::env::var(RTMP_URL_ENV).ok().filter(|u| !u.is_empty());
+        let Some(url) = self.rtmp_url.clone().or_else(from_env) else {
+            return Err(ConfigError::new(
+                "--rtmp-url",
+                format!("required with --rtmp (or set {RTMP_URL_ENV})"),
+            ));
         };
         let url = url
             .parse()
@@ -374,6 +398,7 @@ impl Cli {
                 payload_type: self.rtp_payload_type,
                 sdp_path: self.rtp_sdp.clone(),
                 mtu: usize::from(self.rtp_mtu),
+                send_buffer: self.rtp_send_buffer as usize,
             })
         } else {
             if self.rtp_endpoint.is_some() || self.rtp_sdp.is_some() {
@@ -416,6 +441,7 @@ impl Cli {
                 hardware: self.test_hw_encoder.map(|s| match s {
                     StandInArg::Stall => crate::encode::HardwareStandIn::Stall,
                     StandInArg::FailStart => crate::encode::HardwareStandIn::FailStart,
+                    StandInArg::Wedge => crate::encode::HardwareStandIn::Wedge,
                 }),
             },
             #[cfg(not(feature = "test-hooks"))]
@@ -424,6 +450,10 @@ impl Cli {
             rtmp,
             summary_json: self.summary_json.clone(),
             events: self.events.clone(),
+            keyframe_min_spacing: self.keyframe_min_spacing.map_or_else(
+                || crate::signals::KeyframePolicy::half_gop(self.gop),
+                u64::from,
+            ),
             status_interval: Duration::from_secs(self.status_interval_s),
             nats,
         })

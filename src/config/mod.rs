@@ -29,6 +29,8 @@ pub struct RtpOutput {
     pub payload_type: u8,
     pub sdp_path: Option<PathBuf>,
     pub mtu: usize,
+    /// Requested SO_SNDBUF (`--rtp-send-buffer`).
+    pub send_buffer: usize,
 }
 
 /// How H.265 travels over RTMP (`--rtmp-mode`).
@@ -62,6 +64,8 @@ pub struct Config {
     pub summary_json: Option<PathBuf>,
     /// Named events as JSON Lines (`--events`).
     pub events: Option<PathBuf>,
+    /// Fewest frames between two forced keyframes (`--keyframe-min-spacing`).
+    pub keyframe_min_spacing: u64,
     /// Interval of the periodic status log line.
     pub status_interval: Duration,
     /// NATS settings; `None` with `--no-nats`.

@@ -37,9 +37,11 @@ fn frame(i: u64) -> EncodeInput {
             geometry,
             data,
             encoded: None,
+            frame_rate: None,
         },
         pts_ns: i * FRAME_NS,
         force_keyframe: false,
+        frame_rate: None,
     }
 }
 
@@ -120,4 +122,72 @@ fn a_hardware_encoder_that_cannot_start_is_replaced_at_once() {
     assert_eq!(units.len(), 19);
     assert!(units[0].keyframe);
     assert_eq!(units[0].pts_ns, FRAME_NS);
+}
+
+/// Issue 13, defect 4: a wedged encoder's `appsrc` (block=true,
+/// max-buffers=1) blocked `push_buffer` at frame 2, long before the
+/// 60-frame rule; the stand-in never blocked, so only the counting rule was
+/// tested. Here the hardware encoder is a real GStreamer pipeline whose
+/// output never drains; it gets frames every 50 ms, so the 60-frame rule
+/// alone would take 3 s: the time watchdog (500 ms here) must fire first,
+/// and no push may block meanwhile.
+#[test]
+fn a_wedged_hardware_encoder_is_replaced_by_the_time_watchdog() {
+    use std::time::{Duration, Instant};
+    let units = Arc::new(Mutex::new(Vec::new()));
+    let sink: AccessUnitSink = {
+        let units = units.clone();
+        Arc::new(move |au| units.lock().unwrap().push(au))
+    };
+    let hardware_units = Arc::new(AtomicU64::new(0));
+    let hardware_sink: AccessUnitSink = {
+        let (n, sink) = (hardware_units.clone(), sink.clone());
+        Arc::new(move |au| {
+            n.fetch_add(1, Ordering::Relaxed);
+            sink(au)
+        })
+    };
+    let stats = Arc::new(EncodeCounters::default());
+    let hardware = GstEncoder::new(settings(), "x264enc", hardware_sink, stats.clone())
+        .unwrap()
+        .with_stalled_output()
+        .non_blocking();
+    let report = Arc::new(Mutex::new(EncoderReport {
+        requested: EncoderDevice::Auto,
+        backend: Backend::Nvenc,
+        element: "test-stand-in".into(),
+        reason: "test".into(),
+        fallback_at_frame: None,
+    }));
+    let software: SoftwareFactory = Box::new(move || {
+        Ok(Box::new(GstEncoder::new(settings(), "x264enc", sink, stats)?) as Box<dyn VideoEncoder>)
+    });
+    let mut enc = FallbackEncoder::new(
+        Box::new(hardware),
+        hardware_units.clone(),
+        software,
+        report.clone(),
+        crate::telemetry::Events::none(),
+    )
+    .with_watchdog(Duration::from_millis(500));
+    let mut slowest = Duration::ZERO;
+    for i in 0..40 {
+        let t = Instant::now();
+        enc.encode(frame(i)).unwrap();
+        slowest = slowest.max(t.elapsed());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    enc.finish().unwrap();
+    let report = report.lock().unwrap().clone();
+    let at = report.fallback_at_frame.expect("the watchdog fired");
+    assert!((8..30).contains(&at), "fell back at frame {at}");
+    assert!(report.reason.contains("ms"), "{}", report.reason);
+    assert!(
+        slowest < Duration::from_millis(400),
+        "a push blocked {slowest:?}"
+    );
+    assert_eq!(hardware_units.load(Ordering::Relaxed), 0);
+    let units = units.lock().unwrap();
+    assert!(units.len() as u64 >= 40 - at - 2, "{} units", units.len());
+    assert!(units[0].keyframe, "software starts with a keyframe");
 }

@@ -5,6 +5,7 @@
 //! (a bare videoconvert fed BGR lets x264 pick 4:4:4, which players reject).
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
@@ -84,6 +85,46 @@ struct Running {
     info: gst_video::VideoInfo,
 }
 
+/// The frame rate assumed until the source's is known.
+const DEFAULT_RATE: (u32, u32) = (30, 1);
+/// A measured rate this far from the caps' (relative) renegotiates them.
+const RATE_CHANGE: f64 = 0.1;
+
+/// The frame rate in the caps, shared with the output callback:
+/// `num << 32 | den`.
+#[derive(Debug, Default)]
+struct SharedRate(AtomicU64);
+
+impl SharedRate {
+    fn set(&self, (num, den): (u32, u32)) {
+        self.0
+            .store(u64::from(num) << 32 | u64::from(den), Ordering::Relaxed);
+    }
+
+    fn get(&self) -> Option<(u32, u32)> {
+        let v = self.0.load(Ordering::Relaxed);
+        (v != 0).then_some(((v >> 32) as u32, v as u32))
+    }
+}
+
+fn rate_differs(a: (u32, u32), b: (u32, u32)) -> bool {
+    let fps = |(n, d): (u32, u32)| f64::from(n) / f64::from(d.max(1));
+    let (a, b) = (fps(a), fps(b));
+    (a - b).abs() > RATE_CHANGE * b
+}
+
+/// How frames enter the pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Push {
+    /// `appsrc` blocks when the encoder is behind (software: backpressure
+    /// the latest-frame queue absorbs).
+    Blocking,
+    /// `appsrc` never blocks and drops the newest frame when two wait
+    /// (hardware: a wedged NVENC must not hang the encode loop, so the
+    /// fallback watchdog keeps running).
+    NonBlocking,
+}
+
 /// The software (x264/x265) GStreamer encoder.
 pub struct GstEncoder {
     settings: EncoderSettings,
@@ -92,6 +133,10 @@ pub struct GstEncoder {
     stats: Arc<EncodeCounters>,
     captures: CaptureMap,
     running: Option<Running>,
+    push: Push,
+    rate: Arc<SharedRate>,
+    /// Test hook: the output is held forever (a wedged encoder).
+    stall_output: bool,
 }
 
 impl GstEncoder {
@@ -111,7 +156,25 @@ impl GstEncoder {
             stats,
             captures: Arc::default(),
             running: None,
+            push: Push::Blocking,
+            rate: Arc::default(),
+            stall_output: false,
         })
+    }
+
+    /// For a hardware encoder: pushes never block (see [`Push`]).
+    pub fn non_blocking(mut self) -> Self {
+        self.push = Push::NonBlocking;
+        self
+    }
+
+    /// Test hook: the encoder takes frames but its output never drains (the
+    /// sink waits for a clock time ~1000 hours away), so GStreamer's own
+    /// backpressure reaches `appsrc`: a wedged encoder, for real.
+    #[cfg(any(test, feature = "test-hooks"))]
+    pub fn with_stalled_output(mut self) -> Self {
+        self.stall_output = true;
+        self
     }
 
     fn build_err(&self, message: impl Into<String>) -> EncodeError {
@@ -121,21 +184,38 @@ impl GstEncoder {
         }
     }
 
-    fn start(&mut self, geometry: VideoGeometry, fps_hint: u32) -> Result<(), EncodeError> {
+    fn video_info(
+        &self,
+        geometry: VideoGeometry,
+        (num, den): (u32, u32),
+    ) -> Result<gst_video::VideoInfo, EncodeError> {
         let format = video_format(geometry.pixel_format);
-        let info = gst_video::VideoInfo::builder(format, geometry.width, geometry.height)
-            .fps(gst::Fraction::new(fps_hint as i32, 1))
+        let fps = gst::Fraction::new(
+            i32::try_from(num).unwrap_or(i32::MAX),
+            i32::try_from(den.max(1)).unwrap_or(i32::MAX),
+        );
+        gst_video::VideoInfo::builder(format, geometry.width, geometry.height)
+            .fps(fps)
             .build()
-            .map_err(|e| self.build_err(e.to_string()))?;
+            .map_err(|e| self.build_err(e.to_string()))
+    }
+
+    fn start(&mut self, geometry: VideoGeometry, rate: (u32, u32)) -> Result<(), EncodeError> {
+        let info = self.video_info(geometry, rate)?;
         let caps = info.to_caps().map_err(|e| self.build_err(e.to_string()))?;
         let appsrc = gst_app::AppSrc::builder()
             .caps(&caps)
             .format(gst::Format::Time)
             .is_live(true)
-            .block(true)
-            .max_buffers(1)
-            .max_bytes(0)
-            .build();
+            .max_bytes(0);
+        let appsrc = match self.push {
+            Push::Blocking => appsrc.block(true).max_buffers(1),
+            Push::NonBlocking => appsrc
+                .block(false)
+                .max_buffers(2)
+                .leaky_type(gst_app::AppLeakyType::Downstream),
+        }
+        .build();
         let convert = gst::ElementFactory::make("videoconvert")
             .build()
             .map_err(|e| self.build_err(e.to_string()))?;
@@ -154,7 +234,7 @@ impl GstEncoder {
             .build();
         let appsink = gst_app::AppSink::builder()
             .caps(&out_caps)
-            .sync(false)
+            .sync(self.stall_output)
             .build();
 
         let pipeline = gst::Pipeline::new();
@@ -171,12 +251,14 @@ impl GstEncoder {
         convert.link_filtered(&encoder, &i420).map_err(err)?;
         encoder.link(&appsink).map_err(err)?;
 
-        let (sink, stats, captures, codec) = (
+        let (sink, stats, captures, codec, shared_rate) = (
             self.sink.clone(),
             self.stats.clone(),
             self.captures.clone(),
             self.settings.codec,
+            self.rate.clone(),
         );
+        self.rate.set(rate);
         appsink.set_callbacks(
             gst_app::AppSinkCallbacks::builder()
                 .new_sample(move |appsink| {
@@ -202,6 +284,7 @@ impl GstEncoder {
                         capture_ts_ns,
                         width: geometry.width,
                         height: geometry.height,
+                        frame_rate: shared_rate.get(),
                     });
                     Ok(gst::FlowSuccess::Ok)
                 })
@@ -215,6 +298,7 @@ impl GstEncoder {
             width = geometry.width,
             height = geometry.height,
             format = ?geometry.pixel_format,
+            fps = format!("{}/{}", rate.0, rate.1),
             "encoder started"
         );
         self.running = Some(Running {
@@ -271,6 +355,28 @@ impl GstEncoder {
     }
 }
 
+impl GstEncoder {
+    /// New caps with the source's rate on the running pipeline: the encoder
+    /// reconfigures (rate control per frame follows) and starts a new GOP.
+    fn renegotiate_rate(&mut self, rate: (u32, u32)) -> Result<(), EncodeError> {
+        let Some(r) = &self.running else {
+            return Ok(());
+        };
+        let info = self.video_info(r.geometry, rate)?;
+        let caps = info.to_caps().map_err(|e| self.build_err(e.to_string()))?;
+        info!(
+            fps = format!("{}/{}", rate.0, rate.1),
+            "source frame rate measured: encoder caps updated"
+        );
+        r.appsrc.set_caps(Some(&caps));
+        self.rate.set(rate);
+        if let Some(r) = &mut self.running {
+            r.info = info;
+        }
+        Ok(())
+    }
+}
+
 fn lookup_capture(captures: &CaptureMap, pts_ns: u64) -> u64 {
     let map = captures.lock().unwrap_or_else(|p| p.into_inner());
     map.iter()
@@ -296,7 +402,12 @@ impl VideoEncoder for GstEncoder {
             self.stop()?;
         }
         if self.running.is_none() {
-            self.start(geometry, 30)?;
+            self.start(geometry, input.frame_rate.unwrap_or(DEFAULT_RATE))?;
+        }
+        if let (Some(want), Some(have)) = (input.frame_rate, self.rate.get())
+            && rate_differs(want, have)
+        {
+            self.renegotiate_rate(want)?;
         }
         let r = self.running.as_ref().expect("started above");
         {

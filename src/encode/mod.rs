@@ -85,6 +85,9 @@ pub struct AccessUnit {
     /// Picture size (for stream metadata such as RTMP's onMetaData).
     pub width: u32,
     pub height: u32,
+    /// The frame rate the stream was encoded for (num, den), if known
+    /// (RTMP onMetaData's `framerate`).
+    pub frame_rate: Option<(u32, u32)>,
 }
 
 /// Where encoded access units go. Called on the encoder's streaming thread:
@@ -98,6 +101,10 @@ pub struct EncodeInput {
     pub pts_ns: u64,
     /// Ask for a keyframe (with parameter sets) at this frame.
     pub force_keyframe: bool,
+    /// The source's frame rate (num, den): the producer's nominal rate or
+    /// the measured cadence; `None` until known (30/1 is assumed). The
+    /// encoder's rate control budgets bits per frame from it.
+    pub frame_rate: Option<(u32, u32)>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -63,15 +63,21 @@ pub fn open(
             sink(au)
         })
     };
-    let hardware: Result<(Box<dyn VideoEncoder>, &'static str), String> =
-        match hooks.hardware_encoder() {
-            Some(stand_in) => Ok(stand_in),
-            None => elements::probe_nvenc(settings.codec).and_then(|element| {
-                GstEncoder::new(settings.clone(), element, hardware_sink, stats.clone())
-                    .map(|e| (Box::new(e) as Box<dyn VideoEncoder>, element))
-                    .map_err(|e| e.to_string())
-            }),
-        };
+    // A hardware encoder never blocks the loop (see `fallback`).
+    let hardware: Result<(Box<dyn VideoEncoder>, &'static str), String> = match hooks
+        .hardware_encoder(
+            settings,
+            hardware_sink.clone(),
+            stats.clone(),
+            GstEncoder::non_blocking,
+        ) {
+        Some(stand_in) => stand_in,
+        None => elements::probe_nvenc(settings.codec).and_then(|element| {
+            GstEncoder::new(settings.clone(), element, hardware_sink, stats.clone())
+                .map(|e| (Box::new(e.non_blocking()) as Box<dyn VideoEncoder>, element))
+                .map_err(|e| e.to_string())
+        }),
+    };
 
     match (device, hardware) {
         (EncoderDevice::Nvenc, Ok((encoder, element))) => {

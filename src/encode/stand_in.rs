@@ -8,7 +8,11 @@ mod enabled {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicU64, Ordering};
 
-    use crate::encode::{EncodeError, EncodeInput, VideoEncoder};
+    use crate::encode::gst::GstEncoder;
+    use crate::encode::{
+        AccessUnitSink, EncodeError, EncodeInput, EncoderSettings, VideoEncoder, elements,
+    };
+    use crate::telemetry::EncodeCounters;
 
     /// How the stand-in misbehaves (hidden flag `--test-hw-encoder`).
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +21,10 @@ mod enabled {
         Stall,
         /// Fails on the first frame (NVENC that cannot start).
         FailStart,
+        /// A real GStreamer encoder whose output never drains, so that
+        /// GStreamer's backpressure blocks the push like a wedged NVENC
+        /// session does (the `Stall` stand-in never blocks).
+        Wedge,
     }
 
     /// Test-only configuration of the encoder selection.
@@ -27,14 +35,31 @@ mod enabled {
     }
 
     impl TestHooks {
-        /// The stand-in "hardware" encoder, when one is configured.
-        pub(crate) fn hardware_encoder(&self) -> Option<(Box<dyn VideoEncoder>, &'static str)> {
+        /// The stand-in "hardware" encoder, when one is configured; `wedge`
+        /// turns a GStreamer encoder into the hardware one (the caller's
+        /// hardware settings, non-blocking push included).
+        pub(crate) fn hardware_encoder(
+            &self,
+            settings: &EncoderSettings,
+            sink: AccessUnitSink,
+            stats: Arc<EncodeCounters>,
+            wedge: impl FnOnce(GstEncoder) -> GstEncoder,
+        ) -> Option<Result<(Box<dyn VideoEncoder>, &'static str), String>> {
             self.hardware.map(|kind| {
-                let enc: Box<dyn VideoEncoder> = Box::new(StandInEncoder {
-                    kind,
-                    frames: Arc::default(),
-                });
-                (enc, "test-stand-in")
+                let enc: Box<dyn VideoEncoder> = match kind {
+                    HardwareStandIn::Wedge => {
+                        let (element, _) = elements::software_element(settings.codec);
+                        let enc = GstEncoder::new(settings.clone(), element, sink, stats)
+                            .map_err(|e| e.to_string())?
+                            .with_stalled_output();
+                        Box::new(wedge(enc))
+                    }
+                    kind => Box::new(StandInEncoder {
+                        kind,
+                        frames: Arc::default(),
+                    }),
+                };
+                Ok((enc, "test-stand-in"))
             })
         }
     }
@@ -49,7 +74,7 @@ mod enabled {
         fn encode(&mut self, _input: EncodeInput) -> Result<(), EncodeError> {
             self.frames.fetch_add(1, Ordering::Relaxed);
             match self.kind {
-                HardwareStandIn::Stall => Ok(()),
+                HardwareStandIn::Stall | HardwareStandIn::Wedge => Ok(()),
                 HardwareStandIn::FailStart => Err(EncodeError::Runtime {
                     message: "stand-in hardware encoder cannot start".into(),
                 }),
@@ -78,7 +103,11 @@ pub struct TestHooks;
 impl TestHooks {
     pub(crate) fn hardware_encoder(
         &self,
-    ) -> Option<(Box<dyn crate::encode::VideoEncoder>, &'static str)> {
+        _settings: &crate::encode::EncoderSettings,
+        _sink: crate::encode::AccessUnitSink,
+        _stats: std::sync::Arc<crate::telemetry::EncodeCounters>,
+        _wedge: impl FnOnce(crate::encode::gst::GstEncoder) -> crate::encode::gst::GstEncoder,
+    ) -> Option<Result<(Box<dyn crate::encode::VideoEncoder>, &'static str), String>> {
         None
     }
 }

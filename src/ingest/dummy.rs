@@ -67,6 +67,7 @@ pub fn run_dummy(
             geometry,
             data,
             encoded: None,
+            frame_rate: None,
         };
         if queue.push(frame).is_some() {
             incr(&stats.frames_dropped_queue);

@@ -38,6 +38,9 @@ pub struct Frame {
     /// The producer's own encoded access unit (v2.1 slot 3), taken instead
     /// of the raw plane in `--passthrough` mode.
     pub encoded: Option<EncodedPayload>,
+    /// The producer's nominal frame rate (num, den), when its metadata
+    /// says (v2.1 extension); otherwise the encoder measures the cadence.
+    pub frame_rate: Option<(u32, u32)>,
 }
 
 /// One Annex-B access unit supplied by the producer (contract §2, v2.1).

@@ -54,6 +54,10 @@ pub enum IngestEnd {
 const SYNC_LIVE: Duration = Duration::from_millis(500);
 /// Metadata that never matches the syncs for this long: stop trusting them.
 const SYNC_MISMATCH_GIVE_UP: Duration = Duration::from_secs(1);
+/// Distrusted syncs that match the metadata this many times in a row are
+/// believed again (a producer that misbehaved while starting, or a label
+/// collision that ended, must not cost the process its sync path forever).
+const SYNC_REARM_MATCHES: u32 = 10;
 
 /// How often the segment's name is re-checked while frames flow.
 const IDENTITY_CHECK_EVERY: Duration = Duration::from_millis(250);
@@ -104,11 +108,33 @@ impl Attachment {
 enum Admission {
     /// Syncs are believed; the last one seen, if any.
     Trusting { last_sync: Option<(u32, Instant)> },
-    /// The syncs never matched the metadata: ignored, frames are polled.
-    Distrusted,
+    /// The syncs never matched the metadata: ignored, frames are polled;
+    /// `matches` counts the syncs in a row that agreed with the metadata.
+    Distrusted { matches: u32 },
 }
 
 impl Admission {
+    /// A sync for our source arrived; `meta` is the frame the metadata
+    /// shows now. Returns true when this re-arms trust.
+    fn on_sync(&mut self, sync: FrameId, meta: Option<FrameId>) -> bool {
+        match self {
+            Admission::Trusting { last_sync } => {
+                *last_sync = Some((sync.0, Instant::now()));
+                false
+            }
+            Admission::Distrusted { matches } => {
+                *matches = if meta == Some(sync) { *matches + 1 } else { 0 };
+                if *matches < SYNC_REARM_MATCHES {
+                    return false;
+                }
+                *self = Admission::Trusting {
+                    last_sync: Some((sync.0, Instant::now())),
+                };
+                true
+            }
+        }
+    }
+
     /// The frame a live sync announces; `None` when no sync is live (none
     /// yet: the subscriber joins late; the producer sends none; distrusted).
     fn announced(&self) -> Option<u32> {
@@ -206,13 +232,27 @@ impl Ingest<'_> {
         let received = listener.wait(self.cfg.poll_interval)?;
         add(&self.stats.syncs_received, received.accepted);
         add(&self.stats.syncs_skipped, received.skipped);
-        if let (Some(sync), Admission::Trusting { last_sync }) =
-            (&received.latest, &mut self.admission)
-        {
-            *last_sync = Some((sync.frame_count, Instant::now()));
+        self.att.refresh(self.stats, self.events, self.force_check);
+        if let Some(sync) = &received.latest {
+            // The metadata is read only to judge distrusted syncs.
+            let meta = match self.admission {
+                Admission::Distrusted { .. } => {
+                    self.att.segment.as_ref().and_then(snapshot::peek_id)
+                }
+                Admission::Trusting { .. } => None,
+            };
+            if self
+                .admission
+                .on_sync((sync.frame_count, sync.timestamp_ns), meta)
+            {
+                info!(
+                    matches = SYNC_REARM_MATCHES,
+                    "syncs match the metadata again: trusting them"
+                );
+                self.events.emit("sync_trusted", serde_json::json!({}));
+            }
         }
         let announced = self.admission.announced();
-        self.att.refresh(self.stats, self.events, self.force_check);
         self.force_check = false;
         let Some(segment) = &self.att.segment else {
             return Ok(None);
@@ -269,7 +309,8 @@ impl Ingest<'_> {
                 None
             }
             Snapshot::OutOfBounds(e) => {
-                debug!(error = %e, "metadata points outside the mapping: remapping");
+                incr(&self.stats.reads_refused);
+                debug!(error = %e, "read past the segment's end: re-opening");
                 self.force_check = true;
                 None
             }
@@ -288,7 +329,12 @@ impl Ingest<'_> {
                 sync_count,
                 "syncs never match the metadata counter: ignoring them, polling instead"
             );
-            self.admission = Admission::Distrusted;
+            self.events.emit(
+                "sync_distrusted",
+                serde_json::json!({"meta_count": meta_count, "sync_count": sync_count}),
+            );
+            self.admission = Admission::Distrusted { matches: 0 };
+            self.unannounced_since = None;
         }
     }
 

@@ -216,6 +216,7 @@ fn stamps_are_checked_on_the_first_and_last_rows() {
             geometry,
             data,
             encoded: None,
+            frame_rate: None,
         }
     };
     let stats = IngestCounters::default();
@@ -225,4 +226,28 @@ fn stamps_are_checked_on_the_first_and_last_rows() {
     verify_stamps(&stamped(10, 9), &stats, &Events::none());
     let s = stats.snapshot();
     assert_eq!((s.stamps_checked, s.stamp_mismatches), (3, 2));
+}
+
+/// Issue 13, defect 10: once distrusted, syncs stayed distrusted for the
+/// life of the process. Ten matching syncs in a row now re-arm trust; a
+/// mismatch starts the count again.
+#[test]
+fn distrusted_syncs_are_trusted_again_after_ten_matches() {
+    let mut a = Admission::Distrusted { matches: 0 };
+    for i in 0..9u32 {
+        assert!(!a.on_sync((i, 100 + u64::from(i)), Some((i, 100 + u64::from(i)))));
+    }
+    assert!(!a.on_sync((9, 5), Some((8, 4))), "a mismatch");
+    assert_eq!(a, Admission::Distrusted { matches: 0 });
+    for i in 10..19u32 {
+        assert!(!a.on_sync((i, u64::from(i)), Some((i, u64::from(i)))));
+    }
+    assert!(
+        a.on_sync((19, 19), Some((19, 19))),
+        "the tenth match re-arms"
+    );
+    assert_eq!(a.announced(), Some(19));
+    // Trusting: a sync just refreshes the last one seen.
+    assert!(!a.on_sync((20, 20), None));
+    assert_eq!(a.announced(), Some(20));
 }

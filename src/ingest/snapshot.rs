@@ -158,6 +158,11 @@ pub fn take_announced(
         geometry,
         data,
         encoded,
+        frame_rate: layout
+            .encoded
+            .as_ref()
+            .filter(|e| e.frame_rate_num > 0 && e.frame_rate_den > 0)
+            .map(|e| (u32::from(e.frame_rate_num), u32::from(e.frame_rate_den))),
     })
 }
 

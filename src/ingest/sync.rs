@@ -68,8 +68,13 @@ impl SyncListener {
         };
         let mut out = Received::default();
         let ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
-        if self.socket.poll(zmq::POLLIN, ms).map_err(zerr)? == 0 {
-            return Ok(out);
+        match self.socket.poll(zmq::POLLIN, ms) {
+            Ok(0) => return Ok(out),
+            Ok(_) => {}
+            // A signal arrived (poll(2) is never restarted): nothing to read
+            // yet; the loop checks its stop flag and waits again.
+            Err(zmq::Error::EINTR) => return Ok(out),
+            Err(e) => return Err(zerr(e)),
         }
         loop {
             let msg = match self.socket.recv_msg(zmq::DONTWAIT) {
@@ -108,5 +113,49 @@ impl SyncListener {
             Err(SyncError::OtherMagic { .. }) => Err(Skipped::OtherMagic),
             Err(_) => Err(Skipped::Malformed),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// Issue 13, defect 10: a signal during the ZeroMQ poll (EINTR) ended
+    /// ingest with exit 1. The wait now returns empty-handed instead.
+    #[test]
+    fn a_signal_during_the_wait_is_not_an_error() {
+        let hit = Arc::new(AtomicBool::new(false));
+        signal_hook::flag::register(libc::SIGUSR1, hit.clone()).unwrap();
+        let ctx = zmq::Context::new();
+        let endpoint = format!("ipc:///tmp/cvmst_eintr_{}.ipc", std::process::id());
+        let mut l = SyncListener::connect(&ctx, &endpoint, None).unwrap();
+        // SAFETY: pthread_self has no preconditions.
+        let me = unsafe { libc::pthread_self() };
+        let done = Arc::new(AtomicBool::new(false));
+        let kicker = {
+            let done = done.clone();
+            std::thread::spawn(move || {
+                // Signal until the waiting thread returned (bounded by its
+                // own timeout): it may not have entered poll yet.
+                while !done.load(Ordering::Relaxed) {
+                    // SAFETY: `me` is alive until `done` is set.
+                    unsafe { libc::pthread_kill(me, libc::SIGUSR1) };
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            })
+        };
+        let started = std::time::Instant::now();
+        let got = l.wait(Duration::from_secs(5));
+        done.store(true, Ordering::Relaxed);
+        kicker.join().unwrap();
+        let got = got.expect("EINTR is not an error");
+        assert!(got.latest.is_none());
+        assert!(hit.load(Ordering::Relaxed), "the signal was delivered");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "returned at the signal"
+        );
     }
 }

@@ -103,6 +103,7 @@ mod tests {
             capture_ts_ns: ts,
             width: 16,
             height: 16,
+            frame_rate: None,
         }
     }
 

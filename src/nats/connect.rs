@@ -14,6 +14,9 @@ fn reconnect_delay(attempts: usize) -> Duration {
     Duration::from_millis(200 * attempts.clamp(1, 10) as u64)
 }
 
+/// Messages held per subscription (status, body, service requests).
+pub const SUBSCRIPTION_CAPACITY: usize = 256;
+
 /// Options for `cfg`; client events go to `events`.
 pub async fn options(
     cfg: &NatsConfig,
@@ -45,6 +48,10 @@ pub async fn options(
         .connection_timeout(Duration::from_secs(2))
         .ping_interval(Duration::from_secs(5))
         .request_timeout(Some(cfg.request_timeout))
+        // Messages a subscription may hold before the client drops them (the
+        // default is 65536 per subscription): a flood on a subject we follow
+        // must cost bounded memory; the newest status and body are what count.
+        .subscription_capacity(SUBSCRIPTION_CAPACITY)
         .event_callback(move |ev| {
             let events = events.clone();
             async move {

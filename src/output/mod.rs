@@ -6,6 +6,7 @@ pub(crate) mod rtmp;
 pub(crate) mod rtp_udp;
 pub(crate) mod sdp_file;
 pub mod sink;
+pub(crate) mod udp;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

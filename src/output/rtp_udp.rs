@@ -1,5 +1,6 @@
-//! RTP over UDP unicast: packetizes each access unit and sends the packets
-//! from a non-blocking socket, on its own sink thread. A packet the socket
+//! RTP over UDP: packetizes each access unit and sends the packets from a
+//! non-blocking socket, on its own sink thread. A packet that finds the send
+//! buffer full waits briefly for room ([`super::udp`]); one the socket still
 //! refuses (receiver not up yet, buffer full) is counted and dropped.
 
 use std::io::ErrorKind;
@@ -12,6 +13,7 @@ use tracing::{info, warn};
 use super::OutputError;
 use super::sdp_file::SdpFile;
 use super::sink::{Flow, Sink};
+use super::udp::{self, WaitBudget};
 use crate::codec::parameter_sets_annexb;
 use crate::config::RtpOutput;
 use crate::encode::{AccessUnit, Codec};
@@ -133,6 +135,7 @@ impl RtpUdpOutput {
             SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
         };
         let socket = UdpSocket::bind(local).map_err(bind)?;
+        let send_buffer = udp::configure(&socket, dest, cfg.send_buffer).map_err(bind)?;
         socket.connect(dest).map_err(bind)?;
         socket.set_nonblocking(true).map_err(bind)?;
         let packetizer = RtpPacketizer::new(PacketizerConfig {
@@ -164,7 +167,7 @@ impl RtpUdpOutput {
         // Written at once so that receivers can start before the first
         // keyframe; rewritten with sprop-parameter-sets when they are known.
         out.write_sdp()?;
-        info!(dest = %dest, ssrc = out.packetizer.ssrc(), pt = cfg.payload_type, mtu = cfg.mtu, "RTP output ready");
+        info!(dest = %dest, ssrc = out.packetizer.ssrc(), pt = cfg.payload_type, mtu = cfg.mtu, send_buffer, "RTP output ready");
         Ok(out)
     }
 
@@ -222,13 +225,19 @@ impl RtpUdpOutput {
         let ts = self.rtp_timestamp(au.pts_ns);
         // The report goes first, so a receiver can map this very unit.
         let ssrc = self.packetizer.ssrc();
+        let wall = ntp_source(au.capture_ts_ns, unix_now_ns());
         if let Some(r) = &mut self.rtcp {
-            r.maybe_report(ssrc, au.capture_ts_ns, ts);
+            r.maybe_report(ssrc, wall, ts);
         }
         let (socket, stats, rtcp) = (&self.socket, &self.stats, &mut self.rtcp);
         let mut refused = None;
+        let mut budget = WaitBudget::new();
         let mut send = |packet: &[u8]| {
-            match socket.send(packet) {
+            let sent = budget.send(
+                || socket.send(packet),
+                |limit| udp::wait_writable(socket, limit),
+            );
+            match sent {
                 Ok(_) => {
                     incr(&stats.rtp_packets_sent);
                     add(&stats.rtp_bytes_sent, packet.len() as u64);
@@ -251,7 +260,8 @@ impl RtpUdpOutput {
                 .packetizer
                 .packetize(&mut self.h265, &au.data, ts, &mut send),
         };
-        self.last_sent = (au.capture_ts_ns, ts);
+        add(&self.stats.rtp_send_waits, budget.waits);
+        self.last_sent = (wall, ts);
         if let Some(kind) = refused
             && !self.refused_logged
         {
@@ -264,6 +274,28 @@ impl RtpUdpOutput {
             warn!(dest = %self.dest, ?kind, why, "RTP packets dropped (counted; logged once)");
         }
     }
+}
+
+/// Capture stamps before 2001 are not wall-clock time: the producer's
+/// domain is media time (contract §6: seconds since its own start).
+const EPOCH_DOMAIN_FROM_NS: u64 = 978_307_200 * 1_000_000_000;
+
+/// The wall-clock time a sender report pairs with a unit's RTP timestamp
+/// (RFC 3550 §6.4.1: the NTP field is wall-clock time). A capture stamp in
+/// the Unix epoch domain is used as is, so receivers measure capture to
+/// arrival; a media-time stamp would claim 1970, so the send time is used.
+fn ntp_source(capture_ns: u64, now_ns: u64) -> u64 {
+    if capture_ns >= EPOCH_DOMAIN_FROM_NS {
+        capture_ns
+    } else {
+        now_ns
+    }
+}
+
+fn unix_now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 impl Sink for RtpUdpOutput {
@@ -283,5 +315,21 @@ impl Sink for RtpUdpOutput {
         if let Some(r) = &mut self.rtcp {
             r.bye(ssrc, unix_ns, ts);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 13, defect 8: RTCP's NTP field carried the capture stamp even
+    /// in a media-time domain (5 s after start became 1970-01-01 00:00:05).
+    #[test]
+    fn sender_reports_use_the_wall_clock_for_media_time_stamps() {
+        let now = 1_780_000_000_000_000_000;
+        assert_eq!(ntp_source(5_000_000_000, now), now);
+        assert_eq!(ntp_source(0, now), now);
+        let capture = 1_779_999_999_990_000_000;
+        assert_eq!(ntp_source(capture, now), capture, "epoch domain: as is");
     }
 }

@@ -7,9 +7,10 @@
 //! implements [`Sink`] and one line in [`super::open_sinks`].
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
 
@@ -23,6 +24,9 @@ use crate::telemetry::Events;
 pub const QUEUE_UNITS: usize = 32;
 /// How long a sink's thread waits for a unit before calling [`Sink::idle`].
 pub const IDLE_TICK: Duration = Duration::from_millis(100);
+/// How long [`Fanout::finish`] lets the sinks send what is queued before it
+/// aborts the ones still busy (a stalled peer must not hold the exit).
+pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(3);
 
 /// What a sink wants after a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +52,16 @@ pub trait Sink: Send {
     }
     /// The stream ended: flush and close (bounded; never waits forever).
     fn finish(&mut self);
+    /// A handle, taken before the sink moves to its thread, that unblocks
+    /// it from outside (closes its socket) and stops it reconnecting; used
+    /// when the shutdown deadline passes. `None`: it never blocks for long.
+    fn abort_handle(&self) -> Option<Abort> {
+        None
+    }
 }
+
+/// See [`Sink::abort_handle`].
+pub type Abort = Arc<dyn Fn() + Send + Sync>;
 
 /// Counts units dropped in front of a sink (in its own counter group).
 pub type DropCounter = Arc<dyn Fn(u64) + Send + Sync>;
@@ -65,6 +78,9 @@ struct Lane {
     /// Units dropped in this episode.
     episode_drops: u64,
     thread: Option<JoinHandle<()>>,
+    /// Disconnects when the sink's thread has ended.
+    done: Receiver<()>,
+    abort: Option<Abort>,
 }
 
 impl Lane {
@@ -143,13 +159,16 @@ impl Fanout {
     /// Starts `sink` on its own thread behind a queue of [`QUEUE_UNITS`].
     pub fn add(&mut self, sink: Box<dyn Sink>, count_dropped: DropCounter) {
         let name = sink.name();
+        let abort = sink.abort_handle();
         let queue = Arc::new(LatestQueue::new(QUEUE_UNITS));
+        let (done_tx, done) = sync_channel(0);
         let runner = Runner {
             sink,
             queue: queue.clone(),
             count_dropped: count_dropped.clone(),
             fatal: self.fatal.clone(),
             stop: self.stop.clone(),
+            _done: done_tx,
         };
         let thread = std::thread::Builder::new()
             .name(format!("sink-{name}"))
@@ -163,6 +182,8 @@ impl Fanout {
             asked: false,
             episode_drops: 0,
             thread: Some(thread),
+            done,
+            abort,
         });
     }
 
@@ -181,16 +202,37 @@ impl Fanout {
         }
     }
 
-    /// Closes every queue and waits for the sinks to send what is queued and
-    /// finish. Returns the first fatal error, if a sink had one.
+    /// Closes every queue and lets the sinks send what is queued and finish,
+    /// for at most [`SHUTDOWN_DEADLINE`] in all; a sink still busy then is
+    /// aborted (its socket closed, the rest of its queue dropped). Returns
+    /// the first fatal error, if a sink had one.
     pub fn finish(&mut self) -> Option<OutputError> {
+        self.finish_within(SHUTDOWN_DEADLINE)
+    }
+
+    pub(crate) fn finish_within(&mut self, limit: Duration) -> Option<OutputError> {
         for lane in &self.lanes {
             lane.queue.close();
         }
+        let deadline = Instant::now() + limit;
         for lane in &mut self.lanes {
-            if let Some(t) = lane.thread.take() {
-                let _ = t.join();
+            let Some(thread) = lane.thread.take() else {
+                continue;
+            };
+            let left = deadline.saturating_duration_since(Instant::now());
+            if let Err(RecvTimeoutError::Timeout) = lane.done.recv_timeout(left) {
+                warn!(
+                    sink = lane.name,
+                    deadline_ms = limit.as_millis() as u64,
+                    "sink still busy at the shutdown deadline: aborting it"
+                );
+                let dropped = lane.queue.clear() as u64;
+                (lane.count_dropped)(dropped);
+                if let Some(abort) = &lane.abort {
+                    abort();
+                }
             }
+            let _ = thread.join();
         }
         self.take_fatal()
     }
@@ -214,6 +256,8 @@ struct Runner {
     count_dropped: DropCounter,
     fatal: Arc<Mutex<Option<OutputError>>>,
     stop: Arc<AtomicBool>,
+    /// Dropped when the thread ends: [`Lane::done`] sees it.
+    _done: SyncSender<()>,
 }
 
 impl Runner {

@@ -18,6 +18,7 @@ fn unit(i: u64, keyframe: bool) -> AccessUnit {
         capture_ts_ns: i,
         width: 16,
         height: 16,
+        frame_rate: None,
     }
 }
 

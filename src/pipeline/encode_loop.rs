@@ -7,12 +7,13 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tracing::{info, warn};
 
+use super::cadence::Cadence;
 use super::passthrough::Passthrough;
 use super::reset::ResetTracker;
 use super::timeline::Timeline;
 use crate::encode::{EncodeError, EncodeInput, VideoEncoder};
 use crate::ingest::{Frame, LatestQueue, Pop};
-use crate::signals::{KeyframeRequests, ProducerSignals};
+use crate::signals::{KeyframePolicy, KeyframeReason, KeyframeRequests, ProducerSignals};
 use crate::telemetry::{Counters, Events, incr};
 
 /// What the loop reads and signals besides the queue and the encoder.
@@ -23,6 +24,8 @@ pub(crate) struct LoopContext<'a> {
     pub events: &'a Events,
     /// Interval of the periodic status log line (zero: none).
     pub status_interval: Duration,
+    /// Fewest frames between two forced keyframes (the limiter's window).
+    pub keyframe_min_spacing: u64,
 }
 
 /// Runs until the queue closes (ingest ended) or the encoder fails.
@@ -32,14 +35,14 @@ pub(crate) fn encode_loop(
     passthrough: &mut Passthrough,
     ctx: &LoopContext,
 ) -> Result<(), EncodeError> {
-    let mut placer = Placer::default();
+    let mut placer = Placer::new(ctx.keyframe_min_spacing);
     let mut last_status = Instant::now();
     loop {
         match queue.pop_timeout(Duration::from_millis(200)) {
             Pop::Item(frame) => {
-                let (pts_ns, force) = placer.place(&frame, ctx);
+                let placed = placer.place(&frame, ctx);
                 if frame.encoded.is_some() {
-                    passthrough.publish(frame, pts_ns, &ctx.counters.encode);
+                    passthrough.publish(frame, placed.pts_ns, &ctx.counters.encode);
                 } else {
                     if passthrough.started && !passthrough.logged_raw {
                         passthrough.logged_raw = true;
@@ -47,8 +50,9 @@ pub(crate) fn encode_loop(
                     }
                     encoder.encode(EncodeInput {
                         frame,
-                        pts_ns,
-                        force_keyframe: force,
+                        pts_ns: placed.pts_ns,
+                        force_keyframe: placed.force_keyframe,
+                        frame_rate: placed.frame_rate,
                     })?;
                 }
             }
@@ -62,60 +66,95 @@ pub(crate) fn encode_loop(
     }
 }
 
+/// Where a frame goes on the output timeline, and how to encode it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Placed {
+    pts_ns: u64,
+    force_keyframe: bool,
+    /// The producer's stated rate, else the measured cadence.
+    frame_rate: Option<(u32, u32)>,
+}
+
 /// Places frames on the output timeline and decides forced keyframes.
-#[derive(Default)]
 struct Placer {
     timeline: Timeline,
     resets: ResetTracker,
+    keyframes: KeyframePolicy,
+    cadence: Cadence,
 }
 
 impl Placer {
-    /// The frame's presentation time, and whether it must be a keyframe.
-    fn place(&mut self, frame: &Frame, ctx: &LoopContext) -> (u64, bool) {
+    fn new(keyframe_min_spacing: u64) -> Self {
+        Self {
+            timeline: Timeline::default(),
+            resets: ResetTracker::default(),
+            keyframes: KeyframePolicy::new(keyframe_min_spacing),
+            cadence: Cadence::default(),
+        }
+    }
+
+    /// The frame's presentation time, whether it must be a keyframe, and
+    /// the source's frame rate.
+    fn place(&mut self, frame: &Frame, ctx: &LoopContext) -> Placed {
         ctx.producer.frame_seen();
         let reset = self
             .resets
             .on_frame(frame.frame_count, ctx.producer.take_reset());
         if reset {
             incr(&ctx.counters.encode.resets_applied);
+            // A new timeline: the next output follows the last one by one
+            // frame interval, wherever the producer's new clock starts.
+            self.timeline.restart();
             info!(
                 frame = frame.frame_count,
                 "producer reset: new timeline, keyframe with parameter sets"
             );
         }
         let stamp = self.timeline.map(frame.capture_ts_ns);
-        if stamp.discontinuity {
+        if stamp.discontinuity && !reset {
             warn!(
                 pts_ns = stamp.pts_ns,
                 "capture clock jumped: new timeline segment, forcing a keyframe"
             );
         }
+        self.cadence
+            .observe(frame.capture_ts_ns, reset || stamp.discontinuity);
+        let mut placed = Placed {
+            pts_ns: stamp.pts_ns,
+            force_keyframe: false,
+            frame_rate: frame.frame_rate.or_else(|| self.cadence.rate()),
+        };
         if frame.encoded.is_some() {
             // The producer's own units: we cannot force anything.
-            return (stamp.pts_ns, false);
+            return placed;
         }
-        let reason = keyframe_reason(ctx, reset, stamp.discontinuity);
-        if let Some(reason) = reason {
+        let wanted = keyframe_reason(ctx, reset, stamp.discontinuity);
+        let decision = self.keyframes.on_frame(wanted);
+        if decision.deferred {
+            incr(&ctx.counters.encode.keyframes_deferred);
+        }
+        if let Some(reason) = decision.force {
             incr(&ctx.counters.encode.keyframes_forced);
             ctx.events.emit(
                 "keyframe_forced",
-                json!({"reason": reason, "frame": frame.frame_count}),
+                json!({"reason": reason.as_str(), "frame": frame.frame_count}),
             );
         }
-        (stamp.pts_ns, reason.is_some())
+        placed.force_keyframe = decision.force.is_some();
+        placed
     }
 }
 
-/// Why this frame must be a keyframe, if it must. A pending request is
-/// taken (and so answered) whatever else applies.
-fn keyframe_reason(ctx: &LoopContext, reset: bool, discontinuity: bool) -> Option<&'static str> {
+/// The strongest reason this frame brings to force a keyframe. A pending
+/// request is taken whatever else applies (the policy coalesces them).
+fn keyframe_reason(ctx: &LoopContext, reset: bool, discontinuity: bool) -> Option<KeyframeReason> {
     let requested = ctx.keyframes.take();
     if reset {
-        Some("reset")
+        Some(KeyframeReason::Reset)
     } else if discontinuity {
-        Some("discontinuity")
+        Some(KeyframeReason::Discontinuity)
     } else if requested {
-        Some("request")
+        Some(KeyframeReason::Request)
     } else {
         None
     }
@@ -133,3 +172,7 @@ fn log_status(counters: &Counters) {
         "status"
     );
 }
+
+#[cfg(test)]
+#[path = "encode_loop_tests.rs"]
+mod tests;

@@ -4,6 +4,7 @@
 //! ingest thread -> latest-frame queue -> encode loop -> encoder (GStreamer
 //! streaming thread) -> body SEI -> fan-out -> one thread per sink.
 
+mod cadence;
 mod encode_loop;
 mod passthrough;
 mod reset;
@@ -158,6 +159,7 @@ pub fn run_with(
         producer: &producer,
         events: &events,
         status_interval: config.status_interval,
+        keyframe_min_spacing: config.keyframe_min_spacing,
     };
     let encode_result = encode_loop(&queue, encoder.as_mut(), &mut passthrough, &ctx);
     if encode_result.is_err() {

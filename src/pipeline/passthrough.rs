@@ -61,6 +61,7 @@ impl Passthrough {
             capture_ts_ns: frame.capture_ts_ns,
             width: frame.geometry.width,
             height: frame.geometry.height,
+            frame_rate: frame.frame_rate,
         });
     }
 }

@@ -28,6 +28,8 @@ pub struct Timeline {
     last_pts: u64,
     last_capture: u64,
     interval_ns: u64,
+    /// The next frame starts a new segment whatever its timestamp says.
+    restart: bool,
 }
 
 impl Default for Timeline {
@@ -37,6 +39,7 @@ impl Default for Timeline {
             last_pts: 0,
             last_capture: 0,
             interval_ns: DEFAULT_INTERVAL_NS,
+            restart: false,
         }
     }
 }
@@ -48,8 +51,17 @@ impl Timeline {
         self.interval_ns
     }
 
+    /// A producer reset: the next frame is placed one frame interval after
+    /// the last output, however far its capture clock moved (contract §5:
+    /// a reset starts a new timeline; a clock 3 s ahead must not become a
+    /// 3 s gap for viewers).
+    pub fn restart(&mut self) {
+        self.restart = true;
+    }
+
     /// Maps one capture timestamp.
     pub fn map(&mut self, capture_ns: u64) -> Stamp {
+        let restart = std::mem::take(&mut self.restart);
         let capture = i128::from(capture_ns);
         let Some(offset) = self.offset else {
             self.offset = Some(-capture);
@@ -63,7 +75,8 @@ impl Timeline {
         let pts = capture + offset;
         let last = i128::from(self.last_pts);
         let jump = pts - last;
-        let (pts, discontinuity) = if jump <= 0 || jump > i128::from(MAX_FORWARD_JUMP_NS) {
+        let (pts, discontinuity) = if restart || jump <= 0 || jump > i128::from(MAX_FORWARD_JUMP_NS)
+        {
             let rebased = last + i128::from(self.interval_ns);
             self.offset = Some(rebased - capture);
             (rebased, true)
@@ -121,6 +134,18 @@ mod tests {
         );
         // ... and then follows the new clock.
         assert_eq!(t.map(40_000_000).pts_ns, 120_000_000);
+    }
+
+    /// Issue 13, defect 7: a reset into a clock 3 s ahead left a 3 s gap.
+    #[test]
+    fn a_reset_rebases_even_a_small_forward_jump() {
+        let mut t = Timeline::default();
+        t.map(1_000_000_000);
+        t.map(1_040_000_000);
+        t.restart();
+        let s = t.map(4_040_000_000);
+        assert_eq!(s.pts_ns, 80_000_000, "one interval after the last output");
+        assert_eq!(t.map(4_080_000_000).pts_ns, 120_000_000, "then follows");
     }
 
     #[test]

@@ -3,6 +3,11 @@
 //! query), everything between host and it is the application, and the
 //! `tcUrl` sent in `connect` (RTMP spec 1.0 §7.2.1.1) is
 //! `rtmp://host:port/app`.
+//!
+//! The stream name is usually a secret (the publish key of a CDN): nothing
+//! this module prints shows it. `Display` and every [`UrlError`] carry the
+//! URL with the stream name replaced by `***`; only [`RtmpUrl::stream`] (sent
+//! in `publish`) holds it.
 
 use std::fmt;
 use std::str::FromStr;
@@ -26,7 +31,7 @@ pub enum UrlError {
     MissingStream(String),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct RtmpUrl {
     /// Host name or IP address (IPv6 without brackets).
     pub host: String,
@@ -43,18 +48,18 @@ impl RtmpUrl {
             .get(..7)
             .filter(|s| s.eq_ignore_ascii_case("rtmp://"))
             .map(|_| &url[7..])
-            .ok_or_else(|| UrlError::UnsupportedScheme(url.to_owned()))?;
+            .ok_or_else(|| UrlError::UnsupportedScheme(redact(url)))?;
         let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
 
         // host, [v6]:port or host:port
         let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
             let (host, after) = v6
                 .split_once(']')
-                .ok_or_else(|| UrlError::MissingHost(url.to_owned()))?;
+                .ok_or_else(|| UrlError::MissingHost(redact(url)))?;
             let port = match after {
                 "" => None,
                 p => Some(p.strip_prefix(':').ok_or_else(|| UrlError::InvalidPort {
-                    url: url.to_owned(),
+                    url: redact(url),
                     port: p.to_owned(),
                 })?),
             };
@@ -66,14 +71,14 @@ impl RtmpUrl {
             }
         };
         if host.is_empty() {
-            return Err(UrlError::MissingHost(url.to_owned()));
+            return Err(UrlError::MissingHost(redact(url)));
         }
         let port =
             match port {
                 None => DEFAULT_PORT,
                 Some(p) => p.parse::<u16>().ok().filter(|&p| p != 0).ok_or_else(|| {
                     UrlError::InvalidPort {
-                        url: url.to_owned(),
+                        url: redact(url),
                         port: p.to_owned(),
                     }
                 })?,
@@ -83,18 +88,18 @@ impl RtmpUrl {
         let query_at = path.find('?').unwrap_or(path.len());
         let Some(slash) = path[..query_at].rfind('/') else {
             return Err(if path[..query_at].is_empty() {
-                UrlError::MissingApp(url.to_owned())
+                UrlError::MissingApp(redact(url))
             } else {
-                UrlError::MissingStream(url.to_owned())
+                UrlError::MissingStream(redact(url))
             });
         };
         let app = path[..slash].trim_matches('/');
         let stream = &path[slash + 1..];
         if app.is_empty() {
-            return Err(UrlError::MissingApp(url.to_owned()));
+            return Err(UrlError::MissingApp(redact(url)));
         }
         if stream.is_empty() || stream.starts_with('?') {
-            return Err(UrlError::MissingStream(url.to_owned()));
+            return Err(UrlError::MissingStream(redact(url)));
         }
         Ok(Self {
             host: host.to_owned(),
@@ -114,6 +119,34 @@ impl RtmpUrl {
     }
 }
 
+/// `url` with its stream name (the last of at least two path segments) and
+/// any query replaced by `***`; also for text that does not parse.
+pub fn redact(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let query_at = url.find('?').unwrap_or(url.len());
+    let (head, query) = url.split_at(query_at);
+    let Some(path_at) = head[scheme_end..].find('/').map(|i| i + scheme_end) else {
+        return url.to_owned();
+    };
+    let path = &head[path_at + 1..];
+    let last = head.rfind('/').unwrap_or(head.len());
+    if !path.contains('/') || last < path_at {
+        // One segment at most: an application, no stream name.
+        return if query.is_empty() {
+            url.to_owned()
+        } else {
+            format!("{head}?***")
+        };
+    }
+    let name = &head[last + 1..];
+    if name.is_empty() && query.is_empty() {
+        return url.to_owned();
+    }
+    format!("{}***", &head[..=last])
+}
+
 impl FromStr for RtmpUrl {
     type Err = UrlError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -121,9 +154,28 @@ impl FromStr for RtmpUrl {
     }
 }
 
+impl RtmpUrl {
+    /// The whole URL, stream name included: for the wire only, never logs.
+    pub fn expose(&self) -> String {
+        format!("{}/{}", self.tc_url(), self.stream)
+    }
+}
+
+impl fmt::Debug for RtmpUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RtmpUrl")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("app", &self.app)
+            .field("stream", &"***")
+            .finish()
+    }
+}
+
+/// The URL with the stream name hidden (`rtmp://host:port/app/***`).
 impl fmt::Display for RtmpUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.tc_url(), self.stream)
+        write!(f, "{}/***", self.tc_url())
     }
 }
 
@@ -149,7 +201,8 @@ mod tests {
             }
         );
         assert_eq!(u.tc_url(), "rtmp://example.com:1935/live");
-        assert_eq!(u.to_string(), "rtmp://example.com:1935/live/cam1");
+        assert_eq!(u.expose(), "rtmp://example.com:1935/live/cam1");
+        assert_eq!(u.to_string(), "rtmp://example.com:1935/live/***");
     }
 
     #[test]
@@ -176,23 +229,23 @@ mod tests {
         let e = |s: &str| RtmpUrl::parse(s).unwrap_err();
         assert_eq!(
             e("http://x/live/s"),
-            UrlError::UnsupportedScheme("http://x/live/s".into())
+            UrlError::UnsupportedScheme("http://x/live/***".into())
         );
         assert_eq!(
             e("rtmp:///live/s"),
-            UrlError::MissingHost("rtmp:///live/s".into())
+            UrlError::MissingHost("rtmp:///live/***".into())
         );
         assert_eq!(
             e("rtmp://h:99999/live/s"),
             UrlError::InvalidPort {
-                url: "rtmp://h:99999/live/s".into(),
+                url: "rtmp://h:99999/live/***".into(),
                 port: "99999".into()
             }
         );
         assert_eq!(
             e("rtmp://h:/live/s"),
             UrlError::InvalidPort {
-                url: "rtmp://h:/live/s".into(),
+                url: "rtmp://h:/live/***".into(),
                 port: "".into()
             }
         );
@@ -205,8 +258,33 @@ mod tests {
             e("rtmp://h/live/"),
             UrlError::MissingStream("rtmp://h/live/".into())
         );
-        assert_eq!(e("rtmp://h//s"), UrlError::MissingApp("rtmp://h//s".into()));
+        assert_eq!(
+            e("rtmp://h//s"),
+            UrlError::MissingApp("rtmp://h//***".into())
+        );
         assert!(e("rtmp://h/live").to_string().contains("rtmp://h/live"));
+    }
+
+    /// Issue 13, defect 9: the stream key was printed in logs and errors.
+    #[test]
+    fn the_stream_key_is_never_displayed() {
+        let key = "live_8832_s3cr3tKey";
+        let u = p(&format!("rtmp://a.example:1935/app/{key}?auth=tok"));
+        assert!(!u.to_string().contains(key) && !u.to_string().contains("tok"));
+        assert!(!format!("{u:?}").contains(key), "Debug too");
+        for bad in [
+            format!("http://a/app/{key}"),
+            format!("rtmp://a:0/app/{key}"),
+            format!("rtmp://a:x/app/{key}?auth=tok"),
+            format!("rtmp:///app/{key}"),
+            format!("rtmp://a//{key}"),
+        ] {
+            let msg = RtmpUrl::parse(&bad).unwrap_err().to_string();
+            assert!(!msg.contains(key) && !msg.contains("tok"), "{msg}");
+        }
+        assert_eq!(redact("rtmp://h/live"), "rtmp://h/live");
+        assert_eq!(redact("rtmp://h/live?k=v"), "rtmp://h/live?***");
+        assert_eq!(redact("not a url"), "not a url");
     }
 
     proptest! {
@@ -228,7 +306,8 @@ mod tests {
             prop_assert_eq!(u.port, port);
             prop_assert_eq!(&u.app, &app);
             prop_assert_eq!(&u.stream, &stream);
-            prop_assert_eq!(p(&u.to_string()), u);
+            prop_assert_eq!(p(&u.expose()), u);
+            let _ = redact(&format!("rtmp://{host}:{port}/{app}/{stream}"));
         }
     }
 }

@@ -9,6 +9,9 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+mod keyframe;
+pub use keyframe::{KeyframePolicy, KeyframeReason};
+
 /// Asks the encoder for a keyframe (with parameter sets) at the next frame:
 /// for resets, reconnects and late joiners. Cheap to clone and to call from
 /// any thread.

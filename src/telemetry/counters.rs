@@ -56,8 +56,11 @@ counter_group! {
         frames_dropped_queue,
         /// Times the metadata failed validation (segment not ready or corrupt).
         metadata_invalid,
-        /// Times the segment was (re)mapped.
+        /// Times the segment was (re)opened.
         segment_maps,
+        /// Copies refused because they reached past the segment's end (it
+        /// grew, or shrank in place during the copy): the segment is re-opened.
+        reads_refused,
         /// Producer resets seen (frame counter went backwards).
         producer_resets,
     }
@@ -80,6 +83,9 @@ counter_group! {
         access_unit_bytes,
         /// Keyframes forced (resets, clock jumps, requests).
         keyframes_forced,
+        /// Frames that brought a keyframe reason (request, reset, clock
+        /// jump) inside the limiter's window: it waited, coalesced.
+        keyframes_deferred,
         /// Resets that started a new timeline (STREAM_RESET or counter backwards).
         resets_applied,
     }
@@ -92,8 +98,11 @@ counter_group! {
         rtp_packets_sent,
         /// RTP payload bytes sent (including RTP headers).
         rtp_bytes_sent,
-        /// RTP packets the socket refused (receiver absent, buffer full).
+        /// RTP packets the socket refused (receiver absent, buffer full
+        /// even after a short wait).
         rtp_send_errors,
+        /// Packets that found the send buffer full and waited for room.
+        rtp_send_waits,
         /// Access units not sent because the RTP sink's queue was full.
         rtp_units_dropped,
     }

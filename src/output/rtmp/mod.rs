@@ -9,13 +9,15 @@
 mod mux;
 mod session;
 
-use std::sync::Arc;
+use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
 
 use super::OutputError;
-use super::sink::{Flow, Sink};
+use super::sink::{Abort, Flow, Sink};
 use crate::config::RtmpOutput;
 use crate::encode::AccessUnit;
 use crate::signals::KeyframeRequests;
@@ -35,6 +37,27 @@ enum Link {
     },
 }
 
+/// What the shutdown deadline reaches from outside the sink's thread.
+#[derive(Default)]
+struct AbortSlot {
+    aborted: AtomicBool,
+    /// A clone of the live session's socket.
+    socket: Mutex<Option<TcpStream>>,
+}
+
+impl AbortSlot {
+    fn abort(&self) {
+        self.aborted.store(true, Ordering::Relaxed);
+        if let Some(s) = self.socket.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+    }
+
+    fn aborted(&self) -> bool {
+        self.aborted.load(Ordering::Relaxed)
+    }
+}
+
 pub struct RtmpSink {
     cfg: RtmpOutput,
     stats: Arc<RtmpCounters>,
@@ -45,6 +68,7 @@ pub struct RtmpSink {
     /// The wait after the next failure.
     backoff: Duration,
     sessions: u64,
+    abort: Arc<AbortSlot>,
 }
 
 impl RtmpSink {
@@ -67,6 +91,7 @@ impl RtmpSink {
             },
             backoff: BACKOFF_START,
             sessions: 0,
+            abort: Arc::default(),
         }
     }
 
@@ -76,7 +101,7 @@ impl RtmpSink {
         let Link::Waiting { retry_at } = self.link else {
             return Ok(Flow::Continue);
         };
-        if Instant::now() < retry_at {
+        if Instant::now() < retry_at || self.abort.aborted() {
             return Ok(Flow::Continue);
         }
         match Session::open(&self.cfg.url, self.cfg.form) {
@@ -91,6 +116,8 @@ impl RtmpSink {
                     serde_json::json!({"session": self.sessions}),
                 );
                 self.backoff = BACKOFF_START;
+                *self.abort.socket.lock().unwrap_or_else(|p| p.into_inner()) =
+                    session.closer().ok();
                 self.link = Link::Connected(Box::new(session));
                 // Start over at a fresh keyframe with metadata and sequence
                 // header; units queued while connecting are stale.
@@ -197,9 +224,22 @@ impl Sink for RtmpSink {
     }
 
     fn finish(&mut self) {
+        if let Link::Connected(session) = &mut self.link
+            && !self.abort.aborted()
+        {
+            match session.unpublish(&self.cfg.url.stream) {
+                Ok(()) => info!("RTMP stream unpublished"),
+                Err(e) => warn!(error = %e, "RTMP unpublish failed"),
+            }
+        }
         // Dropping the session closes it (and stops its reader thread).
         self.link = Link::Waiting {
             retry_at: Instant::now(),
         };
+    }
+
+    fn abort_handle(&self) -> Option<Abort> {
+        let slot = self.abort.clone();
+        Some(Arc::new(move || slot.abort()))
     }
 }

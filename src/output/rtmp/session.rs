@@ -6,8 +6,8 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, Sender, channel};
-use std::time::Duration;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::time::{Duration, Instant};
 
 use tracing::{debug, warn};
 
@@ -16,12 +16,25 @@ use crate::rtmp::command::{self, ConnectParams};
 use crate::rtmp::message::{self, csid};
 use crate::rtmp::{
     Acknowledger, ChunkReader, ChunkWriter, ClientHandshake, ControlMessage, HandshakeStep,
-    IncomingCommand, Message, RtmpUrl, UserControlEvent,
+    IncomingCommand, Message, ReaderLimits, RtmpUrl, UserControlEvent,
 };
 
 /// Our outgoing chunk size (sent before any media).
 pub const CHUNK_SIZE: u32 = 4096;
 const SETUP_TIMEOUT: Duration = Duration::from_secs(5);
+/// The whole setup (TCP, handshake, connect, createStream, publish) must end
+/// within this, however the server trickles its replies.
+const SETUP_DEADLINE: Duration = Duration::from_secs(10);
+/// What a server can make us hold: a publisher only ever receives small
+/// control and command messages (a hostile server could otherwise park
+/// 16 MiB in each of 64 chunk streams).
+const READER_LIMITS: ReaderLimits = ReaderLimits {
+    max_message_len: 64 * 1024,
+    max_chunk_streams: 8,
+};
+/// Control replies (pongs, acknowledgements) waiting for the writer; more
+/// are dropped (the server is flooding us, or the writer is stalled).
+const CONTROL_BACKLOG: usize = 16;
 /// A write that blocks this long (peer stalled) ends the session.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -58,6 +71,7 @@ pub struct Session {
 
 struct Setup {
     stream: TcpStream,
+    deadline: Instant,
     reader: ChunkReader,
     writer: ChunkWriter,
     ack: Acknowledger,
@@ -66,6 +80,20 @@ struct Setup {
 }
 
 impl Setup {
+    /// One read, bounded by what is left of the setup deadline.
+    fn read(&mut self) -> Result<usize, SessionError> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(SessionError::Io(std::io::Error::new(
+                ErrorKind::TimedOut,
+                "the server did not complete the setup within its deadline",
+            )));
+        }
+        self.stream
+            .set_read_timeout(Some(left.min(SETUP_TIMEOUT)))?;
+        Ok(self.stream.read(&mut self.buf)?)
+    }
+
     fn send(&mut self, csid: u32, msg: &Message) -> Result<(), SessionError> {
         send_message(&mut self.stream, &mut self.writer, &mut self.out, csid, msg).map(drop)
     }
@@ -101,7 +129,7 @@ impl Setup {
                     return Ok(t);
                 }
             }
-            let n = self.stream.read(&mut self.buf)?;
+            let n = self.read()?;
             if n == 0 {
                 return Err(SessionError::Io(ErrorKind::UnexpectedEof.into()));
             }
@@ -136,17 +164,45 @@ fn rejected(step: &'static str, cmd: &IncomingCommand) -> SessionError {
     SessionError::Rejected {
         step,
         code: status
-            .and_then(|s| s.code.clone())
-            .unwrap_or_else(|| "(no code)".into()),
+            .and_then(|s| s.code.as_deref())
+            .map_or_else(|| "(no code)".into(), server_text),
         description: status
-            .and_then(|s| s.description.clone())
+            .and_then(|s| s.description.as_deref())
+            .map(server_text)
             .unwrap_or_default(),
     }
+}
+
+/// Longest server-supplied string we repeat in a log line or error.
+const SERVER_TEXT_MAX: usize = 120;
+
+/// A string the server chose, made safe for one log line: control
+/// characters escaped (no forged lines, no terminal escapes) and cut at
+/// [`SERVER_TEXT_MAX`] characters.
+fn server_text(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .take(SERVER_TEXT_MAX)
+        .flat_map(char::escape_default)
+        .collect();
+    if s.chars().count() > SERVER_TEXT_MAX {
+        out.push('…');
+    }
+    out
 }
 
 impl Session {
     /// Connects and runs the publish sequence (RTMP spec §7.2.1.1, §7.2.2.6).
     pub fn open(url: &RtmpUrl, form: VideoTagForm) -> Result<Self, SessionError> {
+        Self::open_within(url, form, SETUP_DEADLINE)
+    }
+
+    fn open_within(
+        url: &RtmpUrl,
+        form: VideoTagForm,
+        setup_deadline: Duration,
+    ) -> Result<Self, SessionError> {
+        let deadline = Instant::now() + setup_deadline;
         let target = format!("{}:{}", url.host, url.port);
         let connect_err = |source| SessionError::Connect {
             target: target.clone(),
@@ -164,7 +220,8 @@ impl Session {
         stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
         let mut s = Setup {
             stream,
-            reader: ChunkReader::new(),
+            deadline,
+            reader: ChunkReader::with_limits(READER_LIMITS),
             writer: ChunkWriter::new(),
             ack: Acknowledger::new(),
             out: Vec::with_capacity(64 * 1024),
@@ -175,7 +232,7 @@ impl Session {
         let mut hs = ClientHandshake::with_rng(0, &mut rand::rng());
         s.stream.write_all(&hs.c0_c1())?;
         loop {
-            let n = s.stream.read(&mut s.buf)?;
+            let n = s.read()?;
             if n == 0 {
                 return Err(SessionError::Io(ErrorKind::UnexpectedEof.into()));
             }
@@ -243,7 +300,7 @@ impl Session {
 
         // Publishing: a reader thread takes over the receiving side.
         s.stream.set_read_timeout(None)?;
-        let (tx, control) = channel();
+        let (tx, control) = sync_channel(CONTROL_BACKLOG);
         let broken = Arc::new(AtomicBool::new(false));
         let read_half = s.stream.try_clone()?;
         {
@@ -302,6 +359,27 @@ impl Session {
     }
 }
 
+impl Session {
+    /// Ends the publication politely on a clean stop (FMLE convention, as
+    /// OBS and ffmpeg do): `FCUnpublish` and `deleteStream` (RTMP 1.0
+    /// §7.2.2.3), so the server ends the stream at once instead of waiting
+    /// for its idle timeout. Bounded: a stalled peer gets one second.
+    pub fn unpublish(&mut self, stream_name: &str) -> Result<(), SessionError> {
+        self.stream.set_write_timeout(Some(UNPUBLISH_TIMEOUT))?;
+        self.write(csid::COMMAND, &command::fc_unpublish(6.0, stream_name))?;
+        self.write(csid::COMMAND, &command::delete_stream(7.0, self.stream_id))
+    }
+
+    /// A handle that closes the socket from another thread: a write blocked
+    /// on a stalled peer returns at once (the shutdown deadline uses it).
+    pub fn closer(&self) -> std::io::Result<TcpStream> {
+        self.stream.try_clone()
+    }
+}
+
+/// How long the goodbye may block on a stalled peer.
+const UNPUBLISH_TIMEOUT: Duration = Duration::from_secs(1);
+
 impl Drop for Session {
     fn drop(&mut self) {
         // Ends the reader thread too.
@@ -338,7 +416,7 @@ fn read_loop(
     mut reader: ChunkReader,
     mut ack: Acknowledger,
     mut buf: Vec<u8>,
-    control: &Sender<Message>,
+    control: &SyncSender<Message>,
     broken: &AtomicBool,
 ) {
     loop {
@@ -350,7 +428,8 @@ fn read_loop(
                         ev @ UserControlEvent::PingRequest(_),
                     ))) => {
                         if let Some(pong) = ev.ping_response() {
-                            let _ = control.send(pong);
+                            // Full: the writer is behind; a lost pong is harmless.
+                            let _ = control.try_send(pong);
                         }
                     }
                     Ok(_) => {
@@ -358,7 +437,8 @@ fn read_loop(
                             IncomingCommand::from_message(&msg)
                             && status.level.as_deref() == Some("error")
                         {
-                            warn!(code = ?status.code, "server reported an error while publishing");
+                            let code = status.code.as_deref().map(server_text);
+                            warn!(code = ?code, "server reported an error while publishing");
                             broken.store(true, Ordering::Relaxed);
                             return;
                         }
@@ -380,10 +460,62 @@ fn read_loop(
             }
             Ok(n) => {
                 if let Some(seq) = ack.on_received(n) {
-                    let _ = control.send(message::acknowledgement(seq));
+                    // A later acknowledgement covers a dropped one.
+                    let _ = control.try_send(message::acknowledgement(seq));
                 }
                 reader.push(&buf[..n]);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 13, defect 9: a server that trickles its handshake (a byte
+    /// at a time, each within the per-read timeout) held the setup for
+    /// ever. The setup now has one overall deadline.
+    #[test]
+    fn a_trickling_server_cannot_hold_the_setup() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let server = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let (mut c, _) = listener.accept().unwrap();
+                let _ = c.write_all(&[3]);
+                while !stop.load(Ordering::Relaxed) {
+                    if c.write_all(&[0]).is_err() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            })
+        };
+        let url = RtmpUrl::parse(&format!("rtmp://127.0.0.1:{port}/live/s")).unwrap();
+        let t = Instant::now();
+        let err = Session::open_within(&url, VideoTagForm::Avc, Duration::from_millis(800))
+            .err()
+            .expect("the setup must fail");
+        let took = t.elapsed();
+        stop.store(true, Ordering::Relaxed);
+        server.join().unwrap();
+        assert!(err.to_string().contains("deadline"), "{err}");
+        // The trickle alone would need 1536 bytes * 100 ms = 150 s.
+        assert!(took < Duration::from_secs(5), "{took:?}");
+    }
+
+    #[test]
+    fn server_text_is_one_bounded_line() {
+        assert_eq!(
+            server_text("NetStream.Publish.BadName"),
+            "NetStream.Publish.BadName"
+        );
+        let hostile = format!("x\nERROR forged line\x1b[31m{}", "A".repeat(10_000));
+        let t = server_text(&hostile);
+        assert!(!t.contains('\n') && !t.contains('\x1b'), "{t}");
+        assert!(t.chars().count() < 2 * SERVER_TEXT_MAX + 4, "{}", t.len());
     }
 }

@@ -126,6 +126,13 @@ pub struct SimArgs {
     /// producer does.
     #[arg(long)]
     pub reset_recreate: bool,
+    /// At each reset, `ftruncate` the same segment (same inode, metadata
+    /// kept) to exactly the new frame's size, smaller or larger, right
+    /// after the last sync of the old size: a producer re-initialising in
+    /// place. Readers still copying the old frame find the file shorter.
+    /// Not with --reset-recreate.
+    #[arg(long)]
+    pub reset_shrink: bool,
     /// At each reset switch to the next of these resolutions (cycling), a
     /// resolution change mid-stream. Not with --abi v2.1.
     #[arg(long, value_name = "WxH[,WxH...]")]
@@ -175,6 +182,8 @@ pub struct SimConfig {
     pub torn_after: u64,
     /// `--reset-recreate`.
     pub reset_recreate: bool,
+    /// `--reset-shrink`.
+    pub reset_shrink: bool,
     /// `--reset-sizes`, each a valid geometry with the run's format/padding.
     pub reset_sizes: Vec<Geometry>,
 }
@@ -420,6 +429,7 @@ fn check_faults(a: &SimArgs, geometry: &Geometry) -> Result<Option<u64>, ArgErro
     let resets_possible = a.reset_every > 0 || a.nats_url.is_some();
     for (given, flag) in [
         (a.reset_recreate, "--reset-recreate"),
+        (a.reset_shrink, "--reset-shrink"),
         (a.reset_sizes.is_some(), "--reset-sizes"),
     ] {
         if given && !resets_possible {
@@ -427,6 +437,12 @@ fn check_faults(a: &SimArgs, geometry: &Geometry) -> Result<Option<u64>, ArgErro
                 "{flag} is only meaningful with --reset-every (or --nats-url source.reset)"
             ));
         }
+    }
+    if a.reset_shrink && a.reset_recreate {
+        return fail("--reset-shrink and --reset-recreate exclude each other".to_string());
+    }
+    if a.reset_shrink && a.abi == Abi::V2_1 {
+        return fail("--reset-shrink is not supported with --abi v2.1".to_string());
     }
     Ok(delay)
 }
@@ -521,6 +537,7 @@ impl SimArgs {
             torn_max_delay_us,
             torn_after: self.torn_after.unwrap_or(0),
             reset_recreate: self.reset_recreate,
+            reset_shrink: self.reset_shrink,
             reset_sizes,
         })
     }

@@ -69,6 +69,7 @@ fn summary_json(cfg: &SimConfig, s: &RunSummary) -> String {
         "reset_times_ns": s.reset_events.iter().map(|e| e.at_unix_ns).collect::<Vec<_>>(),
         "reset_events": s.reset_events,
         "reset_recreate": cfg.reset_recreate,
+        "reset_shrink": cfg.reset_shrink,
         "reset_sizes": cfg.reset_sizes.iter().map(|g| format!("{}x{}", g.width, g.height)).collect::<Vec<_>>(),
         "stamp": cfg.stamp,
         "torn_mode": cfg.torn_max_delay_us.is_some(),

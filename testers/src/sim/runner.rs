@@ -21,7 +21,9 @@
 //! sync(n), waits a random 0..=D µs, then rewrites it in place (counter and
 //! timestamp first, then the payload in slow chunks) and announces it at its
 //! own deadline; at a reset `--reset-sizes` switches the resolution and
-//! `--reset-recreate` re-creates the segment (metadata zeroed first).
+//! `--reset-recreate` re-creates the segment (metadata zeroed first), while
+//! `--reset-shrink` truncates the same segment to the new size at once after
+//! the last sync of the old size (while readers may still be copying it).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -410,6 +412,17 @@ pub fn run(cfg: &SimConfig, stop: &AtomicBool) -> Result<RunSummary, SimError> {
             source,
         })?;
         state.frame_written(frame_count, stamp.timestamp_ns);
+        // --reset-shrink: re-size in place right after this sync when the
+        // next frame starts a new timeline, so a reader copying this frame
+        // finds the file shorter under it.
+        if cfg.reset_shrink && timeline.peek().1 {
+            let next = reset_geometry(cfg, timeline.resets + 1, geom);
+            shm.resize_in_place(next.payload_size() as usize)
+                .map_err(|source| SimError::Shm {
+                    name: cfg.shm_name.clone(),
+                    source,
+                })?;
+        }
         first_ns.get_or_insert(stamp.timestamp_ns);
         last_ns = Some(stamp.timestamp_ns);
         published += 1;
@@ -450,10 +463,7 @@ fn apply_reset(
     reset_no: u64,
     published: u64,
 ) -> Result<ResetEvent, SimError> {
-    if !cfg.reset_sizes.is_empty() {
-        let i = (reset_no.saturating_sub(1) % cfg.reset_sizes.len() as u64) as usize;
-        *geom = cfg.reset_sizes[i];
-    }
+    *geom = reset_geometry(cfg, reset_no, *geom);
     let shm_err = |source| SimError::Shm {
         name: cfg.shm_name.clone(),
         source,
@@ -462,6 +472,8 @@ fn apply_reset(
     if cfg.reset_recreate {
         let capacity = payload + cfg.encoded.map_or(0, |e| e.au_capacity);
         shm.recreate(capacity).map_err(shm_err)?;
+    } else if cfg.reset_shrink {
+        shm.resize_in_place(payload).map_err(shm_err)?;
     } else {
         shm.grow_payload(payload, payload).map_err(shm_err)?;
     }
@@ -472,6 +484,8 @@ fn apply_reset(
             geom.height,
             if cfg.reset_recreate {
                 ", segment re-created"
+            } else if cfg.reset_shrink {
+                ", segment re-sized in place"
             } else {
                 ""
             }
@@ -484,6 +498,16 @@ fn apply_reset(
         height: geom.height,
         recreated: cfg.reset_recreate,
     })
+}
+
+/// The geometry reset number `reset_no` (1-based) switches to: the next of
+/// `--reset-sizes`, cycling, or `current` without them.
+fn reset_geometry(cfg: &SimConfig, reset_no: u64, current: Geometry) -> Geometry {
+    if cfg.reset_sizes.is_empty() {
+        return current;
+    }
+    let i = (reset_no.saturating_sub(1) % cfg.reset_sizes.len() as u64) as usize;
+    cfg.reset_sizes[i]
 }
 
 #[cfg(test)]

@@ -96,6 +96,21 @@ impl ShmSegment {
         Ok(())
     }
 
+    /// A producer re-initialising in place: the same file (same inode,
+    /// metadata kept) is truncated or extended to `256 + payload_size` and
+    /// remapped. Readers that mapped the old size and touch a page past the
+    /// new end get SIGBUS; that is the consumer's problem to survive.
+    pub fn resize_in_place(&mut self, payload_size: usize) -> io::Result<bool> {
+        if payload_size == self.payload_capacity() {
+            return Ok(false);
+        }
+        self.file.set_len((META_SIZE + payload_size) as u64)?;
+        // SAFETY: as in `create`; the old mapping is replaced (and unmapped) below.
+        let map = unsafe { MmapMut::map_mut(&self.file)? };
+        self.map = map;
+        Ok(true)
+    }
+
     /// Metadata block `[0,256)` and payload `[256,..)`, split for separate writes.
     pub fn parts_mut(&mut self) -> (&mut [u8], &mut [u8]) {
         self.map.split_at_mut(META_SIZE)
@@ -154,6 +169,22 @@ mod tests {
         assert_eq!(std::fs::metadata(&path).unwrap().len(), 5256);
         drop(seg);
         assert!(!std::path::Path::new(&path).exists());
+    }
+
+    #[test]
+    fn resize_in_place_keeps_the_inode_and_the_metadata() {
+        use std::os::unix::fs::MetadataExt;
+        let name = format!("cvmt_shm_shrink_{}", std::process::id());
+        let path = format!("/dev/shm/{name}");
+        let mut seg = ShmSegment::create(&name, 4096).unwrap();
+        seg.parts_mut().0.fill(0x11);
+        let ino = std::fs::metadata(&path).unwrap().ino();
+        assert!(seg.resize_in_place(100).unwrap());
+        assert!(!seg.resize_in_place(100).unwrap(), "same size: nothing");
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!((meta.ino(), meta.len()), (ino, 356));
+        assert!(seg.parts_mut().0.iter().all(|&b| b == 0x11));
+        drop(seg);
     }
 
     #[test]
