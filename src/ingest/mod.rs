@@ -21,7 +21,7 @@ mod test_segment;
 use std::path::PathBuf;
 
 pub use crate::queue::{LatestQueue, Pop};
-pub use frame::{Frame, VideoGeometry};
+pub use frame::{EncodedPayload, Frame, VideoGeometry};
 pub use runtime::{IngestConfig, IngestEnd, run_ingest};
 
 /// Ingest failures. Most producer trouble is not an error (the loop waits

@@ -44,14 +44,13 @@ pub(crate) fn encode_loop(
                 if frame.encoded.is_some() {
                     passthrough.publish(frame, placed.pts_ns, &ctx.counters.encode);
                 } else {
-                    if passthrough.started && !passthrough.logged_raw {
-                        passthrough.logged_raw = true;
-                        warn!("a frame came without a matching encoded access unit: encoding it");
-                    }
+                    // Switching the outputs to our stream needs our keyframe
+                    // now, whatever the limiter says.
+                    let switch = passthrough.on_raw_frame();
                     encoder.encode(EncodeInput {
                         frame,
                         pts_ns: placed.pts_ns,
-                        force_keyframe: placed.force_keyframe,
+                        force_keyframe: placed.force_keyframe || switch,
                         frame_rate: placed.frame_rate,
                     })?;
                 }

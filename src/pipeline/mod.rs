@@ -125,11 +125,13 @@ pub fn run_with(
         stop.clone(),
     )?));
     let sink = unit_sink(fanout.clone(), body.clone(), &counters);
+    // The producer's units and ours meet at the passthrough gate.
+    let mut passthrough = Passthrough::new(sink, config.encoder.codec, counters.encode.clone());
     let (mut encoder, report) = select::open(
         &config.encoder,
         config.encoder_device,
         &config.test_hooks,
-        sink.clone(),
+        passthrough.encoder_sink(),
         counters.encode.clone(),
         events.clone(),
     )?;
@@ -152,7 +154,6 @@ pub fn run_with(
 
     let queue = Arc::new(LatestQueue::new(config.queue_size));
     let source = spawn_source(config, &queue, &counters, &events, &stop);
-    let mut passthrough = Passthrough::new(sink, config.encoder.codec);
     let ctx = LoopContext {
         counters: &counters,
         keyframes: &keyframes,

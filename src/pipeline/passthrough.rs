@@ -1,31 +1,116 @@
 //! `--passthrough`: publishes the producer's own access units, starting at
 //! a keyframe, since a decoder cannot start mid-GOP.
+//!
+//! Two streams can feed the outputs: the producer's units (published from
+//! the encode loop) and our encoder's (from GStreamer's thread) for frames
+//! that came without a unit. They have different parameter sets and
+//! reference chains, so the [`Gate`] lets exactly one through and switches
+//! only at a keyframe of the stream it switches to: a frame without a unit
+//! switches to the encoder with a forced keyframe (its output is held back
+//! until that keyframe), and the producer's stream comes back at its next
+//! keyframe. Neither thread's timing can interleave the two.
+//!
+//! A producer may send its parameter sets once: they are cached and put in
+//! front of every later keyframe that lacks them, so that RTMP's sequence
+//! header, the SDP's sprop and late joiners always find them.
+
+use std::sync::{Arc, Mutex};
 
 use tracing::{info, warn};
 
+use crate::codec::parameter_sets_annexb;
 use crate::encode::{AccessUnit, AccessUnitSink, Codec};
 use crate::ingest::Frame;
 use crate::telemetry::{EncodeCounters, incr};
 
+/// Which stream feeds the outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Active {
+    /// The producer's units; `started` once a keyframe went out and the
+    /// chain since is unbroken.
+    Producer { started: bool },
+    /// Our encoder's units; `keyframe_seen` once its keyframe went out.
+    Encoder { keyframe_seen: bool },
+}
+
+/// Lets one stream through at a time (see the module doc).
+pub(crate) struct Gate {
+    active: Mutex<Active>,
+    sink: AccessUnitSink,
+    stats: Arc<EncodeCounters>,
+}
+
+impl Gate {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Active> {
+        self.active.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The sink our encoder writes to.
+    pub(crate) fn encoder_sink(self: &Arc<Self>) -> AccessUnitSink {
+        let gate = self.clone();
+        Arc::new(move |au: AccessUnit| {
+            let mut active = gate.lock();
+            match &mut *active {
+                Active::Encoder { keyframe_seen } if *keyframe_seen || au.keyframe => {
+                    *keyframe_seen = true;
+                    (gate.sink)(au);
+                }
+                _ => incr(&gate.stats.passthrough_skipped),
+            }
+        })
+    }
+}
+
 pub(crate) struct Passthrough {
-    pub(crate) sink: AccessUnitSink,
-    pub(crate) codec: Codec,
-    /// A keyframe went out and the chain since is unbroken.
-    pub(crate) started: bool,
+    gate: Arc<Gate>,
+    codec: Codec,
     /// "a frame came without a unit" was logged.
-    pub(crate) logged_raw: bool,
+    logged_raw: bool,
     last_frame: Option<u32>,
+    /// The producer's latest parameter sets, Annex-B framed.
+    parameter_sets: Vec<u8>,
 }
 
 impl Passthrough {
-    pub(crate) fn new(sink: AccessUnitSink, codec: Codec) -> Self {
+    pub(crate) fn new(sink: AccessUnitSink, codec: Codec, stats: Arc<EncodeCounters>) -> Self {
         Self {
-            sink,
+            gate: Arc::new(Gate {
+                // Until the producer's first keyframe, whatever we encode
+                // (frames without units) goes out.
+                active: Mutex::new(Active::Encoder {
+                    keyframe_seen: true,
+                }),
+                sink,
+                stats,
+            }),
             codec,
-            started: false,
             logged_raw: false,
             last_frame: None,
+            parameter_sets: Vec::new(),
         }
+    }
+
+    /// The sink to give the encoder.
+    pub(crate) fn encoder_sink(&self) -> AccessUnitSink {
+        self.gate.encoder_sink()
+    }
+
+    /// A frame without a producer unit is about to be encoded. Returns
+    /// whether it must be a keyframe: true when it switches the outputs
+    /// from the producer's stream to ours.
+    pub(crate) fn on_raw_frame(&mut self) -> bool {
+        let mut active = self.gate.lock();
+        if let Active::Producer { .. } = *active {
+            if !self.logged_raw {
+                self.logged_raw = true;
+                warn!("a frame came without a matching encoded access unit: encoding it");
+            }
+            *active = Active::Encoder {
+                keyframe_seen: false,
+            };
+            return true;
+        }
+        false
     }
 
     pub(crate) fn publish(&mut self, frame: Frame, pts_ns: u64, stats: &EncodeCounters) {
@@ -36,25 +121,37 @@ impl Passthrough {
             .last_frame
             .is_some_and(|l| frame.frame_count == l.wrapping_add(1));
         self.last_frame = Some(frame.frame_count);
-        if self.started && !contiguous && !unit.keyframe {
+        let gate = self.gate.clone();
+        let mut active = gate.lock();
+        let started = match *active {
+            Active::Producer { started } => started,
+            Active::Encoder { .. } => false,
+        };
+        if started && !contiguous && !unit.keyframe {
             warn!(
                 frame = frame.frame_count,
                 "passthrough: a unit was lost; waiting for the next keyframe"
             );
-            self.started = false;
         }
-        if !self.started && !unit.keyframe {
+        if !(started && contiguous) && !unit.keyframe {
+            if started {
+                *active = Active::Producer { started: false };
+            }
             incr(&stats.passthrough_skipped);
             return;
         }
-        if !self.started {
+        if !started {
             info!("passthrough: publishing the producer's access units without re-encoding");
         }
-        self.started = true;
+        *active = Active::Producer { started: true };
+        let mut data = unit.data;
+        if unit.keyframe {
+            self.with_parameter_sets(&mut data);
+        }
         incr(&stats.frames_passthrough);
-        (self.sink)(AccessUnit {
+        (gate.sink)(AccessUnit {
             codec: self.codec,
-            data: unit.data,
+            data,
             pts_ns,
             dts_ns: pts_ns as i64,
             keyframe: unit.keyframe,
@@ -64,4 +161,19 @@ impl Passthrough {
             frame_rate: frame.frame_rate,
         });
     }
+
+    /// Caches the keyframe's parameter sets, or puts the cached ones in
+    /// front when it has none.
+    fn with_parameter_sets(&mut self, data: &mut Vec<u8>) {
+        let sets = parameter_sets_annexb(data, self.codec == Codec::H265);
+        if !sets.is_empty() {
+            self.parameter_sets = sets;
+        } else if !self.parameter_sets.is_empty() {
+            data.splice(0..0, self.parameter_sets.iter().copied());
+        }
+    }
 }
+
+#[cfg(test)]
+#[path = "passthrough_tests.rs"]
+mod tests;
