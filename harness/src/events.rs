@@ -22,6 +22,10 @@ pub const PRODUCER_RESET: &str = "producer_reset";
 pub const STAMP_MISMATCH: &str = "stamp_mismatch";
 /// A sink's queue was full and units are being dropped.
 pub const SINK_STALL_BEGAN: &str = "sink_stall_began";
+/// A keyframe of another picture size went out (and the first one).
+pub const STREAM_SIZE: &str = "stream_size";
+/// The streamer forced a keyframe.
+pub const KEYFRAME_FORCED: &str = "keyframe_forced";
 
 /// How often [`wait_for_event`] reads the file, as log waits did.
 const POLL: Duration = Duration::from_millis(20);

@@ -33,6 +33,7 @@ pub mod interrupt;
 pub mod model;
 pub mod names;
 pub mod nats;
+pub mod nats_flood;
 pub mod ports;
 pub mod progress;
 pub mod runner;

@@ -40,6 +40,10 @@ pub enum Snapshot {
     Frame(Frame),
     /// Counter or timestamp changed during the copy; nothing was kept.
     Torn { before: FrameId, after: FrameId },
+    /// The counter held, but samples of the payload read again right after
+    /// the copy differ from it: the producer is rewriting the payload in
+    /// place before its metadata (the contract's order); nothing was kept.
+    Rewritten { frame: FrameId },
     /// The metadata failed validation (not ready, re-initialising, corrupt).
     Invalid(MetadataError),
     /// Valid metadata, but the video plane is not something we can encode.
@@ -152,6 +156,16 @@ pub fn take_announced(
     if after != before {
         return Snapshot::Torn { before, after };
     }
+    // Samples that changed while the counter still holds (read again after
+    // them): the payload is being rewritten before its metadata. Changed
+    // samples under a new counter are the next frame's ordinary write,
+    // begun after the copy and the check above.
+    if encoded.is_none()
+        && !unchanged_since(region, plane, &data)
+        && peek_id(region) == Some(before)
+    {
+        return Snapshot::Rewritten { frame: before };
+    }
     Snapshot::Frame(Frame {
         frame_count: before.0,
         capture_ts_ns: before.1,
@@ -163,6 +177,30 @@ pub fn take_announced(
             .as_ref()
             .filter(|e| e.frame_rate_num > 0 && e.frame_rate_den > 0)
             .map(|e| (u32::from(e.frame_rate_num), u32::from(e.frame_rate_den))),
+    })
+}
+
+/// Samples compared after a copy, spread over the plane.
+const SAMPLES: usize = 16;
+/// Bytes per sample.
+const SAMPLE_LEN: usize = 64;
+
+/// Whether [`SAMPLES`] slices of the plane, read again now, still equal the
+/// copy. Upstream has no seqlock (contract §2): a producer that rewrites the
+/// payload in place before updating the metadata leaves the counter alone,
+/// but a live picture changes nearly everywhere from one frame to the next,
+/// so a rewrite that overlapped the copy shows in the samples. A rewrite
+/// with identical bytes is invisible and also harmless.
+fn unchanged_since(region: &impl SharedRegion, plane: &Plane, copy: &[u8]) -> bool {
+    if copy.len() < SAMPLE_LEN {
+        return true;
+    }
+    let mut now = [0u8; SAMPLE_LEN];
+    (0..SAMPLES).all(|k| {
+        let at = (copy.len() - SAMPLE_LEN) * k / (SAMPLES - 1);
+        region
+            .read_at(PAYLOAD_OFFSET + plane.offset + at, &mut now)
+            .is_ok_and(|()| now[..] == copy[at..at + SAMPLE_LEN])
     })
 }
 

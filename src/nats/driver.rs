@@ -8,7 +8,7 @@ use async_nats::service::ServiceExt;
 use async_nats::{Client, Event, Subscriber, connection::State};
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::producer::{self, StatusAction};
 use super::status::{Rates, SourceInfo, StreamState, StreamerStatus};
@@ -229,7 +229,7 @@ impl Driver {
     async fn on_keyframe_request(&self, req: async_nats::service::Request) {
         self.ctx.keyframes.request();
         incr(&self.ctx.counters.nats.keyframe_requests);
-        info!("keyframe requested over NATS");
+        debug!("keyframe requested over NATS");
         let s = self.ctx.counters.snapshot();
         let body = serde_json::json!({
             "ok": true,

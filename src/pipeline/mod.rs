@@ -124,7 +124,7 @@ pub fn run_with(
         events.clone(),
         stop.clone(),
     )?));
-    let sink = unit_sink(fanout.clone(), body.clone(), &counters);
+    let sink = unit_sink(fanout.clone(), body.clone(), &counters, &events);
     // The producer's units and ours meet at the passthrough gate.
     let mut passthrough = Passthrough::new(sink, config.encoder.codec, counters.encode.clone());
     let (mut encoder, report) = select::open(
@@ -219,13 +219,29 @@ fn unit_sink(
     fanout: Arc<Mutex<Fanout>>,
     body: Option<Arc<BodyStore>>,
     counters: &Counters,
+    events: &Events,
 ) -> AccessUnitSink {
-    let (encode, nats) = (counters.encode.clone(), counters.nats.clone());
+    let (encode, nats, events) = (
+        counters.encode.clone(),
+        counters.nats.clone(),
+        events.clone(),
+    );
+    // The picture size of the last keyframe sent: a change is an event.
+    let size = std::sync::atomic::AtomicU64::new(0);
     Arc::new(move |au| {
         let au = match &body {
             Some(store) => store.attach(au, &nats),
             None => au,
         };
+        if au.keyframe {
+            let now = u64::from(au.width) << 32 | u64::from(au.height);
+            if size.swap(now, Ordering::Relaxed) != now {
+                events.emit(
+                    "stream_size",
+                    serde_json::json!({"width": au.width, "height": au.height}),
+                );
+            }
+        }
         add(&encode.access_unit_bytes, au.data.len() as u64);
         fanout.lock().unwrap_or_else(|p| p.into_inner()).publish(au);
     })

@@ -23,6 +23,8 @@ pub enum UrlError {
     UnsupportedScheme(String),
     #[error("{0:?}: missing host")]
     MissingHost(String),
+    #[error("{0:?}: invalid host (brackets only around an IPv6 address)")]
+    InvalidHost(String),
     #[error("{url:?}: invalid port {port:?}")]
     InvalidPort { url: String, port: String },
     #[error("{0:?}: missing application name")]
@@ -72,6 +74,11 @@ impl RtmpUrl {
         };
         if host.is_empty() {
             return Err(UrlError::MissingHost(redact(url)));
+        }
+        // RFC 3986 §3.2.2: `[` `]` only delimit an IP literal. A host such
+        // as `x[::1]` would give a tcUrl that does not parse back.
+        if host.contains(['[', ']']) {
+            return Err(UrlError::InvalidHost(redact(url)));
         }
         let port =
             match port {
@@ -125,7 +132,11 @@ pub fn redact(url: &str) -> String {
     let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
         return url.to_owned();
     };
-    let query_at = url.find('?').unwrap_or(url.len());
+    // A `?` before the scheme separator is not a query (and would leave
+    // `head` shorter than the scheme).
+    let query_at = url[scheme_end..]
+        .find('?')
+        .map_or(url.len(), |i| i + scheme_end);
     let (head, query) = url.split_at(query_at);
     let Some(path_at) = head[scheme_end..].find('/').map(|i| i + scheme_end) else {
         return url.to_owned();
@@ -285,6 +296,35 @@ mod tests {
         assert_eq!(redact("rtmp://h/live"), "rtmp://h/live");
         assert_eq!(redact("rtmp://h/live?k=v"), "rtmp://h/live?***");
         assert_eq!(redact("not a url"), "not a url");
+    }
+
+    /// Found by fuzzing (fuzz target rtmp_url): a `?` before `://` made
+    /// `redact`, and so `RtmpUrl::parse`, slice out of bounds and panic.
+    #[test]
+    fn question_mark_before_the_scheme_separator() {
+        assert!(matches!(
+            RtmpUrl::parse("1o?///:///x"),
+            Err(UrlError::UnsupportedScheme(_))
+        ));
+        assert_eq!(redact("a?b://h/app/key"), "a?b://h/app/***");
+        assert_eq!(redact("x?://"), "x?://");
+    }
+
+    /// Found by fuzzing (fuzz target rtmp_url): `rtmp://x[::1]:1936/live/s`
+    /// parsed with host `x[::1]`, whose tcUrl `rtmp://[x[::1]]:1936/live`
+    /// no longer parses; brackets inside a host are now rejected.
+    #[test]
+    fn brackets_inside_a_host_are_rejected() {
+        assert_eq!(
+            RtmpUrl::parse("rtmp://x[::1]:1936/live/s"),
+            Err(UrlError::InvalidHost("rtmp://x[::1]:1936/live/***".into()))
+        );
+        assert!(matches!(
+            RtmpUrl::parse("rtmp://[a]b]/live/s"),
+            Err(UrlError::InvalidPort { .. })
+        ));
+        let u = p("rtmp://[fe80::1]:1936/live/s");
+        assert_eq!(RtmpUrl::parse(&u.expose()), Ok(u));
     }
 
     proptest! {

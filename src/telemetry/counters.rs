@@ -46,6 +46,12 @@ counter_group! {
         frames_ingested,
         /// Frames rejected because counter or timestamp changed during the copy.
         frames_torn,
+        /// Copies dropped because a newer frame was announced while they ran
+        /// (the producer may have been rewriting the payload in place).
+        frames_superseded,
+        /// Copies dropped because samples of the payload read again after
+        /// the copy differed (an in-place rewrite before the metadata).
+        frames_rewritten,
         /// Metadata reads that found a frame no sync announced yet (skipped).
         frames_unannounced,
         /// Raw frames whose stamps were checked (`--verify-stamps`).

@@ -53,6 +53,18 @@ impl Ctx<'_> {
         nats: Option<&str>,
         extra: &[&str],
     ) -> Result<Proc, Ended> {
+        self.sim_sized(name, json, nats, (640, 360), extra)
+    }
+
+    /// [`Ctx::sim`] at another starting size.
+    pub fn sim_sized(
+        &self,
+        name: &str,
+        json: &str,
+        nats: Option<&str>,
+        (width, height): (u32, u32),
+        extra: &[&str],
+    ) -> Result<Proc, Ended> {
         let mut a = strings(&[
             "--label",
             &format!("flt_{}", self.def.short),
@@ -63,9 +75,9 @@ impl Ctx<'_> {
             "--fps",
             &FPS.to_string(),
             "--width",
-            "640",
+            &width.to_string(),
             "--height",
-            "360",
+            &height.to_string(),
             "--json",
             &self.path_arg(json),
         ]);

@@ -89,6 +89,10 @@ fn be32(b: &[u8], off: usize) -> u32 {
 
 /// Parses and validates a compound RTCP packet (one UDP datagram).
 pub fn parse_compound(datagram: &[u8]) -> Result<Vec<RtcpPacket>, RtcpError> {
+    // A compound packet holds at least its first SR or RR (RFC 3550 §6.1).
+    if datagram.is_empty() {
+        return Err(RtcpError::TooShort(0));
+    }
     let mut packets = Vec::new();
     let mut at = 0;
     while at < datagram.len() {
@@ -255,6 +259,13 @@ mod tests {
                 RtcpPacket::App
             ]
         );
+    }
+
+    /// Found by fuzzing (fuzz target rx_rtcp): an empty datagram was
+    /// accepted as a valid compound packet of no packets.
+    #[test]
+    fn empty_datagram_is_not_a_compound_packet() {
+        assert_eq!(parse_compound(&[]), Err(RtcpError::TooShort(0)));
     }
 
     #[test]

@@ -101,8 +101,7 @@ pub fn parse(text: &str) -> Result<SdpInfo, SdpError> {
         if let Some(v) = a.strip_prefix("rtcp:") {
             let p = v.split(' ').next().unwrap_or("");
             rtcp_port = Some(
-                p.parse::<u16>()
-                    .ok()
+                number::<u16>(p)
                     .filter(|&p| p > 0)
                     .ok_or_else(|| SdpError(format!("line {n}: bad `a=rtcp` port {p:?}")))?,
             );
@@ -119,6 +118,15 @@ pub fn parse(text: &str) -> Result<SdpInfo, SdpError> {
     })
 }
 
+/// A port or payload type: ASCII digits only (RFC 4566 §9 `port`, `fmt` of
+/// RTP/AVP; `str::parse` would also take a leading `+`).
+fn number<T: std::str::FromStr>(text: &str) -> Option<T> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
 /// `m=video <port>[/<n>] RTP/AVP <fmt> ...` (RFC 4566 §5.14).
 fn media_line(n: usize, value: &str) -> Result<(u16, Vec<u8>), SdpError> {
     let fields: Vec<&str> = value.split(' ').collect();
@@ -128,10 +136,10 @@ fn media_line(n: usize, value: &str) -> Result<(u16, Vec<u8>), SdpError> {
         ));
     }
     let port_text = fields[1].split('/').next().unwrap_or("");
-    let port = match port_text.parse::<u16>() {
-        Ok(0) => return err(format!("line {n}: port 0: the video stream is disabled")),
-        Ok(p) => p,
-        Err(_) => return err(format!("line {n}: bad port {:?}", fields[1])),
+    let port = match number::<u16>(port_text) {
+        Some(0) => return err(format!("line {n}: port 0: the video stream is disabled")),
+        Some(p) => p,
+        None => return err(format!("line {n}: bad port {:?}", fields[1])),
     };
     if fields[2] != "RTP/AVP" {
         return err(format!(
@@ -141,7 +149,7 @@ fn media_line(n: usize, value: &str) -> Result<(u16, Vec<u8>), SdpError> {
     }
     let formats = fields[3..]
         .iter()
-        .map(|f| f.parse::<u8>().ok().filter(|&pt| pt <= 127))
+        .map(|f| number::<u8>(f).filter(|&pt| pt <= 127))
         .collect::<Option<Vec<u8>>>()
         .ok_or_else(|| {
             SdpError(format!(
@@ -162,7 +170,7 @@ fn rtpmap_codec(attrs: &[(usize, &str)], pt: u8) -> Result<Option<Codec>, SdpErr
                 "line {n}: `a=rtpmap:` needs `<pt> <encoding>/<clock>`"
             ));
         };
-        if pt_text.parse::<u8>().ok() != Some(pt) {
+        if number::<u8>(pt_text) != Some(pt) {
             continue;
         }
         let mut parts = encoding.trim().split('/');
@@ -197,7 +205,7 @@ fn fmtp_parameter_sets(
             continue;
         };
         let (pt_text, params) = rest.split_once(' ').unwrap_or((rest, ""));
-        if pt_text.parse::<u8>().ok() != Some(pt) {
+        if number::<u8>(pt_text) != Some(pt) {
             continue;
         }
         for param in params.split(';').map(str::trim).filter(|p| !p.is_empty()) {
@@ -307,6 +315,23 @@ mod tests {
         let text = "v=0\r\nm=video 5004 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n";
         let info = parse(text).unwrap();
         assert!(info.parameter_sets.is_empty());
+    }
+
+    /// Found by fuzzing (fuzz target rx_sdp): `str::parse` took `+96` as
+    /// payload type 96 (and `+5004` as a port), so a malformed description
+    /// passed the strict receiver.
+    #[test]
+    fn numbers_are_digits_only() {
+        let ok = "v=0\r\nm=video 5004 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n";
+        assert!(parse(ok).is_ok());
+        for bad in [
+            ok.replace("rtpmap:96", "rtpmap:+96"),
+            ok.replace("AVP 96", "AVP +96"),
+            ok.replace("video 5004", "video +5004"),
+            format!("{ok}a=rtcp:+5005\r\n"),
+        ] {
+            assert!(parse(&bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -112,6 +112,14 @@ pub struct SimArgs {
     /// that overlaps the rewrite sees the counter change. Not with v2.1.
     #[arg(long)]
     pub torn_writes: bool,
+    /// Order of an in-place rewrite (with --torn-writes): `counter-first`
+    /// changes the metadata counter before the payload (a consumer's
+    /// before/after check catches every overlap); `payload-first` rewrites
+    /// the payload while the metadata still names the previous frame, then
+    /// the metadata, then the sync: the contract's own write order, which no
+    /// consumer can detect without a seqlock upstream [default: counter-first].
+    #[arg(long, value_enum, value_name = "ORDER")]
+    pub torn_order: Option<TornOrder>,
     /// Largest delay between a sync and the next in-place rewrite, in µs
     /// [default: 1000]. Only with --torn-writes.
     #[arg(long, value_name = "US")]
@@ -138,6 +146,8 @@ pub struct SimArgs {
     #[arg(long, value_name = "WxH[,WxH...]")]
     pub reset_sizes: Option<String>,
 }
+
+pub use super::faults::TornOrder;
 
 /// Settings of the v2.1 encoded-AU plane.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -180,6 +190,8 @@ pub struct SimConfig {
     pub torn_max_delay_us: Option<u64>,
     /// `--torn-after`: frames written normally first.
     pub torn_after: u64,
+    /// `--torn-order`.
+    pub torn_order: TornOrder,
     /// `--reset-recreate`.
     pub reset_recreate: bool,
     /// `--reset-shrink`.
@@ -411,6 +423,9 @@ fn check_faults(a: &SimArgs, geometry: &Geometry) -> Result<Option<u64>, ArgErro
     if a.torn_writes && a.abi == Abi::V2_1 {
         return fail("--torn-writes is not supported with --abi v2.1".to_string());
     }
+    if a.torn_order.is_some() && !a.torn_writes {
+        return fail("--torn-order is only meaningful with --torn-writes".to_string());
+    }
     if a.torn_after.is_some() && !a.torn_writes {
         return fail("--torn-after is only meaningful with --torn-writes".to_string());
     }
@@ -536,6 +551,7 @@ impl SimArgs {
             stamp: self.stamp || self.torn_writes,
             torn_max_delay_us,
             torn_after: self.torn_after.unwrap_or(0),
+            torn_order: self.torn_order.unwrap_or(TornOrder::CounterFirst),
             reset_recreate: self.reset_recreate,
             reset_shrink: self.reset_shrink,
             reset_sizes,

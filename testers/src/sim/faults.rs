@@ -11,6 +11,10 @@
 //!   g+1, so a copy of g that overlaps it sees the counter change (contract
 //!   §2, "Producer write order and torn reads": the consumer compares the
 //!   counter and timestamp before and after its copy).
+//! - `--torn-order payload-first`: the same rewrite in the contract's write
+//!   order: the payload first, while the metadata still says g, then the
+//!   metadata, then the sync. A copy of g that overlaps it cannot see any
+//!   change in the metadata: the contract's limit (no seqlock upstream).
 //! - `--reset-sizes WxH,...`: the resolution each reset switches to, in turn.
 //!
 //! The random delay comes from a small xorshift generator: no dependency,
@@ -86,10 +90,22 @@ impl Rng {
     }
 }
 
+/// Which comes first in an in-place rewrite.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TornOrder {
+    /// Counter and timestamp, then the payload (detectable).
+    CounterFirst,
+    /// The payload, then (at the frame's deadline) the metadata: the
+    /// contract's order, undetectable by a before/after check.
+    PayloadFirst,
+}
+
 /// `--torn-writes`: the delay before each in-place rewrite, and the rewrite.
 #[derive(Clone, Debug)]
 pub struct TornWriter {
     pub max_delay_us: u64,
+    pub order: TornOrder,
     rng: Rng,
     /// Frames rewritten in place so far.
     pub frames_in_place: u64,
@@ -99,6 +115,7 @@ impl TornWriter {
     pub fn new(max_delay_us: u64, seed: u64) -> Self {
         Self {
             max_delay_us,
+            order: TornOrder::CounterFirst,
             rng: Rng::new(seed),
             frames_in_place: 0,
         }
@@ -109,8 +126,9 @@ impl TornWriter {
         Duration::from_micros(self.rng.up_to(self.max_delay_us))
     }
 
-    /// Rewrites the frame in place: counter and timestamp first, then
-    /// `frame` (already rendered and stamped) into `payload` in
+    /// Rewrites the frame in place: counter and timestamp first (unless the
+    /// order is payload-first: then the metadata is left to the caller),
+    /// then `frame` (already rendered and stamped) into `payload` in
     /// [`TORN_CHUNKS`] row blocks with `pause` between them.
     pub fn write_in_place(
         &mut self,
@@ -121,7 +139,9 @@ impl TornWriter {
         id: (u32, u64),
         pause: Duration,
     ) {
-        write_frame_id(meta, id.0, id.1);
+        if self.order == TornOrder::CounterFirst {
+            write_frame_id(meta, id.0, id.1);
+        }
         for (i, range) in chunk_ranges(geom, TORN_CHUNKS).into_iter().enumerate() {
             if i > 0 && !pause.is_zero() {
                 std::thread::sleep(pause);
@@ -247,6 +267,22 @@ mod tests {
         assert_eq!(&meta[0x0C..0x10], &[2, 0, 0, 0]);
         assert_eq!(meta[0x10], 5);
         assert_eq!(t.frames_in_place, 1);
+    }
+
+    #[test]
+    fn payload_first_leaves_the_metadata_alone() {
+        let g = geom(8, 16, 0);
+        let size = g.payload_size() as usize;
+        let mut meta = [0u8; 256];
+        meta[0x0C] = 1;
+        let mut payload = vec![0u8; size];
+        let mut next = vec![9u8; size];
+        stamp_frame(&g, 2, &mut next);
+        let mut t = TornWriter::new(0, 1);
+        t.order = TornOrder::PayloadFirst;
+        t.write_in_place(&mut meta, &mut payload, &next, &g, (2, 5), Duration::ZERO);
+        assert_eq!(payload, next);
+        assert_eq!(meta[0x0C], 1, "still the previous frame");
     }
 
     #[test]

@@ -75,6 +75,7 @@ fn summary_json(cfg: &SimConfig, s: &RunSummary) -> String {
         "torn_mode": cfg.torn_max_delay_us.is_some(),
         "torn_max_delay_us": cfg.torn_max_delay_us,
         "torn_after": cfg.torn_max_delay_us.map(|_| cfg.torn_after),
+        "torn_order": cfg.torn_max_delay_us.map(|_| cfg.torn_order),
         "frames_written": s.frames_written,
         "frames_written_in_place": s.frames_written_in_place,
         "first_frame_unix_ns": s.first_frame_unix_ns,

@@ -290,9 +290,11 @@ pub fn run(cfg: &SimConfig, stop: &AtomicBool) -> Result<RunSummary, SimError> {
     let period = Duration::from_secs_f64(1.0 / cfg.fps);
     let start = Instant::now();
     let mut timeline = Timeline::new(cfg.reset_every);
-    let mut torn = cfg
-        .torn_max_delay_us
-        .map(|d| TornWriter::new(d, wall_clock_ns() ^ u64::from(std::process::id())));
+    let mut torn = cfg.torn_max_delay_us.map(|d| {
+        let mut t = TornWriter::new(d, wall_clock_ns() ^ u64::from(std::process::id()));
+        t.order = cfg.torn_order;
+        t
+    });
     // --torn-writes renders here first, then copies into the segment slowly.
     let mut frame_buf = vec![0u8; if torn.is_some() { payload_size } else { 0 }];
     // The frame counter already rendered into frame_buf, if any.

@@ -2,12 +2,15 @@
 //! [`common`].
 
 mod common;
+mod flood;
 mod latency;
 mod nats_kill;
 mod reset;
 mod restart;
+mod shrink;
 mod stall;
 mod torn;
+mod torn_pf;
 
 use super::ctx::Ctx;
 use super::model::FaultResult;
@@ -43,7 +46,7 @@ pub struct ScenarioDef {
     pub run: RunFn,
 }
 
-pub const SCENARIOS: [ScenarioDef; 7] = [
+pub const SCENARIOS: [ScenarioDef; 10] = [
     ScenarioDef {
         id: "torn_read",
         short: "torn",
@@ -53,6 +56,16 @@ pub const SCENARIOS: [ScenarioDef; 7] = [
         limit_s: 60,
         nats: NatsNeed::Optional,
         run: torn::run,
+    },
+    ScenarioDef {
+        id: "torn_payload_first",
+        short: "tornpf",
+        title: "Torn reads in the contract's order: payload rewritten in place before the metadata",
+        fault: "cvmmap_sim --torn-writes --torn-order payload-first: frame g+1's payload is rewritten in place 0..1 ms after sync(g) while the metadata still says g; stamped",
+        protocol: "rtp",
+        limit_s: 60,
+        nats: NatsNeed::Optional,
+        run: torn_pf::run,
     },
     ScenarioDef {
         id: "sink_stall",
@@ -103,6 +116,26 @@ pub const SCENARIOS: [ScenarioDef; 7] = [
         limit_s: 60,
         nats: NatsNeed::Own,
         run: nats_kill::run,
+    },
+    ScenarioDef {
+        id: "shrink_in_place",
+        short: "shrink",
+        title: "Shrink in place: the producer truncates its segment from 1080p to 360p, ten times",
+        fault: "cvmmap_sim 1920x1080 --reset-every 15 --reset-shrink --reset-sizes 640x360,1920x1080: the same segment is ftruncated right after a 1080p sync (10 shrinks, 10 grows)",
+        protocol: "rtp",
+        limit_s: 60,
+        nats: NatsNeed::Optional,
+        run: shrink::run,
+    },
+    ScenarioDef {
+        id: "keyframe_flood",
+        short: "kflood",
+        title: "Keyframe flood: 100 NATS keyframe requests a second for 5 s",
+        fault: "the harness publishes to cvmmap_streamer.<key>.keyframe 100 times a second for 5 s once frames flow",
+        protocol: "rtp",
+        limit_s: 60,
+        nats: NatsNeed::Required,
+        run: flood::run,
     },
     ScenarioDef {
         id: "latency_guard",
@@ -156,7 +189,7 @@ mod tests {
             err.contains("\"nope\"") && err.contains("torn_read"),
             "{err}"
         );
-        assert_eq!(select(None).unwrap().len(), 7);
+        assert_eq!(select(None).unwrap().len(), 10);
         assert_eq!(pct(Some(1), Some(3)), Some(33.3));
         assert_eq!(pct(Some(1), Some(0)), None);
     }
