@@ -127,6 +127,12 @@ impl Placer {
             // The producer's own units: we cannot force anything.
             return placed;
         }
+        if let Some(sent) = ctx.keyframes.last_keyframe_pts()
+            && stamp.pts_ns >= sent
+        {
+            let ago = (stamp.pts_ns - sent) / self.timeline.interval_ns().max(1);
+            self.keyframes.keyframe_seen(ago);
+        }
         let wanted = keyframe_reason(ctx, reset, stamp.discontinuity);
         let decision = self.keyframes.on_frame(wanted);
         if decision.deferred {

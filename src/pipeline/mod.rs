@@ -124,7 +124,13 @@ pub fn run_with(
         events.clone(),
         stop.clone(),
     )?));
-    let sink = unit_sink(fanout.clone(), body.clone(), &counters, &events);
+    let sink = unit_sink(
+        fanout.clone(),
+        body.clone(),
+        &counters,
+        &events,
+        keyframes.clone(),
+    );
     // The producer's units and ours meet at the passthrough gate.
     let mut passthrough = Passthrough::new(sink, config.encoder.codec, counters.encode.clone());
     let (mut encoder, report) = select::open(
@@ -220,6 +226,7 @@ fn unit_sink(
     body: Option<Arc<BodyStore>>,
     counters: &Counters,
     events: &Events,
+    keyframes: KeyframeRequests,
 ) -> AccessUnitSink {
     let (encode, nats, events) = (
         counters.encode.clone(),
@@ -234,6 +241,7 @@ fn unit_sink(
             None => au,
         };
         if au.keyframe {
+            keyframes.keyframe_sent(au.pts_ns);
             let now = u64::from(au.width) << 32 | u64::from(au.height);
             if size.swap(now, Ordering::Relaxed) != now {
                 events.emit(

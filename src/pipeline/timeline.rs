@@ -45,9 +45,8 @@ impl Default for Timeline {
 }
 
 impl Timeline {
-    /// The frame interval currently assumed for re-basing.
-    #[cfg(test)]
-    fn interval_ns(&self) -> u64 {
+    /// The frame interval currently assumed (learned from the clock).
+    pub fn interval_ns(&self) -> u64 {
         self.interval_ns
     }
 

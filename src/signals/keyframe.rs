@@ -70,6 +70,14 @@ impl KeyframePolicy {
         u64::from(gop / 2).max(1)
     }
 
+    /// A keyframe went out `frames_ago` frames before the next one (the
+    /// GOP's own, seen at the output): it opens a new window like a forced
+    /// one, so a request right after it waits instead of doubling it.
+    pub fn keyframe_seen(&mut self, frames_ago: u64) {
+        let at = self.frames.saturating_sub(frames_ago);
+        self.last_keyframe = self.last_keyframe.max(at);
+    }
+
     /// Decides for the next frame; `wanted` is the strongest reason that
     /// arrived since the previous frame, if any.
     pub fn on_frame(&mut self, wanted: Option<KeyframeReason>) -> Decision {
@@ -118,6 +126,17 @@ mod tests {
             .collect()
     }
 
+    fn run_from(
+        policy: &mut KeyframePolicy,
+        first: u64,
+        asks: impl Fn(u64) -> Option<KeyframeReason>,
+        n: u64,
+    ) -> Vec<u64> {
+        (first..n)
+            .filter(|&i| policy.on_frame(asks(i)).force.is_some())
+            .collect()
+    }
+
     #[test]
     fn a_flood_yields_one_keyframe_per_window() {
         // A request with every frame for 150 frames, GOP 30: forced at
@@ -158,6 +177,18 @@ mod tests {
         p.on_frame(Some(Discontinuity));
         p.on_frame(None);
         assert_eq!(p.on_frame(None).force, Some(Reset));
+    }
+
+    /// A request just after the GOP's own keyframe waits a window too.
+    #[test]
+    fn a_natural_keyframe_opens_a_window() {
+        let mut p = KeyframePolicy::new(15);
+        for _ in 0..30 {
+            p.on_frame(None);
+        }
+        p.keyframe_seen(0); // frame 30 is the GOP's keyframe
+        let forced = run_from(&mut p, 30, |i| (i == 33).then_some(Request), 60);
+        assert_eq!(forced, [45]);
     }
 
     #[test]

@@ -13,18 +13,48 @@ mod keyframe;
 pub use keyframe::{KeyframePolicy, KeyframeReason};
 
 /// Asks the encoder for a keyframe (with parameter sets) at the next frame:
-/// for resets, reconnects and late joiners. Cheap to clone and to call from
-/// any thread.
-#[derive(Debug, Clone, Default)]
-pub struct KeyframeRequests(Arc<AtomicBool>);
+/// for resets, reconnects and late joiners; and remembers when the last
+/// keyframe went out, so the keyframe policy can count natural keyframes
+/// too. Cheap to clone and to call from any thread.
+#[derive(Debug, Clone)]
+pub struct KeyframeRequests(Arc<KeyframeState>);
+
+#[derive(Debug)]
+struct KeyframeState {
+    requested: AtomicBool,
+    /// PTS of the last keyframe handed to the outputs; `u64::MAX`: none.
+    last_pts: AtomicU64,
+}
+
+impl Default for KeyframeRequests {
+    fn default() -> Self {
+        Self(Arc::new(KeyframeState {
+            requested: AtomicBool::new(false),
+            last_pts: AtomicU64::new(u64::MAX),
+        }))
+    }
+}
 
 impl KeyframeRequests {
     pub fn request(&self) {
-        self.0.store(true, Ordering::Relaxed);
+        self.0.requested.store(true, Ordering::Relaxed);
     }
 
     pub(crate) fn take(&self) -> bool {
-        self.0.swap(false, Ordering::Relaxed)
+        self.0.requested.swap(false, Ordering::Relaxed)
+    }
+
+    /// A keyframe (forced or the GOP's own) with this PTS went out.
+    pub(crate) fn keyframe_sent(&self, pts_ns: u64) {
+        self.0.last_pts.store(pts_ns, Ordering::Relaxed);
+    }
+
+    /// The PTS of the last keyframe that went out.
+    pub(crate) fn last_keyframe_pts(&self) -> Option<u64> {
+        match self.0.last_pts.load(Ordering::Relaxed) {
+            u64::MAX => None,
+            pts => Some(pts),
+        }
     }
 }
 

@@ -82,16 +82,27 @@ struct Setup {
 impl Setup {
     /// One read, bounded by what is left of the setup deadline.
     fn read(&mut self) -> Result<usize, SessionError> {
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(SessionError::Io(std::io::Error::new(
+        let past = || {
+            SessionError::Io(std::io::Error::new(
                 ErrorKind::TimedOut,
                 "the server did not complete the setup within its deadline",
-            )));
+            ))
+        };
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(past());
         }
         self.stream
             .set_read_timeout(Some(left.min(SETUP_TIMEOUT)))?;
-        Ok(self.stream.read(&mut self.buf)?)
+        match self.stream.read(&mut self.buf) {
+            Err(e)
+                if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
+                    && Instant::now() >= self.deadline =>
+            {
+                Err(past())
+            }
+            other => Ok(other?),
+        }
     }
 
     fn send(&mut self, csid: u32, msg: &Message) -> Result<(), SessionError> {

@@ -29,7 +29,8 @@ const FLOOD_GOPS: u64 = 5;
 /// through one window (arrival jitter allowed for).
 const MIN_SPACING_MS: f64 = GOP_MS as f64 / 4.0;
 
-/// Instants inside `[from, to]`, and the smallest gap between them in ms.
+/// Instants inside `[from, to]`, and the smallest gap between them in ms
+/// (also used by `sink_stall` for the RTP keyframes over the stall).
 pub fn within(times: &[u64], from: u64, to: u64) -> (u64, Option<f64>) {
     let inside: Vec<u64> = times
         .iter()

@@ -4,20 +4,27 @@
 //! counted, and after the stall the stream must resume at a keyframe within
 //! one GOP (the stub's resume point: the first frame after the backlog
 //! whose DTS jumps past the dropped units).
+//!
+//! The streamer also sends RTP to the strict receiver: the stall of one
+//! output must not reach the other. The RTP receiver must see no keyframe
+//! storm (at most the GOP's own keyframes plus the two forced ones over the
+//! stall, none closer than a quarter GOP) and lose nothing.
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use super::flood::within;
 use super::torn::fmt;
 use super::{
-    RTMP_NO_LATENCY, overran, read, sim_peer, sim_side, streamer_side, stub_peer, verdict,
+    RTMP_NO_LATENCY, overran, pct, read, receiver_side, sim_peer, sim_side, streamer_side,
+    stub_peer, verdict,
 };
 use crate::acceptance::judge::{Checks, at, u};
 use crate::events::SINK_STALL_BEGAN;
 use crate::evidence::write_json;
 use crate::faults::ctx::{Ctx, FPS, GOP, GOP_MS, SIM_JSON, STUB_JSON};
-use crate::faults::judge::{above, at_most, below, check, ms_between, round1};
+use crate::faults::judge::{above, at_least, at_most, below, check, ms_between, round1};
 use crate::faults::model::FaultResult;
 use crate::faults::rss::{RssSample, RssSampler};
 use crate::runner::Ended;
@@ -86,9 +93,13 @@ pub fn run(ctx: &Ctx, res: &mut FaultResult, procs: &mut Vec<Proc>) -> Result<St
         ],
         procs,
     )?;
+    ctx.phase("starting receiver");
+    let rtp_port = ctx.receiver(FRAMES * 9 / 10, FRAMES * 1000 / FPS + 30_000, procs)?;
     ctx.phase("starting streamer");
     let url = format!("rtmp://127.0.0.1:{port}/live/flt_stall");
-    let st = ctx.streamer(nats, vec!["--rtmp".into(), "--rtmp-url".into(), url], procs)?;
+    let mut output = ctx.rtp_output(rtp_port);
+    output.extend(["--rtmp".into(), "--rtmp-url".into(), url]);
+    let st = ctx.streamer(nats, output, procs)?;
     let sampler = RssSampler::start(procs[st].pid(), Duration::from_millis(100));
     ctx.phase("streaming, the stub stalls");
     procs.push(ctx.sim("sim", SIM_JSON, nats, &["--frames", &FRAMES.to_string()])?);
@@ -97,13 +108,15 @@ pub fn run(ctx: &Ctx, res: &mut FaultResult, procs: &mut Vec<Proc>) -> Result<St
     let late = waited?;
     ctx.phase("judging");
     let _ = write_json(&ctx.path("streamer.rss.json"), &samples);
-    let [stub, st, sim] = procs.as_mut_slice() else {
-        unreachable!("three processes")
+    let [stub, rx, st, sim] = procs.as_mut_slice() else {
+        unreachable!("four processes")
     };
     let mut checks = Checks::default();
     sim_side(ctx, res, &mut checks, sim, FRAMES, false);
     let stj = streamer_side(ctx, res, &mut checks, st);
     let s = stj.as_ref();
+    let rxj = receiver_side(ctx, res, &mut checks, rx);
+    let rxr = rxj.as_ref();
     let stubj = read(ctx, STUB_JSON);
     let r = stubj.as_ref();
     res.counts.video_frames_received = u(r, "video_frames");
@@ -174,6 +187,35 @@ pub fn run(ctx: &Ctx, res: &mut FaultResult, procs: &mut Vec<Proc>) -> Result<St
         u(s, "stats.keyframes_forced"),
         2,
     );
+    // RTP through the stall: keyframes from the stall's start to one GOP
+    // after its end.
+    let arrivals: Vec<u64> = at(rxr, "keyframe_arrivals_unix_ns")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_u64).collect())
+        .unwrap_or_default();
+    let window = started.zip(ended).map(|(a, b)| (a, b + GOP_MS * 1_000_000));
+    let (rtp_keyframes, rtp_min_gap) = window.map_or((0, None), |(a, b)| within(&arrivals, a, b));
+    let window_gops = (STALL_MS + GOP_MS) / GOP_MS;
+    let rtp_bound = window_gops + 1 + 2;
+    at_most(
+        &mut checks,
+        "RTP keyframes over the stall (the GOP's own + 2 forced)",
+        window.map(|_| rtp_keyframes),
+        rtp_bound,
+    );
+    at_least(
+        &mut checks,
+        "RTP keyframe spacing over the stall, ms (a quarter GOP)",
+        rtp_min_gap,
+        GOP_MS as f64 / 4.0,
+    );
+    let rtp_pct = pct(u(rxr, "access_units_complete"), u(s, "stats.access_units"));
+    at_least(
+        &mut checks,
+        "RTP unaffected: % of units sent received",
+        rtp_pct,
+        95.0,
+    );
     overran(&mut checks, late);
     res.latency_note = Some(RTMP_NO_LATENCY.into());
     let m = mem.clone();
@@ -204,6 +246,10 @@ pub fn run(ctx: &Ctx, res: &mut FaultResult, procs: &mut Vec<Proc>) -> Result<St
         "resume_dts_gap_ms": at(a, "resume_dts_gap_ms").and_then(Value::as_u64),
         "frames_after_resume": at(a, "frames_after_resume").and_then(Value::as_u64),
         "video_frames_received": res.counts.video_frames_received,
+        "rtp_keyframes_over_stall": rtp_keyframes,
+        "rtp_keyframes_bound": rtp_bound,
+        "rtp_keyframe_min_gap_ms": rtp_min_gap,
+        "rtp_received_pct": rtp_pct,
     });
     sim_peer(res, "paced 30 fps");
     stub_peer(
