@@ -88,7 +88,13 @@ fn row(codec: &str, mode: Option<&str>, stub_mode: &str) {
     let s = Scratch::new("e2e_rtmp_row");
     let n = names("rm");
     let port = free_tcp_port();
-    let mut st_rx = stub(&s, "stub", stub_mode, port, &["--video-threshold", "285"]);
+    let mut st_rx = stub(
+        &s,
+        "stub",
+        stub_mode,
+        port,
+        &["--video-threshold", "285", "--until-unpublish"],
+    );
     let mut st = rtmp_streamer(&s, &n, codec, mode, port, &["--queue-size", "4"]);
     let mut sm = sim(
         &s,
@@ -106,6 +112,18 @@ fn row(codec: &str, mode: Option<&str>, stub_mode: &str) {
     assert_eq!(r["metadata_ok"], true, "{r}");
     assert_eq!(r["first_frame_keyframe"], true, "{r}");
     assert_eq!(r["timestamp_regressions"], 0, "{r}");
+    // Issue 13, defect 10: a clean stop ends the publication (FCUnpublish,
+    // deleteStream) instead of leaving the server to time out.
+    let commands: Vec<&str> = r["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c.as_str())
+        .collect();
+    assert!(
+        commands.contains(&"FCUnpublish") && commands.contains(&"deleteStream"),
+        "{commands:?}"
+    );
 }
 
 #[test]
@@ -427,4 +445,146 @@ fn e2e_stalled_rtmp_sink_does_not_degrade_rtp() {
         "{began:?}"
     );
     assert!(!common::events(&events, "sink_stall_ended").is_empty());
+}
+
+/// A streamer publishing 720p at 8 Mbit/s to a stub that stops reading
+/// after 1.5 s for a minute; returns once the RTMP sink's queue is full
+/// (its `sink_stall_began` event): its thread is blocked on the socket.
+fn streamer_stuck_on_a_stalled_server(s: &Scratch, n: &Names) -> (Proc, Proc, Proc) {
+    let port = free_tcp_port();
+    let rx = stub(
+        s,
+        "stub",
+        "h264",
+        port,
+        &[
+            "--video-threshold",
+            "100000",
+            "--stall-after-ms",
+            "1500",
+            "--stall-ms",
+            "60000",
+        ],
+    );
+    let st = rtmp_streamer(s, n, "h264", None, port, &["--bitrate-kbps", "8000"]);
+    let sm = sim(
+        s,
+        n,
+        &[
+            "--frames", "1800", "--fps", "30", "--width", "1280", "--height", "720",
+        ],
+    );
+    let events = s.path("streamer.events.jsonl");
+    assert!(
+        common::wait_for_event(&events, "sink_stall_began", Duration::from_secs(30)),
+        "{}",
+        st.output()
+    );
+    (rx, st, sm)
+}
+
+/// Issue 13, defect 10: a slow RTMP peer held the exit for 20 s per queued
+/// unit (the write timeout). A stop now ends within the 3 s shutdown
+/// deadline: the stuck sink is aborted (its socket closed).
+#[test]
+fn e2e_rtmp_a_stop_during_a_stall_ends_within_the_shutdown_deadline() {
+    let s = Scratch::new("e2e_rtmp_stop_stall");
+    let n = names("ss");
+    let (mut rx, mut st, mut sm) = streamer_stuck_on_a_stalled_server(&s, &n);
+    let t = std::time::Instant::now();
+    st.signal(libc::SIGINT);
+    let code = st.wait_code(Duration::from_secs(30));
+    let took = t.elapsed();
+    sm.signal(libc::SIGINT);
+    rx.signal(libc::SIGKILL);
+    let _ = (sm.wait_code(T), rx.wait(T));
+    assert_eq!(code, 0, "{}", st.output());
+    // 3 s deadline, plus ingest and encoder draining on a loaded host.
+    assert!(took < Duration::from_secs(7), "the stop took {took:?}");
+    assert!(
+        st.output().contains("shutdown deadline"),
+        "the sink was not aborted: {}",
+        st.output()
+    );
+}
+
+/// Issue 13, defect 10: one signal only. A second SIGINT during the clean
+/// stop exits at once with 130.
+#[test]
+fn e2e_a_second_signal_exits_at_once() {
+    let s = Scratch::new("e2e_second_signal");
+    let n = names("s2");
+    let (mut rx, mut st, mut sm) = streamer_stuck_on_a_stalled_server(&s, &n);
+    st.signal(libc::SIGINT);
+    // The first signal is being handled (the stop has begun: its
+    // ingest ended) before the second one comes.
+    let events = s.path("streamer.events.jsonl");
+    assert!(
+        common::wait_for_event(&events, "ingest_ended", Duration::from_secs(10)),
+        "{}",
+        st.output()
+    );
+    let t = std::time::Instant::now();
+    st.signal(libc::SIGINT);
+    let code = st.wait_code(Duration::from_secs(30));
+    let took = t.elapsed();
+    sm.signal(libc::SIGINT);
+    rx.signal(libc::SIGKILL);
+    let _ = (sm.wait_code(T), rx.wait(T));
+    assert_eq!(code, 130, "{}", st.output());
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+}
+
+/// Issue 13, defect 9: the stream key was printed in logs and could only
+/// be given on the command line (visible in `ps`). CVMMAP_RTMP_URL holds
+/// it now, and nothing the streamer writes shows it.
+#[test]
+fn e2e_rtmp_url_from_the_environment_never_shows_the_key() {
+    let s = Scratch::new("e2e_rtmp_env_url");
+    let n = names("ek");
+    let port = free_tcp_port();
+    let key = "s3cr3t-key-4242";
+    let mut rx = stub(&s, "stub", "h264", port, &["--video-threshold", "30"]);
+    let url = format!("rtmp://127.0.0.1:{port}/live/{key}");
+    let summary = s.path("summary.json");
+    let events = s.path("streamer.events.jsonl");
+    let mut st = Proc::spawn_env(
+        &bin("cvmmap_streamer"),
+        &[
+            "--codec",
+            "h264",
+            "--shm-name",
+            &n.shm,
+            "--zmq-endpoint",
+            &n.ipc,
+            "--rtmp",
+            "--summary-json",
+            summary.to_str().unwrap(),
+            "--events",
+            events.to_str().unwrap(),
+            "--ingest-idle-timeout-ms",
+            "2000",
+        ],
+        &[("CVMMAP_RTMP_URL", &url), ("RUST_LOG", "debug")],
+        s.path("streamer.log"),
+    );
+    assert!(
+        common::wait_for_event(&events, "ingest_started", Duration::from_secs(20)),
+        "{}",
+        st.output()
+    );
+    let mut sm = sim(&s, &n, &["--frames", "60", "--fps", "30"]);
+    assert_exit(&mut rx, T, 0);
+    assert_exit(&mut sm, T, 0);
+    assert_exit(&mut st, T, 0);
+    assert_eq!(
+        json(&s, "stub")["stream_name"],
+        key,
+        "published under the key"
+    );
+    for file in ["streamer.log", "summary.json", "streamer.events.jsonl"] {
+        let text = std::fs::read_to_string(s.path(file)).unwrap();
+        assert!(!text.contains(key), "{file} shows the stream key:\n{text}");
+    }
+    assert!(st.output().contains("live/***"), "{}", st.output());
 }

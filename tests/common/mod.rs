@@ -80,9 +80,15 @@ pub struct Proc {
 
 impl Proc {
     pub fn spawn(program: &Path, args: &[&str], log: PathBuf) -> Proc {
+        Self::spawn_env(program, args, &[], log)
+    }
+
+    /// [`Proc::spawn`] with extra environment variables.
+    pub fn spawn_env(program: &Path, args: &[&str], env: &[(&str, &str)], log: PathBuf) -> Proc {
         let out = File::create(&log).unwrap();
         let child = Command::new(program)
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
             .stderr(out)

@@ -90,6 +90,11 @@ pub struct StubArgs {
     /// A publisher that dropped nothing never resumes by this rule.
     #[arg(long, value_name = "N", requires = "stall_after_ms")]
     pub after_stall_threshold: Option<u64>,
+    /// Pass only once the publisher also ended its publication with
+    /// `deleteStream` (RTMP 1.0 §7.2.2.3) after the thresholds were met;
+    /// a publisher that just disconnects fails.
+    #[arg(long)]
+    pub until_unpublish: bool,
 }
 
 #[cfg(test)]

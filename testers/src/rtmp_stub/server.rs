@@ -137,6 +137,8 @@ pub struct Server {
     pub stall: Option<(Duration, Duration)>,
     /// `--after-stall-threshold`.
     pub after_stall_threshold: Option<u64>,
+    /// `--until-unpublish`.
+    pub until_unpublish: bool,
     /// When the stall ended.
     stall_end: Option<Instant>,
     /// When the stub started serving (time origin of the report's `_ms`).
@@ -163,6 +165,7 @@ impl Server {
                 )
             }),
             after_stall_threshold: args.after_stall_threshold,
+            until_unpublish: args.until_unpublish,
             stall_end: None,
             started: Instant::now(),
             report: Report {
@@ -207,9 +210,9 @@ impl Server {
         (code, why)
     }
 
-    /// Whether the thresholds are met: `--video-threshold` frames, and
-    /// with `--after-stall-threshold` that many after the stream resumed
-    /// from the stall.
+    /// Whether the thresholds are met: `--video-threshold` frames, with
+    /// `--after-stall-threshold` that many after the stream resumed from
+    /// the stall, and with `--until-unpublish` a `deleteStream` seen.
     fn threshold_met(&self) -> bool {
         let after = self
             .report
@@ -218,6 +221,7 @@ impl Server {
             .map_or(0, |a| a.frames_after_resume);
         self.report.video_frames >= self.threshold
             && self.after_stall_threshold.is_none_or(|n| after >= n)
+            && (!self.until_unpublish || self.report.commands.iter().any(|c| c == "deleteStream"))
     }
 
     fn not_met(&self, why: &str) -> (i32, String) {
