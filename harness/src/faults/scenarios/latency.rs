@@ -1,6 +1,7 @@
 //! latency_guard: 640x360 H.264 over RTP with the streamer's defaults
 //! (latest-frame queue); the capture-to-receiver latency p99, from the
-//! receiver's RTCP-based measurement, must stay below 50 ms.
+//! receiver's RTCP-based measurement, must stay below twice the p99 measured
+//! on a quiet 2-core host (20.1-24 ms, debug and release builds alike).
 
 use serde_json::{Value, json};
 
@@ -14,7 +15,8 @@ use crate::runner::Ended;
 use crate::supervisor::Proc;
 
 const FRAMES: u64 = 240;
-const P99_LIMIT_MS: f64 = 50.0;
+/// 2 x the measured p99 (about 22 ms).
+const P99_LIMIT_MS: f64 = 45.0;
 const MIN_SAMPLES: u64 = 100;
 
 pub fn run(ctx: &Ctx, res: &mut FaultResult, procs: &mut Vec<Proc>) -> Result<String, Ended> {

@@ -1,7 +1,7 @@
 //! nats_server_killed: the simulator and the streamer are connected to a
 //! nats-server of the scenario's own, which is killed with SIGKILL
 //! mid-stream. The stream must be unaffected: the receiver gets >= 95% of
-//! the published frames and no arrival gap exceeds 1 s.
+//! the published frames and no arrival gap exceeds three frame intervals.
 
 use std::time::Duration;
 
@@ -19,7 +19,9 @@ use crate::runner::Ended;
 use crate::supervisor::Proc;
 
 const FRAMES: u64 = 240;
-const MAX_GAP_MS: f64 = 1000.0;
+/// Three frame intervals at 30 fps: the loss of NATS must not show in the
+/// stream at all (measured 38-41 ms, one frame's jitter, on a 2-core host).
+const MAX_GAP_MS: f64 = 100.0;
 
 pub fn run(ctx: &Ctx, res: &mut FaultResult, procs: &mut Vec<Proc>) -> Result<String, Ended> {
     ctx.phase("starting nats-server");
