@@ -143,8 +143,8 @@ pub struct Cli {
     pub gop: u32,
     /// Fewest frames between two forced keyframes, whoever asks (producer
     /// resets, NATS `keyframe`, sinks resuming, RTMP reconnects); requests
-    /// inside the window wait and are answered once [default: half the GOP;
-    /// 0: no limit].
+    /// inside the window wait and are answered once [default: half the GOP,
+    /// at most 30; 0: no limit].
     #[arg(long, value_name = "FRAMES", value_parser = clap::value_parser!(u32).range(0..=1000))]
     pub keyframe_min_spacing: Option<u32>,
     /// B-frames between references (0 = lowest latency).

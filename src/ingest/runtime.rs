@@ -15,7 +15,7 @@ use tracing::{debug, info, warn};
 
 use super::shm::{Identity, Segment, shm_path};
 use super::snapshot::{self, FrameId, SharedRegion, Snapshot};
-use super::sync::{Received, SyncListener};
+use super::sync::SyncListener;
 use super::{Frame, IngestError, LatestQueue};
 use crate::contract::EncodedCodec;
 use crate::telemetry::{Events, IngestCounters, add, incr};
@@ -167,8 +167,6 @@ struct Ingest<'a> {
     ingested: u64,
     /// The last metadata complaint logged (each is logged once per change).
     last_invalid: Option<String>,
-    /// Syncs received right after a copy, for the next poll.
-    pending: Option<Received>,
 }
 
 /// Runs until `stop`, `max_frames`, or the idle timeout. Pushes every coherent
@@ -207,7 +205,6 @@ pub fn run_ingest(
         last_activity: Instant::now(),
         ingested: 0,
         last_invalid: None,
-        pending: None,
     };
     loop {
         if stop.load(Ordering::Relaxed) {
@@ -232,10 +229,7 @@ impl Ingest<'_> {
             );
             return Ok(Some(IngestEnd::IdleTimeout));
         }
-        let received = match self.pending.take() {
-            Some(r) => r,
-            None => listener.wait(self.cfg.poll_interval)?,
-        };
+        let received = listener.wait(self.cfg.poll_interval)?;
         add(&self.stats.syncs_received, received.accepted);
         add(&self.stats.syncs_skipped, received.skipped);
         self.att.refresh(self.stats, self.events, self.force_check);
@@ -289,30 +283,6 @@ impl Ingest<'_> {
             Snapshot::Unchanged => {
                 self.on_unchanged(received.latest.map(|s| (s.frame_count, s.timestamp_ns)));
                 None
-            }
-            Snapshot::Frame(frame) if announced.is_some() => {
-                // The contract's producer writes the next payload in place
-                // before its metadata (no seqlock upstream): a copy that
-                // overlapped that write still shows the old counter. A sync
-                // for a newer frame that arrived during the copy means the
-                // producer was writing it: drop this copy, take that one.
-                let after = listener.wait(Duration::ZERO)?;
-                let newer = after
-                    .latest
-                    .as_ref()
-                    .is_some_and(|s| s.frame_count != frame.frame_count);
-                if after.latest.is_some() || after.skipped > 0 {
-                    self.pending = Some(after);
-                }
-                if newer {
-                    incr(&self.stats.frames_superseded);
-                    debug!(
-                        frame = frame.frame_count,
-                        "a newer frame was announced during the copy: dropped"
-                    );
-                    return Ok(None);
-                }
-                self.on_frame(frame)
             }
             Snapshot::Frame(frame) => self.on_frame(frame),
             Snapshot::Torn { before, after } => {

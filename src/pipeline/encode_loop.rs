@@ -9,7 +9,7 @@ use tracing::{info, warn};
 
 use super::cadence::Cadence;
 use super::passthrough::Passthrough;
-use super::reset::ResetTracker;
+use super::reset::{Reset, ResetTracker};
 use super::timeline::Timeline;
 use crate::encode::{EncodeError, EncodeInput, VideoEncoder};
 use crate::ingest::{Frame, LatestQueue, Pop};
@@ -99,16 +99,19 @@ impl Placer {
         let reset = self
             .resets
             .on_frame(frame.frame_count, ctx.producer.take_reset());
-        if reset {
+        if let Some(kind) = reset {
             incr(&ctx.counters.encode.resets_applied);
             // A new timeline: the next output follows the last one by one
             // frame interval, wherever the producer's new clock starts.
             self.timeline.restart();
             info!(
                 frame = frame.frame_count,
+                ?kind,
                 "producer reset: new timeline, keyframe with parameter sets"
             );
         }
+        let reset_kind = reset;
+        let reset = reset.is_some();
         let stamp = self.timeline.map(frame.capture_ts_ns);
         if stamp.discontinuity && !reset {
             warn!(
@@ -134,7 +137,12 @@ impl Placer {
             self.keyframes.keyframe_seen(ago);
         }
         let wanted = keyframe_reason(ctx, reset, stamp.discontinuity);
-        let decision = self.keyframes.on_frame(wanted);
+        let decision = if reset_kind == Some(Reset::Counter) {
+            // The producer restarted itself: a keyframe now (see the policy).
+            self.keyframes.force_now(KeyframeReason::Reset)
+        } else {
+            self.keyframes.on_frame(wanted)
+        };
         if decision.deferred {
             incr(&ctx.counters.encode.keyframes_deferred);
         }

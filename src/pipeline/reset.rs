@@ -13,38 +13,54 @@ pub(crate) struct ResetTracker {
 /// A STREAM_RESET within this many frames of a counter reset is the same reset.
 const SAME_RESET_FRAMES: u64 = 3;
 
+/// How a reset showed itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reset {
+    /// The frame counter in shared memory went backwards: the producer
+    /// itself restarted (local, trusted).
+    Counter,
+    /// A STREAM_RESET status event over NATS (anyone allowed on the
+    /// subject can send one).
+    Event,
+}
+
 impl ResetTracker {
-    pub(crate) fn on_frame(&mut self, frame_count: u32, stream_reset_event: bool) -> bool {
+    pub(crate) fn on_frame(&mut self, frame_count: u32, stream_reset_event: bool) -> Option<Reset> {
         self.frames += 1;
         if self.last_count.is_some_and(|l| frame_count < l) {
             self.last_counter_reset = Some(self.frames);
             self.last_count = Some(frame_count);
-            return true;
+            return Some(Reset::Counter);
         }
         self.last_count = Some(frame_count);
-        stream_reset_event
+        (stream_reset_event
             && self
                 .last_counter_reset
-                .is_none_or(|at| self.frames - at > SAME_RESET_FRAMES)
+                .is_none_or(|at| self.frames - at > SAME_RESET_FRAMES))
+        .then_some(Reset::Event)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::ResetTracker;
+    use super::{Reset, ResetTracker};
 
     #[test]
     fn counter_and_event_for_one_reset_force_one_keyframe() {
         let mut t = ResetTracker::default();
-        assert!(!t.on_frame(10, false));
-        assert!(t.on_frame(0, false));
-        assert!(!t.on_frame(1, true), "event right after the counter reset");
+        assert_eq!(t.on_frame(10, false), None);
+        assert_eq!(t.on_frame(0, false), Some(Reset::Counter));
+        assert_eq!(
+            t.on_frame(1, true),
+            None,
+            "event right after the counter reset"
+        );
         // Counter and event on the same frame.
-        assert!(t.on_frame(0, true));
+        assert_eq!(t.on_frame(0, true), Some(Reset::Counter));
         // An event alone, far from any counter reset.
         for c in 1..10 {
-            assert!(!t.on_frame(c, false));
+            assert_eq!(t.on_frame(c, false), None);
         }
-        assert!(t.on_frame(10, true));
+        assert_eq!(t.on_frame(10, true), Some(Reset::Event));
     }
 }

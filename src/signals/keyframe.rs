@@ -7,7 +7,14 @@
 //! reconnect) gets at most one forced keyframe per `min_spacing` frames.
 //! A request inside that window is not lost: it is coalesced into one
 //! pending keyframe, forced as soon as the window ends, and counted as
-//! deferred. Pure frame counting: no clocks, so it is tested exactly.
+//! deferred. One source bypasses the window: the producer restarting
+//! itself (its frame counter in shared memory going backwards), which only
+//! the local producer can cause and after which a receiver that joined the
+//! new timeline needs a keyframe at once. Pure frame counting: no clocks, so
+//! it is tested exactly.
+
+/// The default spacing's ceiling, in frames (a second at 30 fps).
+pub const MAX_DEFAULT_SPACING: u64 = 30;
 
 /// Why a keyframe is forced. Ordered by priority: when several reasons are
 /// pending, the pending keyframe reports the strongest.
@@ -65,9 +72,11 @@ impl KeyframePolicy {
         }
     }
 
-    /// The default spacing: half a GOP (at least one frame).
+    /// The default spacing: half a GOP (at least one frame), at most
+    /// [`MAX_DEFAULT_SPACING`] frames: a long GOP (a recording at GOP 1000)
+    /// must not make a viewer wait half a minute for the keyframe of a reset.
     pub fn half_gop(gop: u32) -> u64 {
-        u64::from(gop / 2).max(1)
+        u64::from(gop / 2).clamp(1, MAX_DEFAULT_SPACING)
     }
 
     /// A keyframe went out `frames_ago` frames before the next one (the
@@ -76,6 +85,19 @@ impl KeyframePolicy {
     pub fn keyframe_seen(&mut self, frames_ago: u64) {
         let at = self.frames.saturating_sub(frames_ago);
         self.last_keyframe = self.last_keyframe.max(at);
+    }
+
+    /// The next frame is a keyframe whatever the window says (a producer
+    /// restart); it answers anything pending and opens a new window.
+    pub fn force_now(&mut self, reason: KeyframeReason) -> Decision {
+        let index = self.frames;
+        self.frames += 1;
+        self.pending = None;
+        self.last_keyframe = index;
+        Decision {
+            force: Some(reason),
+            deferred: false,
+        }
     }
 
     /// Decides for the next frame; `wanted` is the strongest reason that
@@ -189,6 +211,16 @@ mod tests {
         p.keyframe_seen(0); // frame 30 is the GOP's keyframe
         let forced = run_from(&mut p, 30, |i| (i == 33).then_some(Request), 60);
         assert_eq!(forced, [45]);
+    }
+
+    #[test]
+    fn a_producer_restart_is_forced_at_once_and_opens_a_window() {
+        let mut p = KeyframePolicy::new(15);
+        p.on_frame(None);
+        p.on_frame(Some(Request));
+        assert_eq!(p.force_now(Reset).force, Some(Reset), "frame 2");
+        let forced = run_from(&mut p, 3, |_| Some(Request), 20);
+        assert_eq!(forced, [17], "the pending request was answered by it");
     }
 
     #[test]

@@ -46,9 +46,6 @@ counter_group! {
         frames_ingested,
         /// Frames rejected because counter or timestamp changed during the copy.
         frames_torn,
-        /// Copies dropped because a newer frame was announced while they ran
-        /// (the producer may have been rewriting the payload in place).
-        frames_superseded,
         /// Copies dropped because samples of the payload read again after
         /// the copy differed (an in-place rewrite before the metadata).
         frames_rewritten,
