@@ -14,6 +14,9 @@ mod enabled {
     };
     use crate::telemetry::EncodeCounters;
 
+    /// An encoder and the element name it reports.
+    pub(crate) type NamedEncoder = (Box<dyn VideoEncoder>, &'static str);
+
     /// How the stand-in misbehaves (hidden flag `--test-hw-encoder`).
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub enum HardwareStandIn {
@@ -44,7 +47,7 @@ mod enabled {
             sink: AccessUnitSink,
             stats: Arc<EncodeCounters>,
             wedge: impl FnOnce(GstEncoder) -> GstEncoder,
-        ) -> Option<Result<(Box<dyn VideoEncoder>, &'static str), String>> {
+        ) -> Option<Result<NamedEncoder, String>> {
             self.hardware.map(|kind| {
                 let enc: Box<dyn VideoEncoder> = match kind {
                     HardwareStandIn::Wedge => {
@@ -107,7 +110,11 @@ impl TestHooks {
         _sink: crate::encode::AccessUnitSink,
         _stats: std::sync::Arc<crate::telemetry::EncodeCounters>,
         _wedge: impl FnOnce(crate::encode::gst::GstEncoder) -> crate::encode::gst::GstEncoder,
-    ) -> Option<Result<(Box<dyn crate::encode::VideoEncoder>, &'static str), String>> {
+    ) -> Option<Result<NamedEncoder, String>> {
         None
     }
 }
+
+/// An encoder and the element name it reports.
+#[cfg(not(any(test, feature = "test-hooks")))]
+pub(crate) type NamedEncoder = (Box<dyn crate::encode::VideoEncoder>, &'static str);

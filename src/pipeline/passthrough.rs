@@ -133,7 +133,7 @@ impl Passthrough {
                 "passthrough: a unit was lost; waiting for the next keyframe"
             );
         }
-        if !(started && contiguous) && !unit.keyframe {
+        if !(unit.keyframe || started && contiguous) {
             if started {
                 *active = Active::Producer { started: false };
             }
