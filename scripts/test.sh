@@ -25,3 +25,14 @@ else
   echo "test: no Docker engine (or CVMMAP_SKIP_CONTAINERS=1): container tests are reported as skipped"
 fi
 cargo nextest run --workspace --locked --profile ci "${RUN_IGNORED[@]}"
+
+# Every parser of outside bytes, fuzzed briefly (cargo-fuzz, nightly) so a
+# regression shows: 20 s per target on a copy of the committed corpora,
+# one JSON line of figures per target; a crash fails the run.
+if [ "${CVMMAP_SKIP_FUZZ:-0}" != 1 ]; then
+  t0=$(date +%s)
+  bash scripts/fuzz.sh "${CVMMAP_FUZZ_SECONDS:-20}"
+  echo "test: fuzzing took $(( $(date +%s) - t0 )) s"
+else
+  echo "test: CVMMAP_SKIP_FUZZ=1: fuzzing skipped"
+fi
