@@ -21,8 +21,10 @@
 #   FUZZ_JOBS_DIR     where run directories and logs go (default: a temp dir)
 #   FUZZ_ARTIFACTS    where crash artifacts are copied (default:
 #                     fuzz/artifacts/<target>/)
-#   CARGO_TARGET_DIR  build directory (default:
-#                     ${XDG_CACHE_HOME:-~/.cache}/cvmmap-fuzz/target)
+#   FUZZ_TARGET_DIR   build directory (default:
+#                     ${XDG_CACHE_HOME:-~/.cache}/cvmmap-fuzz/target); an
+#                     inherited CARGO_TARGET_DIR (the stable build's, from
+#                     scripts/test.sh) is deliberately not used
 #
 # Nightly only: the product builds on stable; libFuzzer's instrumentation
 # needs `cargo +nightly`.
@@ -37,7 +39,7 @@ case "$SECONDS_PER_TARGET" in
     ;;
 esac
 SANITIZER="${FUZZ_SANITIZER:-none}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/cvmmap-fuzz/target}"
+export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/cvmmap-fuzz/target}"
 TRIPLE=x86_64-unknown-linux-gnu
 
 if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
