@@ -9,6 +9,7 @@ PACKAGES=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
   nats-server ffmpeg
+  g++
 )
 
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -3,8 +3,10 @@
 //! The encoder's rate control budgets bits per frame from the caps'
 //! framerate: a 60 fps camera announced as 30 fps gets about twice the
 //! requested bitrate. A producer that states its rate (v2.1) is believed;
-//! otherwise the rate is the median of the recent capture steps, which
-//! ignores the odd long step of a frame dropped by the latest-frame queue.
+//! otherwise the rate is the median of the recent capture steps per
+//! producer frame: a step over frames the latest-frame queue dropped is
+//! divided by the frames the counter advanced, so drops under load never
+//! look like a slower camera (a false rate change would cost a keyframe).
 
 /// Steps kept for the median.
 const WINDOW: usize = 15;
@@ -15,17 +17,19 @@ const MIN_STEPS: usize = 8;
 pub(crate) struct Cadence {
     steps: Vec<u64>,
     next: usize,
-    last_capture: Option<u64>,
+    last: Option<(u64, u32)>,
 }
 
 impl Cadence {
-    /// Records a frame's capture time; `new_segment` (reset, clock jump)
-    /// breaks the chain so the jump is not taken for a step.
-    pub(crate) fn observe(&mut self, capture_ns: u64, new_segment: bool) {
-        if let Some(last) = self.last_capture
+    /// Records a frame's capture time and counter; `new_segment` (reset,
+    /// clock jump) breaks the chain so the jump is not taken for a step.
+    pub(crate) fn observe(&mut self, capture_ns: u64, frame_count: u32, new_segment: bool) {
+        if let Some((last, last_count)) = self.last
             && !new_segment
+            && frame_count > last_count
+            && capture_ns > last
         {
-            let step = capture_ns.wrapping_sub(last);
+            let step = (capture_ns - last) / u64::from(frame_count - last_count);
             // Sane steps only: 1000 fps .. 1 fps.
             if (1_000_000..=1_000_000_000).contains(&step) {
                 if self.steps.len() < WINDOW {
@@ -36,7 +40,7 @@ impl Cadence {
                 self.next = (self.next + 1) % WINDOW;
             }
         }
-        self.last_capture = Some(capture_ns);
+        self.last = Some((capture_ns, frame_count));
     }
 
     /// The measured rate as (num, den) with den 1000 (milli-fps), once
@@ -57,33 +61,38 @@ impl Cadence {
 mod tests {
     use super::*;
 
-    fn feed(c: &mut Cadence, steps: &[u64]) {
-        let mut t = 1_000_000_000;
-        c.observe(t, false);
-        for s in steps {
-            t += s;
-            c.observe(t, false);
+    /// Feeds frames `counts` at `interval` ns per producer frame.
+    fn feed(c: &mut Cadence, counts: impl IntoIterator<Item = u32>, interval: u64) {
+        for n in counts {
+            c.observe(1_000_000_000 + u64::from(n) * interval, n, false);
         }
     }
 
     #[test]
-    fn sixty_fps_is_measured_and_a_dropped_frame_does_not_move_it() {
+    fn sixty_fps_is_measured() {
         let mut c = Cadence::default();
-        feed(&mut c, &[16_666_667; 5]);
+        feed(&mut c, 0..6, 16_666_667);
         assert_eq!(c.rate(), None, "too few steps yet");
-        feed(
-            &mut c,
-            &[16_666_667, 33_333_333, 16_666_667, 16_666_667, 16_000_000],
-        );
+        feed(&mut c, 6..12, 16_666_667);
         assert_eq!(c.rate(), Some((60_000, 1000)));
+    }
+
+    /// Under load the latest-frame queue drops most frames: the steps
+    /// between the frames that remain are per producer frame, so 30 fps
+    /// stays 30 fps (a false change would cost a keyframe).
+    #[test]
+    fn dropped_frames_do_not_look_like_a_slower_camera() {
+        let mut c = Cadence::default();
+        feed(&mut c, (0..60).step_by(3), 33_333_333);
+        assert_eq!(c.rate(), Some((30_000, 1000)));
     }
 
     #[test]
     fn a_new_segment_is_not_a_step() {
         let mut c = Cadence::default();
-        feed(&mut c, &[40_000_000; 9]);
-        c.observe(99_000_000_000, true);
-        c.observe(99_040_000_000, false);
+        feed(&mut c, 0..10, 40_000_000);
+        c.observe(99_000_000_000, 0, true);
+        c.observe(99_040_000_000, 1, false);
         assert_eq!(c.rate(), Some((25_000, 1000)));
     }
 }

@@ -119,8 +119,11 @@ impl Placer {
                 "capture clock jumped: new timeline segment, forcing a keyframe"
             );
         }
-        self.cadence
-            .observe(frame.capture_ts_ns, reset || stamp.discontinuity);
+        self.cadence.observe(
+            frame.capture_ts_ns,
+            frame.frame_count,
+            reset || stamp.discontinuity,
+        );
         let mut placed = Placed {
             pts_ns: stamp.pts_ns,
             force_keyframe: false,
