@@ -202,3 +202,83 @@ pub fn annexb_nals(data: &[u8]) -> Vec<&[u8]> {
     }
     out
 }
+
+/// The RTP receiver's depacketizers (`rx_depay_h264`, `rx_depay_h265`): one
+/// body for both codecs, whose payload parsers `Codec::parse_payload` picks.
+pub mod depay {
+    use std::time::SystemTime;
+
+    use cvmmap_testers::rtp_rx::depay::{Assembler, Codec, Packet, Piece};
+
+    use crate::Input;
+
+    fn inside(outer: &[u8], inner: &[u8]) -> bool {
+        let (o, i) = (outer.as_ptr_range(), inner.as_ptr_range());
+        o.start <= i.start && i.end <= o.end
+    }
+
+    /// Feeds one input (see the targets' docs) through `codec`'s payload parser
+    /// and the assembler, asserting the invariants.
+    pub fn run(data: &[u8], codec: Codec) {
+        let mut input = Input::new(data);
+        let mut assembler = Assembler::new(codec);
+        let mut units = Vec::new();
+        let (mut seq, mut ts) = (0u16, 0u32);
+        let mut packets = 0u64;
+        while let Some(rec) = input.record() {
+            let mut r = Input::new(rec);
+            let flags = r.u8();
+            let step = r.u8();
+            let payload = r.rest();
+            if let Ok(pieces) = codec.parse_payload(payload) {
+                assert!(!pieces.is_empty());
+                for piece in pieces {
+                    match piece {
+                        Piece::Nal(nal) => {
+                            assert!(inside(payload, nal) && nal.len() >= codec.nal_header_len());
+                            assert!(codec.nal_type(nal).is_some());
+                        }
+                        Piece::Fragment(f) => {
+                            assert!(inside(payload, f.data));
+                            assert_eq!(f.nal_header().len(), codec.nal_header_len());
+                        }
+                    }
+                }
+            }
+            seq = seq.wrapping_add(u16::from(step));
+            if flags & 2 == 2 {
+                ts = ts.wrapping_add(3000);
+            }
+            assembler.push(
+                &Packet {
+                    ssrc: 1,
+                    sequence: seq,
+                    timestamp: ts,
+                    marker: flags & 1 == 1,
+                    payload,
+                    arrival: SystemTime::UNIX_EPOCH,
+                },
+                &mut units,
+            );
+            packets += 1;
+        }
+        let c = &assembler.counters;
+        let finished = units.len() as u64;
+        assert_eq!(
+            c.access_units_complete + c.access_units_incomplete,
+            finished
+        );
+        assert!(c.malformed_packets + c.late_or_duplicate <= packets);
+        for unit in &units {
+            if unit.is_complete() {
+                assert!(!unit.nals.is_empty());
+                for nal in &unit.nals {
+                    assert!(codec.nal_type(nal).is_some(), "{nal:?}");
+                }
+                let _ = unit.has_keyframe(codec);
+                let annex_b = unit.annex_b();
+                assert!(annex_b.len() >= 4 * unit.nals.len());
+            }
+        }
+    }
+}
