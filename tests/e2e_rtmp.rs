@@ -588,3 +588,121 @@ fn e2e_rtmp_url_from_the_environment_never_shows_the_key() {
     }
     assert!(st.output().contains("live/***"), "{}", st.output());
 }
+
+/// Issue 13, defect 6: a producer with B-frames writes its units in decode
+/// order, each with its own `stream_pts_ns`. Passthrough published them
+/// with DTS = PTS = the time of the frame that carried each, so players
+/// showed B-frames in decode order. A modern ffmpeg, listening as the RTMP
+/// server, records the stream untouched; ffprobe decodes the recording:
+/// the frames' timestamps must rise in output order, and the packets carry
+/// composition offsets (PTS > DTS).
+#[test]
+fn e2e_passthrough_keeps_producer_b_frames_in_presentation_order() {
+    let s = Scratch::new("e2e_rtmp_bframes");
+    let n = names("rb");
+    let port = free_tcp_port();
+    let flv = s.path("out.flv");
+    let url = format!("rtmp://127.0.0.1:{port}/live/cam");
+    let mut ff = Proc::spawn(
+        &modern_ffmpeg(),
+        &[
+            "-hide_banner",
+            "-nostdin",
+            "-listen",
+            "1",
+            "-i",
+            &url,
+            "-c",
+            "copy",
+            "-f",
+            "flv",
+            "-y",
+            flv.to_str().unwrap(),
+        ],
+        s.path("ffmpeg.log"),
+    );
+    assert!(
+        wait_tcp_listening(port, Duration::from_secs(10)),
+        "ffmpeg not listening:\n{}",
+        ff.output()
+    );
+    let mut st = rtmp_streamer(&s, &n, "h264", None, port, &["--passthrough"]);
+    let mut sm = sim(
+        &s,
+        &n,
+        &[
+            "--abi",
+            "v2.1",
+            "--encoded-codec",
+            "h264",
+            "--encoded-bframes",
+            "2",
+            "--frames",
+            "90",
+            "--fps",
+            "30",
+            "--width",
+            "320",
+            "--height",
+            "240",
+        ],
+    );
+    assert_exit(&mut sm, T, 0);
+    assert_exit(&mut st, T, 0);
+    ff.wait(Duration::from_secs(20));
+    let stats = &summary(&s)["stats"];
+    assert_eq!(stats["frames_encoded"], 0, "{stats}");
+    assert_eq!(stats["passthrough_dts_adjusted"], 0, "{stats}");
+    let probe = |entries: &str| -> Vec<Vec<i64>> {
+        let out = std::process::Command::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-select_streams",
+                "v:0",
+                "-show_entries",
+                entries,
+            ])
+            .args(["-of", "csv=p=0", flv.to_str().unwrap()])
+            .output()
+            .expect("ffprobe");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| l.split(',').filter_map(|v| v.trim().parse().ok()).collect())
+            .collect()
+    };
+    let frames: Vec<i64> = probe("frame=pts")
+        .into_iter()
+        .filter_map(|v| v.first().copied())
+        .collect();
+    assert!(
+        frames.len() >= 80,
+        "decoded {} frames:\n{}",
+        frames.len(),
+        ff.output()
+    );
+    for w in frames.windows(2) {
+        assert!(w[1] > w[0], "frames out of presentation order: {frames:?}");
+    }
+    let packets = probe("packet=pts,dts");
+    // bframes=2 without pyramid: I and P carry an offset, B-frames none,
+    // so about one packet in three.
+    let offsets = packets
+        .iter()
+        .filter(|p| p.len() == 2 && p[0] > p[1])
+        .count();
+    assert!(
+        offsets * 4 >= packets.len(),
+        "few composition offsets: {packets:?}"
+    );
+    assert!(
+        packets.iter().all(|p| p.len() == 2 && p[0] >= p[1]),
+        "{packets:?}"
+    );
+}

@@ -13,6 +13,7 @@
 //! The `AVCDecoderConfigurationRecord` is ISO/IEC 14496-15 §5.3.3.1; we
 //! always use 4-byte NAL unit lengths (`lengthSizeMinusOne` = 3).
 
+use super::avc_reorder::{Head, PROFILES_WITH_CHROMA_FIELDS, reorder_after_id};
 use super::bits::Rbsp;
 use super::{
     FlvError, PACKET_NALU, ParameterSet, check_parameter_set, legacy_end_of_sequence,
@@ -44,6 +45,10 @@ pub struct SpsInfo {
     pub bit_depth_luma_minus8: u8,
     /// `bit_depth_chroma_minus8`; 0 when the SPS does not carry it.
     pub bit_depth_chroma_minus8: u8,
+    /// `max_num_reorder_frames` (VUI, inferred per §E.2.1 when absent); `None`
+    /// when the SPS ends or breaks before it. Not part of the record: the
+    /// SPS stays usable for it either way.
+    pub max_num_reorder_frames: Option<u8>,
 }
 
 impl SpsInfo {
@@ -67,10 +72,17 @@ pub fn parse_sps(sps: &[u8]) -> Result<SpsInfo, FlvError> {
         chroma_format_idc: 1,
         bit_depth_luma_minus8: 0,
         bit_depth_chroma_minus8: 0,
+        max_num_reorder_frames: None,
+    };
+    let mut r = Rbsp::new(&sps[4..]);
+    let mut head = Head {
+        profile_idc: info.profile_idc,
+        constraint_flags: info.profile_compatibility,
+        level_idc: info.level_idc,
+        chroma_format_idc: None,
     };
     if info.has_record_extension() {
         let bad = |reason| FlvError::BadSps { reason };
-        let mut r = Rbsp::new(&sps[4..]);
         let seq_parameter_set_id = r.ue().map_err(bad)?;
         if seq_parameter_set_id > 31 {
             return Err(bad("seq_parameter_set_id over 31"));
@@ -91,7 +103,29 @@ pub fn parse_sps(sps: &[u8]) -> Result<SpsInfo, FlvError> {
         info.chroma_format_idc = chroma_format_idc as u8;
         info.bit_depth_luma_minus8 = bit_depth_luma_minus8 as u8;
         info.bit_depth_chroma_minus8 = bit_depth_chroma_minus8 as u8;
+        head.chroma_format_idc = Some(chroma_format_idc);
+    } else if PROFILES_WITH_CHROMA_FIELDS.contains(&info.profile_idc) {
+        // A profile with the chroma fields but no record extension (e.g.
+        // 244): the reorder walk needs them read, leniently.
+        head.chroma_format_idc = (|| {
+            r.ue()?; // seq_parameter_set_id
+            let chroma_format_idc = r.ue()?;
+            if chroma_format_idc == 3 {
+                r.skip(1)?;
+            }
+            r.ue()?;
+            r.ue()?;
+            Ok::<_, &str>(chroma_format_idc)
+        })()
+        .ok();
+        if head.chroma_format_idc.is_none() {
+            return Ok(info);
+        }
+    } else if r.ue().is_err() {
+        return Ok(info);
     }
+    // Lenient: the record only needs the fields above.
+    info.max_num_reorder_frames = reorder_after_id(&mut r, &head).ok().map(|n| n as u8);
     Ok(info)
 }
 
@@ -172,7 +206,10 @@ pub fn end_of_sequence() -> [u8; 5] {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{H264_PPS, H264_SPS, annexb, hex_dump, split_length_prefixed};
+    use super::super::test_support::{
+        H264_PPS, H264_SPS, H264_SPS_REORDER_0, H264_SPS_REORDER_1, H264_SPS_REORDER_2_HRD, annexb,
+        hex_dump, split_length_prefixed,
+    };
     use super::*;
     use proptest::prelude::*;
 
@@ -187,8 +224,45 @@ mod tests {
                 chroma_format_idc: 1,
                 bit_depth_luma_minus8: 0,
                 bit_depth_chroma_minus8: 0,
+                max_num_reorder_frames: Some(2),
             })
         );
+    }
+
+    #[test]
+    fn reorder_depth_matches_ffmpeg() {
+        // Expected values: ffmpeg's trace_headers on the same SPSs.
+        for (sps, reorder) in [
+            (H264_SPS_REORDER_0, 0),
+            (H264_SPS_REORDER_1, 1),
+            (H264_SPS_REORDER_2_HRD, 2),
+            (H264_SPS, 2),
+        ] {
+            assert_eq!(
+                parse_sps(sps).unwrap().max_num_reorder_frames,
+                Some(reorder)
+            );
+        }
+    }
+
+    #[test]
+    fn reorder_depth_is_lenient_and_inferred() {
+        // Cut inside the VUI: the record fields still parse.
+        let info = parse_sps(&H264_SPS[..20]).unwrap();
+        assert_eq!((info.profile_idc, info.max_num_reorder_frames), (100, None));
+        // Baseline without a VUI: no B slices, 0. Constrained Baseline,
+        // level 3.0, 320x240, vui_parameters_present_flag 0:
+        // id 0, log2_max_frame_num-4 0, poc type 2, refs 1, gaps 0,
+        // width-1 19, height-1 14, frame_mbs_only 1, direct 1, crop 0, vui 0.
+        let baseline = [0x67, 0x42, 0xc0, 0x1e, 0xda, 0x05, 0x07, 0xe4];
+        assert_eq!(
+            parse_sps(&baseline).unwrap().max_num_reorder_frames,
+            Some(0)
+        );
+        // The same as Main (77): MaxDpbFrames of level 3.0 at 20x15 MBs,
+        // 8100 / 300 = 27, capped at 16.
+        let main = [0x67, 0x4d, 0x40, 0x1e, 0xda, 0x05, 0x07, 0xe4];
+        assert_eq!(parse_sps(&main).unwrap().max_num_reorder_frames, Some(16));
     }
 
     #[test]

@@ -32,6 +32,9 @@ use crate::codec::h265::{NalType, nal_type};
 /// What the `HEVCDecoderConfigurationRecord` needs from an SPS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SpsInfo {
+    /// `sps_max_num_reorder_pics` of the highest sub-layer; `None` when the
+    /// SPS ends or breaks before it (the record does not need it).
+    pub max_num_reorder_pics: Option<u8>,
     /// `sps_max_sub_layers_minus1` (0..=6); the record's
     /// `numTemporalLayers` is this plus one.
     pub max_sub_layers_minus1: u8,
@@ -136,9 +139,30 @@ fn parse_sps_rbsp(r: &mut Rbsp) -> Result<SpsInfo, BitError> {
         return Err("bit depth over 15");
     }
 
+    // Lenient: the record needs only the fields above (H.265 §7.3.2.2.1:
+    // the reorder count of the highest sub-layer is the one that holds
+    // for the whole stream).
+    let max_num_reorder_pics = (|| {
+        r.ue()?; // log2_max_pic_order_cnt_lsb_minus4
+        let per_layer = r.flag()?; // sps_sub_layer_ordering_info_present_flag
+        let first = if per_layer { 0 } else { max_sub_layers_minus1 };
+        let mut reorder = 0;
+        for _ in first..=max_sub_layers_minus1 {
+            r.ue()?; // sps_max_dec_pic_buffering_minus1
+            reorder = r.ue()?; // sps_max_num_reorder_pics
+            r.ue()?; // sps_max_latency_increase_plus1
+        }
+        if reorder > 16 {
+            return Err("sps_max_num_reorder_pics over 16");
+        }
+        Ok::<_, BitError>(reorder as u8)
+    })()
+    .ok();
+
     // The narrowing casts above read at most 8 bits; these three were
     // range-checked.
     Ok(SpsInfo {
+        max_num_reorder_pics,
         max_sub_layers_minus1,
         temporal_id_nesting,
         general_profile_space,
@@ -215,8 +239,8 @@ pub(super) fn keep_in_coded_frame(nal: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::super::test_support::{
-        HEVC_H265PARSE_RECORD, HEVC_PPS, HEVC_SPS, HEVC_VPS, HEVC2_H265PARSE_RECORD, HEVC2_SPS,
-        HEVC2_VPS, hex_dump, unhex,
+        HEVC_H265PARSE_RECORD, HEVC_PPS, HEVC_SPS, HEVC_SPS_REORDER_0, HEVC_VPS,
+        HEVC2_H265PARSE_RECORD, HEVC2_SPS, HEVC2_VPS, hex_dump, unhex,
     };
     use super::*;
     use proptest::prelude::*;
@@ -255,7 +279,24 @@ mod tests {
                 chroma_format_idc: 1,
                 bit_depth_luma_minus8: 0,
                 bit_depth_chroma_minus8: 0,
+                max_num_reorder_pics: Some(2),
             })
+        );
+        // ffmpeg's trace_headers reads the same values.
+        assert_eq!(parse_sps(HEVC2_SPS).unwrap().max_num_reorder_pics, Some(2));
+        assert_eq!(
+            parse_sps(HEVC_SPS_REORDER_0).unwrap().max_num_reorder_pics,
+            Some(0)
+        );
+        // The shortest SPS that still gives a record ends before the count.
+        let shortest = (1..HEVC_SPS.len())
+            .find(|&n| parse_sps(&HEVC_SPS[..n]).is_ok())
+            .unwrap();
+        assert_eq!(
+            parse_sps(&HEVC_SPS[..shortest])
+                .unwrap()
+                .max_num_reorder_pics,
+            None
         );
     }
 

@@ -29,12 +29,13 @@
 //! saturate.
 
 pub mod avc;
+mod avc_reorder;
 mod bits;
 pub mod domestic;
 pub mod enhanced;
 pub mod hevc_record;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 
 use std::fmt;
 

@@ -48,5 +48,9 @@ pub struct Frame {
 pub struct EncodedPayload {
     pub codec: EncodedCodec,
     pub keyframe: bool,
+    /// The unit's presentation time in the producer's stream (v2.1
+    /// `stream_pts_ns`); units come in decode order, so with B-frames it
+    /// is not monotonic.
+    pub stream_pts_ns: u64,
     pub data: Vec<u8>,
 }

@@ -138,6 +138,7 @@ pub fn take_announced(
                 Some(EncodedPayload {
                     codec: e.codec,
                     keyframe: e.keyframe,
+                    stream_pts_ns: e.stream_pts_ns,
                     data: au,
                 }),
             ),

@@ -8,6 +8,7 @@ mod cadence;
 mod encode_loop;
 mod passthrough;
 mod reset;
+mod stream_clock;
 mod timeline;
 
 use std::path::Path;

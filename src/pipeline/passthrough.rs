@@ -10,6 +10,10 @@
 //! until that keyframe), and the producer's stream comes back at its next
 //! keyframe. Neither thread's timing can interleave the two.
 //!
+//! The producer's units come in decode order with their stream times;
+//! [`StreamClock`] turns those into PTS and DTS (B-frames: DTS before PTS,
+//! with the reorder depth the keyframe's SPS states).
+//!
 //! A producer may send its parameter sets once: they are cached and put in
 //! front of every later keyframe that lacks them, so that RTMP's sequence
 //! header, the SDP's sprop and late joiners always find them.
@@ -18,8 +22,10 @@ use std::sync::{Arc, Mutex};
 
 use tracing::{info, warn};
 
-use crate::codec::parameter_sets_annexb;
+use super::stream_clock::StreamClock;
+use crate::codec::{h264, h265, parameter_sets_annexb};
 use crate::encode::{AccessUnit, AccessUnitSink, Codec};
+use crate::flv;
 use crate::ingest::Frame;
 use crate::telemetry::{EncodeCounters, incr};
 
@@ -69,6 +75,9 @@ pub(crate) struct Passthrough {
     last_frame: Option<u32>,
     /// The producer's latest parameter sets, Annex-B framed.
     parameter_sets: Vec<u8>,
+    /// The reorder depth the producer's latest SPS states.
+    reorder_depth: Option<u32>,
+    clock: StreamClock,
 }
 
 impl Passthrough {
@@ -87,6 +96,8 @@ impl Passthrough {
             logged_raw: false,
             last_frame: None,
             parameter_sets: Vec::new(),
+            reorder_depth: None,
+            clock: StreamClock::default(),
         }
     }
 
@@ -142,18 +153,38 @@ impl Passthrough {
         }
         if !started {
             info!("passthrough: publishing the producer's access units without re-encoding");
+            // A new chain: its keyframe anchors the stream times.
+            self.clock.reset();
         }
         *active = Active::Producer { started: true };
         let mut data = unit.data;
         if unit.keyframe {
             self.with_parameter_sets(&mut data);
+            if let Some(depth) = reorder_depth(self.codec, &data) {
+                self.reorder_depth = Some(depth);
+            }
+        }
+        let frame_ns = frame
+            .frame_rate
+            .filter(|&(num, _)| num > 0)
+            .map(|(num, den)| u64::from(den) * 1_000_000_000 / u64::from(num));
+        let adjusted = self.clock.adjusted;
+        let times = self.clock.place(
+            unit.stream_pts_ns,
+            pts_ns,
+            unit.keyframe,
+            self.reorder_depth,
+            frame_ns,
+        );
+        if self.clock.adjusted > adjusted {
+            incr(&stats.passthrough_dts_adjusted);
         }
         incr(&stats.frames_passthrough);
         (gate.sink)(AccessUnit {
             codec: self.codec,
             data,
-            pts_ns,
-            dts_ns: pts_ns as i64,
+            pts_ns: times.pts_ns,
+            dts_ns: times.dts_ns,
             keyframe: unit.keyframe,
             capture_ts_ns: frame.capture_ts_ns,
             width: frame.geometry.width,
@@ -172,6 +203,22 @@ impl Passthrough {
             data.splice(0..0, self.parameter_sets.iter().copied());
         }
     }
+}
+
+/// The reorder depth the access unit's SPS states, if it has one that
+/// parses that far.
+fn reorder_depth(codec: Codec, access_unit: &[u8]) -> Option<u32> {
+    let depth = match codec {
+        Codec::H264 => h264::find_parameter_sets(access_unit)
+            .sps
+            .and_then(|sps| flv::avc::parse_sps(sps).ok())
+            .and_then(|info| info.max_num_reorder_frames),
+        Codec::H265 => h265::find_parameter_sets(access_unit)
+            .sps
+            .and_then(|sps| flv::hevc_record::parse_sps(sps).ok())
+            .and_then(|info| info.max_num_reorder_pics),
+    };
+    depth.map(u32::from)
 }
 
 #[cfg(test)]

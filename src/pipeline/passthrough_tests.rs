@@ -1,5 +1,6 @@
 use super::*;
 use crate::contract::{EncodedCodec, PixelFormat};
+use crate::flv::test_support::H264_SPS_REORDER_1;
 use crate::ingest::EncodedPayload;
 use crate::ingest::VideoGeometry;
 
@@ -41,6 +42,7 @@ fn producer(count: u32, keyframe: bool, data: &[u8]) -> Frame {
         encoded: Some(EncodedPayload {
             codec: EncodedCodec::H264,
             keyframe,
+            stream_pts_ns: u64::from(count) * 1_000_000,
             data: data.to_vec(),
         }),
         frame_rate: None,
@@ -123,4 +125,50 @@ fn parameter_sets_sent_once_are_put_in_front_of_later_keyframes() {
     let seen = seen.lock().unwrap();
     assert_eq!(seen[2].2, cat(&[SPS, PPS, IDR]));
     assert_eq!(seen[1].2, P, "P-frames untouched");
+}
+
+/// Issue 13, defect 6: passthrough set DTS = PTS = the time of the frame
+/// that carried each unit, so a producer's B-frames went out with decode
+/// order as presentation order and no composition offset.
+#[test]
+fn producer_b_frames_keep_presentation_order_with_dts_before_pts() {
+    type Times = Arc<Mutex<Vec<(u64, i64)>>>;
+    let times: Times = Arc::default();
+    let sink: AccessUnitSink = {
+        let times = times.clone();
+        Arc::new(move |au: AccessUnit| times.lock().unwrap().push((au.pts_ns, au.dts_ns)))
+    };
+    let stats = Arc::new(EncodeCounters::default());
+    let mut pt = Passthrough::new(sink, Codec::H264, stats.clone());
+    // x264 bframes=2 without pyramid: its SPS says max_num_reorder_frames 1.
+    let sps = cat(&[&[0, 0, 0, 1], H264_SPS_REORDER_1]);
+    const F: u64 = 40_000_000;
+    const T0: u64 = 1_000_000_000;
+    let decode_order = [0u64, 3, 1, 2, 6, 4, 5];
+    for (i, &picture) in decode_order.iter().enumerate() {
+        let keyframe = i == 0;
+        let data = if keyframe {
+            cat(&[&sps, PPS, IDR])
+        } else {
+            P.to_vec()
+        };
+        let mut frame = producer(i as u32, keyframe, &data);
+        frame.encoded.as_mut().unwrap().stream_pts_ns = 7_000_000_000 + picture * F;
+        frame.frame_rate = Some((25, 1));
+        pt.publish(frame, T0 + i as u64 * F, &stats);
+    }
+    let times = times.lock().unwrap();
+    let presented: Vec<u64> = times.iter().map(|t| (t.0 - T0) / F).collect();
+    assert_eq!(
+        presented, decode_order,
+        "PTS follow the producer's stream times"
+    );
+    for w in times.windows(2) {
+        assert!(w[1].1 > w[0].1, "DTS rise: {times:?}");
+    }
+    for t in times.iter() {
+        assert!(t.1 <= t.0 as i64, "DTS not after PTS: {times:?}");
+    }
+    assert!(times[1].1 < times[1].0 as i64, "P3 decodes before it shows");
+    assert_eq!(stats.snapshot().passthrough_dts_adjusted, 0);
 }

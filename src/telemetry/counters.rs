@@ -78,6 +78,9 @@ counter_group! {
         frames_passthrough,
         /// Producer access units skipped while waiting for the first keyframe.
         passthrough_skipped,
+        /// Producer units whose DTS had to be moved to keep DTS rising and
+        /// not after PTS: the stream reorders deeper than its SPS says.
+        passthrough_dts_adjusted,
         /// Access units produced by the encoder.
         access_units,
         /// Keyframe access units produced by the encoder.

@@ -37,6 +37,12 @@ pub struct SimArgs {
     /// Codec of the v2.1 access-unit plane [default: h264]; only with --abi v2.1.
     #[arg(long, value_enum, value_name = "CODEC")]
     pub encoded_codec: Option<Codec>,
+    /// B-frames in the v2.1 access units (H.264 only): units then come in
+    /// decode order, each with its own `stream_pts_ns`, as a real encoder
+    /// with B-frames writes them. Only with --abi v2.1.
+    #[arg(long, value_name = "N", default_value_t = 0,
+          value_parser = clap::value_parser!(u8).range(0..=4))]
+    pub encoded_bframes: u8,
     /// Initial room for the access unit in the segment, in bytes
     /// [default: max(raw frame bytes, 1 MiB)]; the segment grows when an AU
     /// does not fit. Only with --abi v2.1.
@@ -153,6 +159,8 @@ pub use super::faults::TornOrder;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EncodedConfig {
     pub codec: Codec,
+    /// `--encoded-bframes` (H.264 only).
+    pub bframes: u8,
     /// `--fps` as the extension's u16/u16 fraction.
     pub frame_rate: FrameRate,
     /// Initial AU room in the segment (bytes after the raw plane).
@@ -481,6 +489,9 @@ impl SimArgs {
             if self.au_log.is_some() {
                 return fail("--au-log is only meaningful with --abi v2.1".to_string());
             }
+            if self.encoded_bframes > 0 {
+                return fail("--encoded-bframes is only meaningful with --abi v2.1".to_string());
+            }
         }
         let geometry = check_geometry(&self)?;
         let encoded = if self.abi == Abi::V2_1 {
@@ -490,8 +501,13 @@ impl SimArgs {
                     self.fps
                 ))
             })?;
+            let codec = self.encoded_codec.unwrap_or(Codec::H264);
+            if self.encoded_bframes > 0 && codec != Codec::H264 {
+                return fail("--encoded-bframes needs --encoded-codec h264".to_string());
+            }
             Some(EncodedConfig {
-                codec: self.encoded_codec.unwrap_or(Codec::H264),
+                codec,
+                bframes: self.encoded_bframes,
                 frame_rate,
                 au_capacity: self.au_capacity.map_or_else(
                     || default_au_capacity(geometry.payload_size()),
@@ -699,10 +715,42 @@ mod tests {
             c.encoded,
             Some(EncodedConfig {
                 codec: Codec::H264,
+                bframes: 0,
                 frame_rate: FrameRate { num: 30, den: 1 },
                 au_capacity: 1 << 20,
             })
         );
+        let b = config(&["--label", "c", "--abi", "v2.1", "--encoded-bframes", "2"]).unwrap();
+        assert_eq!(b.encoded.unwrap().bframes, 2);
+        for (extra, needle) in [
+            (&["--encoded-bframes", "2"][..], "--abi v2.1"),
+            (
+                &[
+                    "--abi",
+                    "v2.1",
+                    "--encoded-codec",
+                    "h265",
+                    "--encoded-bframes",
+                    "2",
+                ],
+                "h264",
+            ),
+        ] {
+            let mut args = vec!["--label", "c"];
+            args.extend_from_slice(extra);
+            let e = config(&args).unwrap_err();
+            assert!(e.0.contains(needle), "{extra:?}: {e}");
+        }
+        let over = [
+            "cvmmap_sim",
+            "--label",
+            "c",
+            "--abi",
+            "v2.1",
+            "--encoded-bframes",
+            "5",
+        ];
+        assert!(SimArgs::try_parse_from(over).is_err());
         let c = config(&[
             "--label",
             "c",

@@ -24,6 +24,12 @@
 //! them in byte-stream mode, and should one not, [`ParamSets`] inserts the last
 //! ones seen.
 //!
+//! `--encoded-bframes N` (H.264) adds `bframes=N b-adapt=false threads=1`:
+//! the units then come out in decode order, `N` frames late, and the
+//! simulator pushes frames ahead ([`AuEncoder::push`]) and publishes each
+//! unit ([`AuEncoder::pull_next`]) with its own PTS as `stream_pts_ns`,
+//! the way a real producer with B-frames fills slot 3.
+//!
 //! The testers write their own NAL scanning ([`nal_units`]); nothing is shared
 //! with the streamer.
 
@@ -100,11 +106,22 @@ impl Codec {
         }
     }
 
-    fn pipeline_description(self) -> String {
+    fn pipeline_description(self, bframes: u8) -> String {
+        let x264 = if bframes == 0 {
+            "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 bframes=0 \
+             byte-stream=true aud=false"
+                .to_string()
+        } else {
+            // Fixed B-frame runs and one thread: x264's output delay is then
+            // exactly `bframes` frames (no lookahead under zerolatency).
+            format!(
+                "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 \
+                 bframes={bframes} b-adapt=false threads=1 byte-stream=true aud=false"
+            )
+        };
         let (encoder, caps) = match self {
             Codec::H264 => (
-                "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 bframes=0 \
-                 byte-stream=true aud=false",
+                x264.as_str(),
                 "video/x-h264,stream-format=byte-stream,alignment=au",
             ),
             Codec::H265 => (
@@ -244,8 +261,14 @@ pub struct AuEncoder {
 }
 
 impl AuEncoder {
-    /// Builds and starts the pipeline for frames of `geom` at `rate`.
-    pub fn new(codec: Codec, geom: &Geometry, rate: FrameRate) -> Result<Self, EncoderError> {
+    /// Builds and starts the pipeline for frames of `geom` at `rate`, with
+    /// `bframes` B-frames (H.264; 0: one AU per frame, without delay).
+    pub fn new(
+        codec: Codec,
+        geom: &Geometry,
+        rate: FrameRate,
+        bframes: u8,
+    ) -> Result<Self, EncoderError> {
         let err = |message: String| EncoderError {
             element: codec.element(),
             message,
@@ -270,7 +293,7 @@ impl AuEncoder {
             .map_err(|e| err(format!("video info: {e}")))?;
         let caps = info.to_caps().map_err(|e| err(format!("caps: {e}")))?;
 
-        let pipeline = gst::parse::launch(&codec.pipeline_description())
+        let pipeline = gst::parse::launch(&codec.pipeline_description(bframes))
             .map_err(|e| err(format!("cannot build pipeline: {e}")))?
             .downcast::<gst::Pipeline>()
             .map_err(|_| err("not a pipeline".to_string()))?;
@@ -331,6 +354,53 @@ impl AuEncoder {
         }
     }
 
+    /// With B-frames: pushes one raw frame stamped `pts_ns` without waiting
+    /// for its access unit (it comes out later, in decode order).
+    pub fn push(&mut self, raw: &[u8], pts_ns: u64) -> Result<(), EncoderError> {
+        let buffer = self.raw_buffer(raw, pts_ns)?;
+        self.appsrc
+            .push_buffer(buffer)
+            .map_err(|e| self.fail(format!("push of frame pts {pts_ns} failed: {e:?}")))?;
+        Ok(())
+    }
+
+    /// With B-frames: the next access unit in decode order, whatever frame
+    /// it belongs to (`pts_ns` is its own presentation time).
+    pub fn pull_next(&mut self) -> Result<EncodedAu, EncoderError> {
+        let sample = self
+            .appsink
+            .try_pull_sample(gst::ClockTime::from_nseconds(PULL_TIMEOUT.as_nanos() as u64))
+            .ok_or_else(|| self.fail(format!("no access unit within {PULL_TIMEOUT:?}")))?;
+        let buf = sample
+            .buffer()
+            .ok_or_else(|| self.fail("sample without buffer".to_string()))?;
+        let pts_ns = buf
+            .pts()
+            .and_then(|p| p.checked_sub(PTS_BASE))
+            .map(gst::ClockTime::nseconds)
+            .ok_or_else(|| self.fail(format!("access unit pts {:?} before the base", buf.pts())))?;
+        self.finish_au(buf, pts_ns)
+    }
+
+    fn finish_au(&mut self, buf: &gst::BufferRef, pts_ns: u64) -> Result<EncodedAu, EncoderError> {
+        let keyframe = !buf.flags().contains(gst::BufferFlags::DELTA_UNIT);
+        let map = buf
+            .map_readable()
+            .map_err(|e| self.fail(format!("map: {e}")))?;
+        let mut data = map.as_slice().to_vec();
+        drop(map);
+        let inserted = self.param_sets.complete(&mut data, keyframe);
+        if inserted {
+            tracing::debug!("inserted parameter sets into keyframe pts {pts_ns}");
+        }
+        Ok(EncodedAu {
+            data,
+            keyframe,
+            pts_ns,
+            inserted_param_sets: inserted,
+        })
+    }
+
     /// Encodes one raw frame (`geom.payload_size()` bytes, rows `geom.stride`
     /// apart) stamped `pts_ns`, and returns its access unit.
     pub fn encode(&mut self, raw: &[u8], pts_ns: u64) -> Result<EncodedAu, EncoderError> {
@@ -354,24 +424,7 @@ impl AuEncoder {
                 return Err(self.fail("sample without buffer".to_string()));
             };
             match buf.pts().map(gst::ClockTime::nseconds) {
-                Some(p) if p == want => {
-                    let keyframe = !buf.flags().contains(gst::BufferFlags::DELTA_UNIT);
-                    let map = buf
-                        .map_readable()
-                        .map_err(|e| self.fail(format!("map: {e}")))?;
-                    let mut data = map.as_slice().to_vec();
-                    drop(map);
-                    let inserted = self.param_sets.complete(&mut data, keyframe);
-                    if inserted {
-                        tracing::debug!("inserted parameter sets into keyframe pts {pts_ns}");
-                    }
-                    return Ok(EncodedAu {
-                        data,
-                        keyframe,
-                        pts_ns,
-                        inserted_param_sets: inserted,
-                    });
-                }
+                Some(p) if p == want => return self.finish_au(buf, pts_ns),
                 // An AU of an earlier frame (not expected with zerolatency): skip.
                 Some(p) if p < want => {
                     tracing::warn!("skipping stale access unit pts {p} (want {want})");
@@ -437,7 +490,7 @@ mod tests {
 
     /// Encodes frames 0..n of the §6 pattern.
     fn encode_frames(codec: Codec, g: &Geometry, n: u64) -> Vec<EncodedAu> {
-        let mut enc = AuEncoder::new(codec, g, FR30).unwrap();
+        let mut enc = AuEncoder::new(codec, g, FR30, 0).unwrap();
         let tables = PatternTables::new(g.width, g.height);
         let mut raw = vec![0u8; g.payload_size() as usize];
         (0..n)
@@ -446,6 +499,37 @@ mod tests {
                 enc.encode(&raw, FR30.pts_ns(f)).unwrap()
             })
             .collect()
+    }
+
+    /// `--encoded-bframes 2`: after `2 + k + 1` frames are in, the k-th unit
+    /// in decode order comes out, with its own PTS: I0 P3 B1 B2 P6 B4 B5.
+    #[test]
+    fn b_frames_come_out_in_decode_order_two_frames_late() {
+        let g = geom(PixelFormat::Bgr, 64, 48, 0);
+        let mut enc = AuEncoder::new(Codec::H264, &g, FR30, 2).unwrap();
+        let tables = PatternTables::new(g.width, g.height);
+        let mut raw = vec![0u8; g.payload_size() as usize];
+        let mut order = Vec::new();
+        for f in 0..9u64 {
+            fill_frame(&tables, &g, f, &mut raw);
+            enc.push(&raw, FR30.pts_ns(f)).unwrap();
+            if f >= 2 {
+                let au = enc.pull_next().unwrap();
+                order.push((au.pts_ns / FR30.pts_ns(1), au.keyframe));
+            }
+        }
+        assert_eq!(
+            order,
+            [
+                (0, true),
+                (3, false),
+                (1, false),
+                (2, false),
+                (6, false),
+                (4, false),
+                (5, false)
+            ]
+        );
     }
 
     fn types(codec: Codec, au: &[u8]) -> Vec<u8> {

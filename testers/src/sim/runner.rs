@@ -32,7 +32,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::body::{self, BodyStamp};
 use super::cli::{EncodedConfig, SimConfig};
-use super::encoder::{AuEncoder, EncoderError};
+use super::encoder::{AuEncoder, EncodedAu, EncoderError};
 use super::faults::{self, ResetEvent, TornWriter};
 use super::layout::{self, Abi, AuMeta, Geometry, Header, Stamp};
 use super::nats::proto::ModuleStatusCode;
@@ -112,6 +112,10 @@ struct AuStage {
     log: Option<std::io::BufWriter<std::fs::File>>,
     /// `--stamp`: the counter goes into the rendered frame before encoding.
     stamp: bool,
+    /// With B-frames: frames pushed into the encoder so far, and the frame
+    /// rendered ahead of the one being published.
+    pushed: u64,
+    ahead: Vec<u8>,
 }
 
 impl AuStage {
@@ -135,10 +139,39 @@ impl AuStage {
             log,
             stamp,
             cfg,
-            encoder: AuEncoder::new(cfg.codec, geom, cfg.frame_rate)?,
+            encoder: AuEncoder::new(cfg.codec, geom, cfg.frame_rate, cfg.bframes)?,
             scratch: vec![0; geom.payload_size() as usize],
+            pushed: 0,
+            ahead: Vec::new(),
             grew: 0,
         })
+    }
+
+    /// With B-frames the unit published with frame `index` is the
+    /// `index`-th in decode order; x264 hands it out once `bframes` later
+    /// frames are in, so those are rendered (frame `f + k` for the k-th
+    /// ahead) and pushed first.
+    fn encode_ahead(
+        &mut self,
+        tables: &PatternTables,
+        geom: &Geometry,
+        f: u64,
+        index: u64,
+    ) -> Result<EncodedAu, SimError> {
+        let need = index + 1 + u64::from(self.cfg.bframes);
+        self.ahead.resize(self.scratch.len(), 0);
+        while self.pushed < need {
+            let k = self.pushed;
+            let frame = f + (k - index);
+            pattern::fill_frame(tables, geom, frame, &mut self.ahead);
+            if self.stamp {
+                faults::stamp_frame(geom, frame as u32, &mut self.ahead);
+            }
+            self.encoder
+                .push(&self.ahead, self.cfg.frame_rate.pts_ns(k))?;
+            self.pushed += 1;
+        }
+        Ok(self.encoder.pull_next()?)
     }
 
     /// Renders and encodes frame `f` (the `index`-th published), writes raw
@@ -156,8 +189,14 @@ impl AuStage {
         if self.stamp {
             faults::stamp_frame(geom, f as u32, &mut self.scratch);
         }
-        let stream_pts_ns = self.cfg.frame_rate.pts_ns(index);
-        let au = self.encoder.encode(&self.scratch, stream_pts_ns)?;
+        let au = if self.cfg.bframes == 0 {
+            self.encoder
+                .encode(&self.scratch, self.cfg.frame_rate.pts_ns(index))?
+        } else {
+            self.encode_ahead(tables, geom, f, index)?
+        };
+        // The unit's own presentation time: with B-frames not this frame's.
+        let stream_pts_ns = au.pts_ns;
         if let Some(log) = &mut self.log {
             use std::io::Write;
             let write = log
