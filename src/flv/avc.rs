@@ -263,6 +263,13 @@ mod tests {
         // 8100 / 300 = 27, capped at 16.
         let main = [0x67, 0x4d, 0x40, 0x1e, 0xda, 0x05, 0x07, 0xe4];
         assert_eq!(parse_sps(&main).unwrap().max_num_reorder_frames, Some(16));
+        // Found by fuzzing: a picture 2^32 x 2^32 macroblocks overflowed the
+        // frame size in the MaxDpbFrames inference (Main, no VUI).
+        let huge = [
+            0x67, 0x4d, 0x40, 0x1e, 0xda, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0x00,
+            0x00, 0x00, 0x01, 0xff, 0xff, 0xff, 0xff, 0x90,
+        ];
+        assert_eq!(parse_sps(&huge).unwrap().max_num_reorder_frames, Some(0));
     }
 
     #[test]

@@ -81,7 +81,10 @@ pub(super) fn reorder_after_id(r: &mut Rbsp, head: &Head) -> Result<u32, BitErro
             r.ue()?; // frame_crop_*_offset
         }
     }
-    let frame_mbs = width_mbs * height_map_units * if frame_mbs_only { 1 } else { 2 };
+    // Each factor is at most 2^32: the product can overflow (fuzzing found it).
+    let frame_mbs = width_mbs
+        .saturating_mul(height_map_units)
+        .saturating_mul(if frame_mbs_only { 1 } else { 2 });
     let stated = if r.flag()? { vui_reorder(r)? } else { None };
     let reorder = match stated {
         Some(n) => n,

@@ -21,6 +21,15 @@ mod test_segment;
 use std::path::PathBuf;
 
 pub use crate::queue::{LatestQueue, Pop};
+
+/// The copy out of shared memory, for the `ingest_copy` benchmark only
+/// (feature `test-hooks`, off in shipped builds): not part of the API.
+#[cfg(feature = "test-hooks")]
+#[doc(hidden)]
+pub mod bench_hooks {
+    pub use super::shm::Segment;
+    pub use super::snapshot::{OutOfBounds, SharedRegion, Snapshot, take_announced};
+}
 pub use frame::{EncodedPayload, Frame, VideoGeometry};
 pub use runtime::{IngestConfig, IngestEnd, run_ingest};
 
