@@ -237,22 +237,31 @@ fn e2e_rtmp_reconnects_with_metadata_sequence_header_and_keyframe() {
     );
 }
 
+/// A modern ffmpeg listening as the RTMP server for rtmp://127.0.0.1:<port>/live/cam,
+/// writing with `output` (its output options and file); returned once it listens.
+fn ffmpeg_server(s: &Scratch, port: u16, output: &[&str]) -> Proc {
+    let url = format!("rtmp://127.0.0.1:{port}/live/cam");
+    let mut args = vec!["-hide_banner", "-nostdin", "-listen", "1", "-i", &url];
+    args.extend_from_slice(output);
+    let ff = Proc::spawn(&modern_ffmpeg(), &args, s.path("ffmpeg.log"));
+    assert!(
+        wait_tcp_listening(port, Duration::from_secs(10)),
+        "ffmpeg not listening:\n{}",
+        ff.output()
+    );
+    ff
+}
+
 /// A modern ffmpeg listening as an RTMP server decodes the stream.
 fn ffmpeg_row(codec: &str, mode: Option<&str>) {
     let s = Scratch::new("e2e_rtmp_ffmpeg");
     let n = names("rf");
     let port = free_tcp_port();
     let raw = s.path("out.yuv");
-    let url = format!("rtmp://127.0.0.1:{port}/live/cam");
-    let mut ff = Proc::spawn(
-        &modern_ffmpeg(),
+    let mut ff = ffmpeg_server(
+        &s,
+        port,
         &[
-            "-hide_banner",
-            "-nostdin",
-            "-listen",
-            "1",
-            "-i",
-            &url,
             "-f",
             "rawvideo",
             "-pix_fmt",
@@ -260,12 +269,6 @@ fn ffmpeg_row(codec: &str, mode: Option<&str>) {
             "-y",
             raw.to_str().unwrap(),
         ],
-        s.path("ffmpeg.log"),
-    );
-    assert!(
-        wait_tcp_listening(port, Duration::from_secs(10)),
-        "ffmpeg not listening:\n{}",
-        ff.output()
     );
     let mut st = rtmp_streamer(&s, &n, codec, mode, port, &["--queue-size", "4"]);
     let mut sm = sim(
@@ -602,29 +605,10 @@ fn e2e_passthrough_keeps_producer_b_frames_in_presentation_order() {
     let n = names("rb");
     let port = free_tcp_port();
     let flv = s.path("out.flv");
-    let url = format!("rtmp://127.0.0.1:{port}/live/cam");
-    let mut ff = Proc::spawn(
-        &modern_ffmpeg(),
-        &[
-            "-hide_banner",
-            "-nostdin",
-            "-listen",
-            "1",
-            "-i",
-            &url,
-            "-c",
-            "copy",
-            "-f",
-            "flv",
-            "-y",
-            flv.to_str().unwrap(),
-        ],
-        s.path("ffmpeg.log"),
-    );
-    assert!(
-        wait_tcp_listening(port, Duration::from_secs(10)),
-        "ffmpeg not listening:\n{}",
-        ff.output()
+    let mut ff = ffmpeg_server(
+        &s,
+        port,
+        &["-c", "copy", "-f", "flv", "-y", flv.to_str().unwrap()],
     );
     let mut st = rtmp_streamer(&s, &n, "h264", None, port, &["--passthrough"]);
     let mut sm = sim(

@@ -179,22 +179,25 @@ fn free_running_writer_thread_causes_detected_torn_reads_and_never_a_crash() {
             }
         })
     };
-    let (mut torn, mut frames, mut mixed, mut last) = (0u32, 0u32, 0u32, None);
+    let whole = |data: &[u8]| data.iter().all(|&b| b == data[0]);
+    let (mut torn, mut rewritten, mut frames, mut mixed, mut last) = (0u32, 0u32, 0u32, 0u32, None);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while (torn == 0 || frames < 200) && std::time::Instant::now() < deadline {
+    while (torn == 0 || rewritten == 0 || frames < 200) && std::time::Instant::now() < deadline {
         match take(&region, last, None) {
             Snapshot::Torn { before, after } => {
                 assert_ne!(before, after);
                 torn += 1;
+            }
+            Snapshot::Rewritten { frame } => {
+                rewritten += 1;
+                last = Some(frame);
             }
             Snapshot::Frame(f) => {
                 frames += 1;
                 // Whole: one write's bytes only. (A payload rewritten
                 // whole before its metadata is a whole frame under the
                 // previous label: no consumer can tell, contract §2.)
-                if !f.data.iter().all(|&b| b == f.data[0]) {
-                    mixed += 1;
-                }
+                mixed += u32::from(!whole(&f.data));
                 last = Some((f.frame_count, f.capture_ts_ns));
             }
             _ => {}
@@ -202,18 +205,21 @@ fn free_running_writer_thread_causes_detected_torn_reads_and_never_a_crash() {
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     writer.join().unwrap();
+    // Both checks work: the counter check (a lost one never reports Torn)
+    // and the payload samples (lost ones never report Rewritten).
     assert!(torn > 0, "the writer never tore a read");
+    assert!(rewritten > 0, "the payload samples never caught a rewrite");
     assert!(frames >= 200, "only {frames} coherent frames taken");
-    // The writer rewrites the payload in place before the metadata, as the
-    // contract's producer does, in a tight loop. A writer preempted in the
-    // middle of a frame is invisible to any consumer (no seqlock upstream,
-    // contract §2): measured here at 6.5-10% of accepted frames (7.5-9%
-    // without the payload samples, which catch a rewrite that progresses
-    // during the copy). The bound catches a regression such as a lost
-    // counter check.
+    // The writer rewrites the payload in place right after each metadata
+    // update, as the contract's producer may, in a tight loop; a copy of a
+    // frame just announced overlaps the next frame's write, and what the 16
+    // samples miss is invisible to any consumer (no seqlock upstream,
+    // contract §2). The share follows the host's scheduling: 6.5-10% on a
+    // quiet host, 18.5-22% on one with background load, 37-63% beside other
+    // tests on a busy one. Bound: above all of those, below "every copy".
     assert!(
-        mixed * 5 <= frames,
-        "{mixed} of {frames} accepted frames mix two writes (bound 20%)"
+        mixed * 4 <= frames * 3,
+        "{mixed} of {frames} accepted frames mix two writes (bound 75%)"
     );
 }
 
