@@ -168,7 +168,6 @@ impl Passthrough {
             .frame_rate
             .filter(|&(num, _)| num > 0)
             .map(|(num, den)| u64::from(den) * 1_000_000_000 / u64::from(num));
-        let adjusted = self.clock.adjusted;
         let times = self.clock.place(
             unit.stream_pts_ns,
             pts_ns,
@@ -176,7 +175,7 @@ impl Passthrough {
             self.reorder_depth,
             frame_ns,
         );
-        if self.clock.adjusted > adjusted {
+        if times.adjusted {
             incr(&stats.passthrough_dts_adjusted);
         }
         incr(&stats.frames_passthrough);

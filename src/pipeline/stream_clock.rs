@@ -37,6 +37,9 @@ const MAX_DEPTH: usize = 16;
 pub(crate) struct Times {
     pub pts_ns: u64,
     pub dts_ns: i64,
+    /// DTS had to be moved to keep DTS rising and at most PTS: the stream
+    /// reorders deeper than its SPS says.
+    pub adjusted: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -60,9 +63,6 @@ pub(crate) struct StreamClock {
     last_stream: Option<u64>,
     /// The producer's stream times are unusable until the next restart.
     unusable: bool,
-    /// DTS values moved to keep DTS rising and at most PTS (a stream
-    /// reordering deeper than its SPS says).
-    pub(crate) adjusted: u64,
 }
 
 impl StreamClock {
@@ -70,7 +70,6 @@ impl StreamClock {
     /// across it (outputs and recordings never see them go back).
     pub(crate) fn reset(&mut self) {
         *self = Self {
-            adjusted: self.adjusted,
             last_dts: self.last_dts,
             ..Self::default()
         };
@@ -112,11 +111,12 @@ impl StreamClock {
         if let Some(last) = self.last_dts {
             dts_ns = dts_ns.max(last.saturating_add(1));
         }
-        if dts_ns != candidate {
-            self.adjusted += 1;
-        }
         self.last_dts = Some(dts_ns);
-        Times { pts_ns, dts_ns }
+        Times {
+            pts_ns,
+            dts_ns,
+            adjusted: dts_ns != candidate,
+        }
     }
 
     fn anchor(&mut self, stream_ns: u64, out_ns: u64, depth: Option<u32>, frame_ns: Option<u64>) {
@@ -151,6 +151,7 @@ impl StreamClock {
         Times {
             pts_ns: timeline_ns.max(dts_ns.max(0) as u64),
             dts_ns,
+            adjusted: false,
         }
     }
 }

@@ -34,7 +34,7 @@ fn without_b_frames_dts_is_pts_and_pts_follows_the_stream() {
         assert_eq!(t.pts_ns, BASE + i as u64 * F);
         assert_eq!(t.dts_ns, t.pts_ns as i64);
     }
-    assert_eq!(clock.adjusted, 0);
+    assert!(times.iter().all(|t| !t.adjusted));
 }
 
 #[test]
@@ -59,7 +59,7 @@ fn b_frames_get_presentation_order_pts_and_earlier_dts() {
         .collect();
     assert_eq!(dts, [-1, 0, 1, 2, 3, 4, 5]);
     check_rising_and_not_after_pts(&times);
-    assert_eq!(clock.adjusted, 0);
+    assert!(times.iter().all(|t| !t.adjusted));
 }
 
 #[test]
@@ -84,7 +84,7 @@ fn b_pyramid_depth_two() {
         .collect();
     assert_eq!(dts, [-2, -1, 0, 1, 2, 3, 4, 5, 6]);
     check_rising_and_not_after_pts(&times);
-    assert_eq!(clock.adjusted, 0);
+    assert!(times.iter().all(|t| !t.adjusted));
 }
 
 #[test]
@@ -95,7 +95,7 @@ fn a_stream_reordering_deeper_than_its_sps_keeps_dts_rising_and_counts() {
     for w in times.windows(2) {
         assert!(w[1].dts_ns > w[0].dts_ns);
     }
-    assert!(clock.adjusted > 0);
+    assert!(times.iter().any(|t| t.adjusted));
 }
 
 #[test]
