@@ -327,7 +327,7 @@ pub fn run(cfg: &SimConfig, stop: &AtomicBool) -> Result<RunSummary, SimError> {
     let mut geom = geom;
     let mut tables = PatternTables::new(geom.width, geom.height);
     let period = Duration::from_secs_f64(1.0 / cfg.fps);
-    let start = Instant::now();
+    let mut start = Instant::now();
     let mut timeline = Timeline::new(cfg.reset_every);
     let mut torn = cfg.torn_max_delay_us.map(|d| {
         let mut t = TornWriter::new(d, wall_clock_ns() ^ u64::from(std::process::id()));
@@ -467,6 +467,13 @@ pub fn run(cfg: &SimConfig, stop: &AtomicBool) -> Result<RunSummary, SimError> {
         first_ns.get_or_insert(stamp.timestamp_ns);
         last_ns = Some(stamp.timestamp_ns);
         published += 1;
+        if published == 1 {
+            // The pace counts from the first frame out: a slow first encode
+            // (x265 opens on its first frame) must not make frames 1, 2, ...
+            // burst out back to back, which no camera does and which a
+            // consumer attaching at that moment cannot follow.
+            start = Instant::now();
+        }
     }
     let interrupted = stop.load(Ordering::Relaxed);
     // OFFLINE (§4) after the last frame, confirmed by the server (bounded).
