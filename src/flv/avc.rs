@@ -14,7 +14,7 @@
 //! always use 4-byte NAL unit lengths (`lengthSizeMinusOne` = 3).
 
 use super::avc_reorder::{Head, PROFILES_WITH_CHROMA_FIELDS, reorder_after_id};
-use super::bits::Rbsp;
+use super::bits::{BitError, Rbsp};
 use super::{
     FlvError, PACKET_NALU, ParameterSet, check_parameter_set, legacy_end_of_sequence,
     legacy_sequence_header, push_u16_prefixed, u16_len, write_legacy_header,
@@ -81,52 +81,61 @@ pub fn parse_sps(sps: &[u8]) -> Result<SpsInfo, FlvError> {
         level_idc: info.level_idc,
         chroma_format_idc: None,
     };
-    if info.has_record_extension() {
-        let bad = |reason| FlvError::BadSps { reason };
-        let seq_parameter_set_id = r.ue().map_err(bad)?;
-        if seq_parameter_set_id > 31 {
-            return Err(bad("seq_parameter_set_id over 31"));
-        }
-        let chroma_format_idc = r.ue().map_err(bad)?;
-        if chroma_format_idc > 3 {
-            return Err(bad("chroma_format_idc over 3"));
-        }
-        if chroma_format_idc == 3 {
-            r.skip(1).map_err(bad)?; // separate_colour_plane_flag
-        }
-        let bit_depth_luma_minus8 = r.ue().map_err(bad)?;
-        let bit_depth_chroma_minus8 = r.ue().map_err(bad)?;
-        if bit_depth_luma_minus8 > 6 || bit_depth_chroma_minus8 > 6 {
-            return Err(bad("bit depth over 14"));
-        }
-        // All three were range-checked above.
-        info.chroma_format_idc = chroma_format_idc as u8;
-        info.bit_depth_luma_minus8 = bit_depth_luma_minus8 as u8;
-        info.bit_depth_chroma_minus8 = bit_depth_chroma_minus8 as u8;
-        head.chroma_format_idc = Some(chroma_format_idc);
-    } else if PROFILES_WITH_CHROMA_FIELDS.contains(&info.profile_idc) {
-        // A profile with the chroma fields but no record extension (e.g.
-        // 244): the reorder walk needs them read, leniently.
-        head.chroma_format_idc = (|| {
-            r.ue()?; // seq_parameter_set_id
-            let chroma_format_idc = r.ue()?;
-            if chroma_format_idc == 3 {
-                r.skip(1)?;
+    let record = info.has_record_extension();
+    if record || PROFILES_WITH_CHROMA_FIELDS.contains(&info.profile_idc) {
+        match chroma_fields(&mut r) {
+            Ok(c) => {
+                if record {
+                    info.chroma_format_idc = c.chroma_format_idc;
+                    info.bit_depth_luma_minus8 = c.bit_depth_luma_minus8;
+                    info.bit_depth_chroma_minus8 = c.bit_depth_chroma_minus8;
+                }
+                head.chroma_format_idc = Some(u32::from(c.chroma_format_idc));
             }
-            r.ue()?;
-            r.ue()?;
-            Ok::<_, &str>(chroma_format_idc)
-        })()
-        .ok();
-        if head.chroma_format_idc.is_none() {
-            return Ok(info);
+            // The record needs these fields; the reorder walk (e.g. for 244,
+            // which has no record extension) goes without.
+            Err(reason) if record => return Err(FlvError::BadSps { reason }),
+            Err(_) => return Ok(info),
         }
     } else if r.ue().is_err() {
-        return Ok(info);
+        return Ok(info); // seq_parameter_set_id
     }
     // Lenient: the record only needs the fields above.
     info.max_num_reorder_frames = reorder_after_id(&mut r, &head).ok().map(|n| n as u8);
     Ok(info)
+}
+
+/// The chroma format and bit depths of the SPS's High-profile branch.
+struct ChromaFields {
+    chroma_format_idc: u8,
+    bit_depth_luma_minus8: u8,
+    bit_depth_chroma_minus8: u8,
+}
+
+/// Reads `seq_parameter_set_id` through `bit_depth_chroma_minus8`
+/// (H.264 §7.3.2.1.1), range-checked.
+fn chroma_fields(r: &mut Rbsp) -> Result<ChromaFields, BitError> {
+    if r.ue()? > 31 {
+        return Err("seq_parameter_set_id over 31");
+    }
+    let chroma_format_idc = r.ue()?;
+    if chroma_format_idc > 3 {
+        return Err("chroma_format_idc over 3");
+    }
+    if chroma_format_idc == 3 {
+        r.skip(1)?; // separate_colour_plane_flag
+    }
+    let bit_depth_luma_minus8 = r.ue()?;
+    let bit_depth_chroma_minus8 = r.ue()?;
+    if bit_depth_luma_minus8 > 6 || bit_depth_chroma_minus8 > 6 {
+        return Err("bit depth over 14");
+    }
+    // All three were range-checked above.
+    Ok(ChromaFields {
+        chroma_format_idc: chroma_format_idc as u8,
+        bit_depth_luma_minus8: bit_depth_luma_minus8 as u8,
+        bit_depth_chroma_minus8: bit_depth_chroma_minus8 as u8,
+    })
 }
 
 /// Builds the `AVCDecoderConfigurationRecord` (ISO/IEC 14496-15 §5.3.3.1)
