@@ -68,7 +68,7 @@ fn run(codec: Codec, preset: &str, frames: u64, source: &[Vec<u8>]) -> (f64, f64
             frame_count: i as u32,
             capture_ts_ns: pts_ns,
             geometry,
-            data,
+            data: data.into(),
             encoded: None,
             frame_rate: None,
         };

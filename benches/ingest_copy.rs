@@ -10,9 +10,11 @@
 //! - `mapped_copy` (the old copy, baseline): the plane copied out of the
 //!   mapping into a new `Vec`, as the old snapshot did;
 //! - `pread_copy`: the plane read into a new `Vec` with `pread`;
-//! - `snapshot_take`: the whole new path (`snapshot::take_announced` over the
-//!   `Segment` (`take_announced`): metadata, the plane, the sample
-//!   re-reads, metadata again).
+//! - `pread_reused`: the plane read with `pread` into one buffer kept across
+//!   iterations (what the frame pool of issue 14 gives);
+//! - `snapshot_take`: the whole path (`snapshot::take_announced` over the
+//!   `Segment`): metadata, the plane into a pooled buffer, the sample
+//!   re-reads, metadata again.
 //!
 //! Throughput counts plane bytes. The segment is a v1 BGR frame in
 //! /dev/shm written once at start-up (contract §2 offsets, by hand).
@@ -23,6 +25,7 @@ use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use cvmmap_streamer::ingest::FramePool;
 use cvmmap_streamer::ingest::bench_hooks::{Segment, Snapshot, take_announced};
 
 const METADATA: usize = 256;
@@ -59,7 +62,8 @@ fn benches(c: &mut Criterion) {
         // SAFETY: the file is ours and nothing truncates it during the run.
         let map = unsafe { memmap2::Mmap::map(&file) }.unwrap();
         let seg = Segment::open(&path).unwrap();
-        match take_announced(&seg, None, None, None) {
+        let pool = FramePool::new();
+        match take_announced(&seg, None, None, None, &pool) {
             Snapshot::Frame(f) => assert_eq!(&f.data[..], &map[METADATA..METADATA + plane]),
             other => panic!("the segment does not give a frame: {other:?}"),
         }
@@ -76,8 +80,15 @@ fn benches(c: &mut Criterion) {
                 black_box(dst)
             })
         });
+        group.bench_function("pread_reused", |b| {
+            let mut dst = vec![0u8; plane];
+            b.iter(|| {
+                file.read_exact_at(&mut dst, METADATA as u64).unwrap();
+                black_box(&dst);
+            })
+        });
         group.bench_function("snapshot_take", |b| {
-            b.iter(|| black_box(take_announced(&seg, None, None, None)))
+            b.iter(|| black_box(take_announced(&seg, None, None, None, &pool)))
         });
         group.finish();
         std::fs::remove_file(&path).ok();

@@ -65,7 +65,7 @@ fn encode(codec: Codec) -> (Vec<(Bytes, u32)>, u64) {
             frame_count: i as u32,
             capture_ts_ns: pts_ns,
             geometry,
-            data,
+            data: data.into(),
             encoded: None,
             frame_rate: None,
         };

@@ -58,7 +58,8 @@ fn encode_sizes(
         };
         let data = (0..geometry.plane_bytes())
             .map(|b| (b as u64 / 7 + i * 5) as u8)
-            .collect();
+            .collect::<Vec<u8>>()
+            .into();
         let frame = Frame {
             frame_count: i as u32,
             capture_ts_ns: 1_000 + i * FRAME_NS,

@@ -58,7 +58,7 @@ fn encode(
             frame_count: i as u32,
             capture_ts_ns: i * 33_333_333,
             geometry,
-            data,
+            data: data.into(),
             encoded: None,
             frame_rate: None,
         };

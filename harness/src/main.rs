@@ -193,8 +193,16 @@ fn bench(a: BenchArgs) -> ExitCode {
     print!("{}", done.table);
     println!("evidence {}", done.run_dir.display());
     let mut t = Tally::default();
+    let (mut met, mut missed, mut unjudged) = (0, 0, 0);
     for c in &done.result.configs {
-        for s in [c.streamer.status, c.gst.status] {
+        for g in &c.comparison.goals {
+            match g.outcome {
+                bench::GoalOutcome::Met => met += 1,
+                bench::GoalOutcome::Missed => missed += 1,
+                bench::GoalOutcome::NotJudged => unjudged += 1,
+            }
+        }
+        for s in [c.streamer.status, c.gst.status, c.floor.status] {
             t.add(match s {
                 bench::Status::Ok => Outcome::Pass,
                 bench::Status::Failed => Outcome::Fail,
@@ -203,7 +211,7 @@ fn bench(a: BenchArgs) -> ExitCode {
         }
     }
     println!(
-        "bench configs={} sides={} measured={} failed={} skipped={}",
+        "bench configs={} sides={} measured={} failed={} skipped={} goals_met={met} goals_missed={missed} goals_not_judged={unjudged}",
         done.result.configs.len(),
         t.total,
         t.pass,

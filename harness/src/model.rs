@@ -51,7 +51,7 @@ pub struct EncoderUsed {
 }
 
 /// One process the harness ran.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct ProcessRecord {
     pub name: String,
     pub argv: Vec<String>,

@@ -43,7 +43,8 @@ fn quick_bench_measures_both_sides() {
     let args = ["bench", "--quick", "--evidence", ev.0.to_str().unwrap()];
     let stdout = harness_passes(
         &args,
-        "bench configs=1 sides=2 measured=2 failed=0 skipped=0",
+        // A debug build: nothing is judged (4 goals not judged).
+        "bench configs=1 sides=3 measured=3 failed=0 skipped=0 goals_met=0 goals_missed=0 goals_not_judged=4",
     );
     let run = run_dir(&stdout);
     assert_eq!(
@@ -75,10 +76,56 @@ fn quick_bench_measures_both_sides() {
     assert_eq!(g["element"].as_str(), Some(element));
     let pipeline = g["pipeline"].as_str().unwrap();
     assert!(pipeline.contains(&format!("! {element} ")), "{pipeline}");
+    // The same bytes as the streamer's: the configuration's frame file.
     assert!(
-        pipeline.contains("format=BGR,width=320,height=180"),
+        pipeline.contains(
+            "/frames.bgr blocksize=172800 ! rawvideoparse format=bgr width=320 height=180"
+        ),
         "{pipeline}"
     );
+    assert!(
+        g["pipeline_smpte"]
+            .as_str()
+            .unwrap()
+            .contains("videotestsrc"),
+        "the labelled extra: {g:#}"
+    );
+    positive(&g["smpte_unpaced"], "gst.smpte_unpaced");
+    // The encoder-only floor: same element, the I420 copy, into fakesink.
+    let f = &c["floor"];
+    assert_eq!(f["status"], "ok", "{f:#}");
+    assert_eq!(f["element"].as_str(), Some(element));
+    let floor = f["pipeline"].as_str().unwrap();
+    assert!(
+        floor.contains("/frames.i420")
+            && floor.contains(&format!("! {element} "))
+            && floor.ends_with("fakesink sync=false async=false"),
+        "{floor}"
+    );
+    for mode in ["unpaced", "paced"] {
+        positive(&f[mode], &format!("floor.{mode}"));
+    }
+    let fl = &f["latency_ms"];
+    assert!(
+        fl["samples"].as_u64().unwrap() >= 50,
+        "a sample per frame: {fl:#}"
+    );
+    // The comparison is computed from those figures; a debug build is not judged.
+    let cmp = &c["comparison"];
+    let floor_cpu = f["paced"]["cpu_ms_per_frame"].as_f64().unwrap();
+    assert_eq!(cmp["floor_cpu_ms_per_frame"].as_f64(), Some(floor_cpu));
+    let over = s["paced"]["cpu_ms_per_frame"].as_f64().unwrap() - floor_cpu;
+    assert!(
+        (cmp["streamer_overhead_ms"].as_f64().unwrap() - over).abs() < 0.01,
+        "{cmp:#}"
+    );
+    assert!(cmp["overhead_ratio"].is_number(), "{cmp:#}");
+    for goal in cmp["goals"].as_array().unwrap() {
+        assert_eq!(goal["outcome"], "not_judged", "{goal:#}");
+        assert_eq!(goal["why_not_judged"], "not a release build", "{goal:#}");
+    }
+    // The frame files are removed once the configuration is done.
+    assert!(!bench.join("320x180_h264/frames.bgr").exists());
     assert!(
         pipeline.contains("! videoconvert ! video/x-raw,format=I420 !"),
         "{pipeline}"
@@ -125,6 +172,7 @@ fn quick_bench_measures_both_sides() {
     ] {
         assert!(header.contains(col), "{header}");
     }
+    assert!(table.contains("320x180_h264: overhead ratio "), "{table}");
     let row = |side: &str| {
         table
             .lines()
@@ -134,6 +182,10 @@ fn quick_bench_measures_both_sides() {
     };
     assert!(row("streamer").contains(" / "), "{table}");
     assert!(!row("gst-launch").contains(" - "), "{table}");
+    assert!(
+        row("floor").contains("enc "),
+        "the encoder latency: {table}"
+    );
     let svg = std::fs::read_to_string(bench.join("latency.svg")).unwrap();
     assert!(
         svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"),
@@ -165,7 +217,9 @@ fn without_gst_launch_the_gst_side_is_skipped_with_a_reason() {
     let stdout = exited(&out, 1);
     assert_eq!(
         stdout.lines().last(),
-        Some("bench configs=1 sides=2 measured=1 failed=0 skipped=1"),
+        Some(
+            "bench configs=1 sides=3 measured=1 failed=0 skipped=2 goals_met=0 goals_missed=0 goals_not_judged=4"
+        ),
         "{stdout}"
     );
     let r = read(&run_dir(&stdout).join("bench/result.json"));

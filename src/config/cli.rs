@@ -224,6 +224,11 @@ pub struct Cli {
     pub dummy_width: u32,
     #[arg(long, value_name = "PX", default_value_t = 360, value_parser = clap::value_parser!(u32).range(16..=8192))]
     pub dummy_height: u32,
+    /// Frames come from this file of packed BGR frames (--dummy-width x
+    /// --dummy-height, 3 bytes a pixel, back to back; looped), instead of the
+    /// generated pattern: the same bytes a file-fed GStreamer pipeline reads.
+    #[arg(long, value_name = "PATH")]
+    pub dummy_raw_file: Option<PathBuf>,
 
     // --- reporting ---------------------------------------------------------
     /// Write counters and outcome as one JSON object at exit.
@@ -320,7 +325,25 @@ impl Cli {
                         format!("{} is not in (0, 1000]", self.dummy_fps),
                     ));
                 }
+                if let Some(path) = &self.dummy_raw_file {
+                    let frame = u64::from(self.dummy_width) * u64::from(self.dummy_height) * 3;
+                    let len = std::fs::metadata(path).map(|m| m.len()).map_err(|e| {
+                        ConfigError::new("--dummy-raw-file", format!("{}: {e}", path.display()))
+                    })?;
+                    if len < frame || len % frame != 0 {
+                        return Err(ConfigError::new(
+                            "--dummy-raw-file",
+                            format!(
+                                "{} is {len} bytes, not a whole number of {}x{} BGR frames ({frame} bytes each)",
+                                path.display(),
+                                self.dummy_width,
+                                self.dummy_height
+                            ),
+                        ));
+                    }
+                }
                 Source::Dummy(DummyConfig {
+                    raw_file: self.dummy_raw_file.clone(),
                     label: self.dummy_label.clone(),
                     width: self.dummy_width,
                     height: self.dummy_height,

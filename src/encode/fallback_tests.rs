@@ -35,7 +35,7 @@ fn frame(i: u64) -> EncodeInput {
             frame_count: i as u32,
             capture_ts_ns: i * FRAME_NS,
             geometry,
-            data,
+            data: data.into(),
             encoded: None,
             frame_rate: None,
         },

@@ -1,12 +1,18 @@
-//! GStreamer encoder: `appsrc ! videoconvert ! I420 ! x264enc|x265enc ! appsink`.
+//! GStreamer encoder: `appsrc (I420) ! x264enc|x265enc ! appsink`.
 //!
-//! The frame buffer moves into GStreamer without a copy; padded strides are
-//! described with a `VideoMeta`. Everything becomes I420 before the encoder
-//! (a bare videoconvert fed BGR lets x264 pick 4:4:4, which players reject).
+//! Software encoders get I420 converted in Rust ([`super::convert`]) straight
+//! into a pooled GStreamer buffer: one SIMD pass on the encode loop's thread,
+//! overlapping the encoder's thread, instead of `videoconvert` in series with
+//! the encoder. (Everything becomes I420: a bare videoconvert fed BGR lets
+//! x264 pick 4:4:4, which players reject.) NVENC gets the frame itself,
+//! without a copy, through a `videoconvert` restricted to formats NVENC
+//! takes natively (BGRA/RGBA pass through untouched; never a CPU I420 pass).
+//! The capture timestamp rides on each buffer as a `ReferenceTimestampMeta`,
+//! which GstVideoEncoder copies onto the unit it outputs.
 
-use std::collections::VecDeque;
+use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use gstreamer as gst;
@@ -15,6 +21,7 @@ use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 use tracing::{debug, info};
 
+use super::convert::{self, I420, Matrix};
 use super::elements;
 use super::{
     AccessUnit, AccessUnitSink, Codec, EncodeError, EncodeInput, EncoderSettings, VideoEncoder,
@@ -73,16 +80,45 @@ fn video_format(pf: PixelFormat) -> gst_video::VideoFormat {
     }
 }
 
-/// Capture timestamps by output PTS, so units can carry them (bounded).
-type CaptureMap = Arc<Mutex<VecDeque<(u64, u64)>>>;
-const CAPTURE_MAP_LEN: usize = 128;
+/// The reference of the capture timestamp meta on our buffers.
+const CAPTURE_REFERENCE: &str = "timestamp/x-cvmmap-capture";
+
+fn capture_caps() -> gst::Caps {
+    gst::Caps::new_empty_simple(CAPTURE_REFERENCE)
+}
+
+/// The capture timestamp the encoder carried over from the input buffer.
+fn capture_of(buffer: &gst::BufferRef) -> u64 {
+    buffer
+        .iter_meta::<gst::ReferenceTimestampMeta>()
+        .find(|m| {
+            m.reference()
+                .structure(0)
+                .is_some_and(|s| s.name() == CAPTURE_REFERENCE)
+        })
+        .map(|m| m.timestamp().nseconds())
+        .unwrap_or(0)
+}
+
+/// How frames reach the encoder element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Feed {
+    /// Converted to I420 in Rust into a pooled buffer (software encoders).
+    Convert(Matrix),
+    /// The producer's bytes as they are, through a `videoconvert` limited
+    /// to formats the hardware encoder takes natively.
+    Native,
+}
 
 /// One running pipeline, for one input geometry.
 struct Running {
     pipeline: gst::Pipeline,
     appsrc: gst_app::AppSrc,
     geometry: VideoGeometry,
+    /// What `appsrc` sends: I420 (`Feed::Convert`) or the source's format.
     info: gst_video::VideoInfo,
+    /// Buffers for the converted frames (`Feed::Convert`).
+    pool: Option<gst::BufferPool>,
 }
 
 /// The frame rate assumed until the source's is known.
@@ -131,7 +167,6 @@ pub struct GstEncoder {
     element: &'static str,
     sink: AccessUnitSink,
     stats: Arc<EncodeCounters>,
-    captures: CaptureMap,
     running: Option<Running>,
     push: Push,
     rate: Arc<SharedRate>,
@@ -154,7 +189,6 @@ impl GstEncoder {
             element,
             sink,
             stats,
-            captures: Arc::default(),
             running: None,
             push: Push::Blocking,
             rate: Arc::default(),
@@ -184,20 +218,56 @@ impl GstEncoder {
         }
     }
 
+    /// NVENC takes the frame as it is; the software encoders get I420.
+    fn feed(&self, geometry: VideoGeometry) -> Feed {
+        if self.element.starts_with("nv") {
+            Feed::Native
+        } else {
+            Feed::Convert(Matrix::for_height(geometry.height))
+        }
+    }
+
+    /// The caps `appsrc` announces for `geometry` at `rate`.
     fn video_info(
         &self,
         geometry: VideoGeometry,
         (num, den): (u32, u32),
     ) -> Result<gst_video::VideoInfo, EncodeError> {
-        let format = video_format(geometry.pixel_format);
         let fps = gst::Fraction::new(
             i32::try_from(num).unwrap_or(i32::MAX),
             i32::try_from(den.max(1)).unwrap_or(i32::MAX),
         );
-        gst_video::VideoInfo::builder(format, geometry.width, geometry.height)
+        let (w, h) = (geometry.width, geometry.height);
+        let builder = match self.feed(geometry) {
+            Feed::Convert(matrix) => {
+                let colorimetry = gst_video::VideoColorimetry::from_str(matrix.caps_name())
+                    .map_err(|e| self.build_err(e.to_string()))?;
+                gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, w, h)
+                    .colorimetry(&colorimetry)
+            }
+            Feed::Native => {
+                gst_video::VideoInfo::builder(video_format(geometry.pixel_format), w, h)
+            }
+        };
+        builder
             .fps(fps)
             .build()
             .map_err(|e| self.build_err(e.to_string()))
+    }
+
+    fn buffer_pool(&self, info: &gst_video::VideoInfo) -> Result<gst::BufferPool, EncodeError> {
+        let caps = info.to_caps().map_err(|e| self.build_err(e.to_string()))?;
+        let pool = gst_video::VideoBufferPool::new().upcast::<gst::BufferPool>();
+        let mut config = pool.config();
+        // No upper bound: the encoder may hold a few frames (x264's frame
+        // threads), and a bound would block the push. Freed buffers return
+        // and are reused, so the count settles at what is in flight.
+        config.set_params(Some(&caps), info.size() as u32, 2, 0);
+        pool.set_config(config)
+            .map_err(|e| self.build_err(e.to_string()))?;
+        pool.set_active(true)
+            .map_err(|e| self.build_err(e.to_string()))?;
+        Ok(pool)
     }
 
     fn start(&mut self, geometry: VideoGeometry, rate: (u32, u32)) -> Result<(), EncodeError> {
@@ -216,12 +286,7 @@ impl GstEncoder {
                 .leaky_type(gst_app::AppLeakyType::Downstream),
         }
         .build();
-        let convert = gst::ElementFactory::make("videoconvert")
-            .build()
-            .map_err(|e| self.build_err(e.to_string()))?;
-        let i420 = gst::Caps::builder("video/x-raw")
-            .field("format", "I420")
-            .build();
+        let feed = self.feed(geometry);
         let encoder = elements::make(self.element, &self.settings)
             .map_err(|e| self.build_err(e.to_string()))?;
         let media = match self.settings.codec {
@@ -236,25 +301,39 @@ impl GstEncoder {
             .caps(&out_caps)
             .sync(self.stall_output)
             .build();
+        // Nothing reads the last sample; keeping it holds a unit per frame.
+        appsink.set_property("enable-last-sample", false);
 
         let pipeline = gst::Pipeline::new();
         let err = |e: gst::glib::BoolError| self.build_err(e.to_string());
         pipeline
-            .add_many([
-                appsrc.upcast_ref(),
-                &convert,
-                &encoder,
-                appsink.upcast_ref(),
-            ])
+            .add_many([appsrc.upcast_ref(), &encoder, appsink.upcast_ref()])
             .map_err(err)?;
-        appsrc.link(&convert).map_err(err)?;
-        convert.link_filtered(&encoder, &i420).map_err(err)?;
+        match feed {
+            Feed::Convert(_) => appsrc.link(&encoder).map_err(err)?,
+            Feed::Native => {
+                let convert = gst::ElementFactory::make("videoconvert")
+                    .build()
+                    .map_err(|e| self.build_err(e.to_string()))?;
+                // Formats NVENC encodes as 4:2:0 without a CPU conversion
+                // when the source has them; never Y444 (players reject it).
+                let native =
+                    gst::Caps::from_str("video/x-raw,format={BGRA,RGBA,BGRx,RGBx,NV12,I420}")
+                        .map_err(|e| self.build_err(e.to_string()))?;
+                pipeline.add(&convert).map_err(err)?;
+                appsrc.link(&convert).map_err(err)?;
+                convert.link_filtered(&encoder, &native).map_err(err)?;
+            }
+        }
         encoder.link(&appsink).map_err(err)?;
+        let pool = match feed {
+            Feed::Convert(_) => Some(self.buffer_pool(&info)?),
+            Feed::Native => None,
+        };
 
-        let (sink, stats, captures, codec, shared_rate) = (
+        let (sink, stats, codec, shared_rate) = (
             self.sink.clone(),
             self.stats.clone(),
-            self.captures.clone(),
             self.settings.codec,
             self.rate.clone(),
         );
@@ -270,7 +349,7 @@ impl GstEncoder {
                     let pts_ns = raw_pts.saturating_sub(PTS_BASE_NS);
                     let dts_ns = raw_dts as i64 - PTS_BASE_NS as i64;
                     let keyframe = !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT);
-                    let capture_ts_ns = lookup_capture(&captures, pts_ns);
+                    let capture_ts_ns = capture_of(buffer);
                     incr(&stats.access_units);
                     if keyframe {
                         incr(&stats.keyframes);
@@ -306,6 +385,7 @@ impl GstEncoder {
             appsrc,
             geometry,
             info,
+            pool,
         });
         Ok(())
     }
@@ -351,6 +431,9 @@ impl GstEncoder {
             None => Ok(()),
         };
         let _ = r.pipeline.set_state(gst::State::Null);
+        if let Some(pool) = r.pool {
+            let _ = pool.set_active(false);
+        }
         result
     }
 }
@@ -377,13 +460,64 @@ impl GstEncoder {
     }
 }
 
-fn lookup_capture(captures: &CaptureMap, pts_ns: u64) -> u64 {
-    let map = captures.lock().unwrap_or_else(|p| p.into_inner());
-    map.iter()
-        .rev()
-        .find(|(pts, _)| *pts == pts_ns)
-        .map(|&(_, c)| c)
-        .unwrap_or(0)
+impl Running {
+    /// The frame converted into a pooled I420 buffer; `input`'s bytes go
+    /// back to the ingest pool when it is dropped on return.
+    fn converted(&self, input: &EncodeInput, matrix: Matrix) -> Result<gst::Buffer, EncodeError> {
+        let runtime = |message: String| EncodeError::Runtime { message };
+        let pool = self
+            .pool
+            .as_ref()
+            .ok_or_else(|| runtime("no buffer pool".into()))?;
+        let mut buffer = pool
+            .acquire_buffer(None)
+            .map_err(|e| runtime(format!("no buffer from the pool: {e:?}")))?;
+        {
+            let b = buffer
+                .get_mut()
+                .ok_or_else(|| runtime("pooled buffer shared".into()))?;
+            let mut map = b
+                .map_writable()
+                .map_err(|e| runtime(format!("pooled buffer not writable: {e}")))?;
+            let (offsets, strides) = (self.info.offset(), self.info.stride());
+            let data = map.as_mut_slice();
+            let (y, rest) = data.split_at_mut(offsets[1]);
+            let (u, v) = rest.split_at_mut(offsets[2] - offsets[1]);
+            let planes = I420 {
+                y,
+                y_stride: strides[0] as usize,
+                u,
+                u_stride: strides[1] as usize,
+                v,
+                v_stride: strides[2] as usize,
+            };
+            convert::to_i420(&input.frame.data, &input.frame.geometry, planes, matrix)
+                .map_err(|e| runtime(e.to_string()))?;
+        }
+        Ok(buffer)
+    }
+
+    /// The frame's own bytes, handed over without a copy.
+    fn native(&self, input: EncodeInput) -> Result<gst::Buffer, EncodeError> {
+        let geometry = input.frame.geometry;
+        let mut buffer = gst::Buffer::from_mut_slice(input.frame.data);
+        if geometry.stride != self.info.stride()[0] as usize {
+            let b = buffer.get_mut().expect("new buffer is writable");
+            gst_video::VideoMeta::add_full(
+                b,
+                gst_video::VideoFrameFlags::empty(),
+                self.info.format(),
+                geometry.width,
+                geometry.height,
+                &[0],
+                &[geometry.stride as i32],
+            )
+            .map_err(|e| EncodeError::Runtime {
+                message: e.to_string(),
+            })?;
+        }
+        Ok(buffer)
+    }
 }
 
 impl VideoEncoder for GstEncoder {
@@ -410,37 +544,32 @@ impl VideoEncoder for GstEncoder {
             self.renegotiate_rate(want)?;
         }
         let r = self.running.as_ref().expect("started above");
+        let (pts_ns, capture_ts_ns, force) = (
+            input.pts_ns,
+            input.frame.capture_ts_ns,
+            input.force_keyframe,
+        );
+        let mut buffer = match self.feed(geometry) {
+            Feed::Convert(matrix) => r.converted(&input, matrix)?,
+            Feed::Native => r.native(input)?,
+        };
         {
-            let mut map = self.captures.lock().unwrap_or_else(|p| p.into_inner());
-            if map.len() >= CAPTURE_MAP_LEN {
-                map.pop_front();
-            }
-            map.push_back((input.pts_ns, input.frame.capture_ts_ns));
+            let b = buffer.get_mut().ok_or_else(|| EncodeError::Runtime {
+                message: "input buffer shared".into(),
+            })?;
+            b.set_pts(gst::ClockTime::from_nseconds(PTS_BASE_NS + pts_ns));
+            gst::ReferenceTimestampMeta::add(
+                b,
+                &capture_caps(),
+                gst::ClockTime::from_nseconds(capture_ts_ns),
+                gst::ClockTime::NONE,
+            );
         }
-        let mut buffer = gst::Buffer::from_mut_slice(input.frame.data);
-        {
-            let b = buffer.get_mut().expect("new buffer is writable");
-            b.set_pts(gst::ClockTime::from_nseconds(PTS_BASE_NS + input.pts_ns));
-            if geometry.stride != r.info.stride()[0] as usize {
-                gst_video::VideoMeta::add_full(
-                    b,
-                    gst_video::VideoFrameFlags::empty(),
-                    r.info.format(),
-                    geometry.width,
-                    geometry.height,
-                    &[0],
-                    &[geometry.stride as i32],
-                )
-                .map_err(|e| EncodeError::Runtime {
-                    message: e.to_string(),
-                })?;
-            }
-        }
-        if input.force_keyframe {
-            debug!(pts_ns = input.pts_ns, "forcing a keyframe");
+        if force {
+            debug!(pts_ns, "forcing a keyframe");
             let event = gst_video::DownstreamForceKeyUnitEvent::builder()
                 .all_headers(true)
-                .timestamp(gst::ClockTime::from_nseconds(PTS_BASE_NS + input.pts_ns))
+                .timestamp(gst::ClockTime::from_nseconds(PTS_BASE_NS + pts_ns))
                 .build();
             r.appsrc.send_event(event);
         }

@@ -1,5 +1,6 @@
 //! A raw video frame, copied once out of shared memory.
 
+use super::pool::FrameBuf;
 use crate::contract::{EncodedCodec, PixelFormat};
 
 /// Geometry of the video plane as the producer described it.
@@ -33,8 +34,9 @@ pub struct Frame {
     /// The producer's capture timestamp in ns (metadata offset 0x10).
     pub capture_ts_ns: u64,
     pub geometry: VideoGeometry,
-    /// The raw video plane; empty when the frame carries `encoded` instead.
-    pub data: Vec<u8>,
+    /// The raw video plane, in a buffer that returns to the ingest pool when
+    /// dropped; empty when the frame carries `encoded` instead.
+    pub data: FrameBuf,
     /// The producer's own encoded access unit (v2.1 slot 3), taken instead
     /// of the raw plane in `--passthrough` mode.
     pub encoded: Option<EncodedPayload>,

@@ -11,6 +11,7 @@
 
 pub mod dummy;
 mod frame;
+pub mod pool;
 mod runtime;
 pub(crate) mod shm;
 pub(crate) mod snapshot;
@@ -31,6 +32,7 @@ pub mod bench_hooks {
     pub use super::snapshot::{Snapshot, take_announced};
 }
 pub use frame::{EncodedPayload, Frame, VideoGeometry};
+pub use pool::{FrameBuf, FramePool};
 pub use runtime::{IngestConfig, IngestEnd, run_ingest};
 
 /// Ingest failures. Most producer trouble is not an error (the loop waits

@@ -8,6 +8,7 @@
 //! Each snapshot outcome has its own method on [`Ingest`].
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -16,7 +17,7 @@ use tracing::{debug, info, warn};
 use super::shm::{Identity, Segment, shm_path};
 use super::snapshot::{self, FrameId, SharedRegion, Snapshot};
 use super::sync::SyncListener;
-use super::{Frame, IngestError, LatestQueue};
+use super::{Frame, FramePool, IngestError, LatestQueue};
 use crate::contract::EncodedCodec;
 use crate::telemetry::{Events, IngestCounters, add, incr};
 
@@ -167,6 +168,8 @@ struct Ingest<'a> {
     ingested: u64,
     /// The last metadata complaint logged (each is logged once per change).
     last_invalid: Option<String>,
+    /// Where frame copies land: buffers come back once encoded or replaced.
+    pool: Arc<FramePool>,
 }
 
 /// Runs until `stop`, `max_frames`, or the idle timeout. Pushes every coherent
@@ -205,6 +208,7 @@ pub fn run_ingest(
         last_activity: Instant::now(),
         ingested: 0,
         last_invalid: None,
+        pool: FramePool::new(),
     };
     loop {
         if stop.load(Ordering::Relaxed) {
@@ -268,7 +272,13 @@ impl Ingest<'_> {
                 return Ok(None);
             }
         }
-        let taken = snapshot::take_announced(segment, self.last, self.cfg.passthrough, announced);
+        let taken = snapshot::take_announced(
+            segment,
+            self.last,
+            self.cfg.passthrough,
+            announced,
+            &self.pool,
+        );
         if !matches!(taken, Snapshot::Unannounced { .. }) {
             self.unannounced_since = None;
         }

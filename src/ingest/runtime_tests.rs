@@ -214,7 +214,7 @@ fn stamps_are_checked_on_the_first_and_last_rows() {
             frame_count: 9,
             capture_ts_ns: 0,
             geometry,
-            data,
+            data: data.into(),
             encoded: None,
             frame_rate: None,
         }

@@ -8,7 +8,10 @@
 //! is tested against real shared memory and against a region that injects a
 //! write at an exact point.
 
+use std::sync::Arc;
+
 use super::frame::{EncodedPayload, Frame, VideoGeometry};
+use super::pool::{FrameBuf, FramePool};
 use crate::contract::{
     self, Depth, EncodedCodec, FrameLayout, METADATA_SIZE, MetadataError, PAYLOAD_OFFSET, Plane,
 };
@@ -77,7 +80,7 @@ pub fn take(
     last: Option<FrameId>,
     passthrough: Option<EncodedCodec>,
 ) -> Snapshot {
-    take_announced(region, last, passthrough, None)
+    take_announced(region, last, passthrough, None, &FramePool::new())
 }
 
 /// [`take`], copying only the frame the latest sync announced (`announced`:
@@ -88,6 +91,7 @@ pub fn take_announced(
     last: Option<FrameId>,
     passthrough: Option<EncodedCodec>,
     announced: Option<u32>,
+    pool: &Arc<FramePool>,
 ) -> Snapshot {
     let mut meta = [0u8; METADATA_SIZE];
     if let Err(e) = region.read_at(0, &mut meta) {
@@ -132,19 +136,19 @@ pub fn take_announced(
         .as_ref()
         .filter(|e| passthrough == Some(e.codec) && e.is_annex_b());
     let (data, encoded) = match encoded {
-        Some(e) => match copy_plane(region, &e.plane, e.plane.size) {
+        Some(e) => match copy_plane(region, &e.plane, vec![0u8; e.plane.size]) {
             Ok(au) => (
-                Vec::new(),
+                FrameBuf::default(),
                 Some(EncodedPayload {
                     codec: e.codec,
                     keyframe: e.keyframe,
                     stream_pts_ns: e.stream_pts_ns,
-                    data: au,
+                    data: au.into_vec(),
                 }),
             ),
             Err(e) => return Snapshot::OutOfBounds(e),
         },
-        None => match copy_plane(region, plane, geometry.plane_bytes()) {
+        None => match copy_plane(region, plane, pool.take(geometry.plane_bytes())) {
             Ok(raw) => (raw, None),
             Err(e) => return Snapshot::OutOfBounds(e),
         },
@@ -205,16 +209,18 @@ fn unchanged_since(region: &impl SharedRegion, plane: &Plane, copy: &[u8]) -> bo
     })
 }
 
-/// Copies `len` bytes of `plane` (the parser guarantees that offset + size
-/// lies inside the payload, and the payload inside the mapping).
-fn copy_plane(
+/// Fills `data` from the start of `plane` (the parser guarantees that
+/// offset + size lies inside the payload, and the payload inside the mapping).
+fn copy_plane<B: std::ops::DerefMut<Target = [u8]>>(
     region: &impl SharedRegion,
     plane: &Plane,
-    len: usize,
-) -> Result<Vec<u8>, OutOfBounds> {
-    let mut data = vec![0u8; len];
+    mut data: B,
+) -> Result<FrameBuf, OutOfBounds>
+where
+    FrameBuf: From<B>,
+{
     region.read_at(PAYLOAD_OFFSET + plane.offset, &mut data)?;
-    Ok(data)
+    Ok(data.into())
 }
 
 #[cfg(test)]

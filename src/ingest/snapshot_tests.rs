@@ -45,19 +45,21 @@ fn only_the_announced_frame_is_copied_while_syncs_flow() {
     let region = Segment::open(&seg.path).unwrap();
     // The sync for 8 has not come yet (the producer may still be writing).
     assert!(matches!(
-        take_announced(&region, Some((7, 1_000)), None, Some(7)),
+        take_announced(&region, Some((7, 1_000)), None, Some(7), &FramePool::new()),
         Snapshot::Unannounced {
             meta_count: 8,
             sync_count: 7
         }
     ));
-    let Snapshot::Frame(f) = take_announced(&region, Some((7, 1_000)), None, Some(8)) else {
+    let Snapshot::Frame(f) =
+        take_announced(&region, Some((7, 1_000)), None, Some(8), &FramePool::new())
+    else {
         panic!("expected the announced frame")
     };
     assert_eq!(f.frame_count, 8);
     // Without syncs (None) the metadata alone decides.
     assert!(matches!(
-        take_announced(&region, None, None, None),
+        take_announced(&region, None, None, None, &FramePool::new()),
         Snapshot::Frame(_)
     ));
 }

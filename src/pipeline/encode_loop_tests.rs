@@ -14,7 +14,7 @@ fn frame(count: u32, ts: u64) -> Frame {
             height: 2,
             stride: 6,
         },
-        data: vec![0; 12],
+        data: vec![0; 12].into(),
         encoded: None,
         frame_rate: None,
     }

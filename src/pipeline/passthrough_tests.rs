@@ -38,7 +38,7 @@ fn producer(count: u32, keyframe: bool, data: &[u8]) -> Frame {
             height: 1,
             stride: 3,
         },
-        data: Vec::new(),
+        data: Default::default(),
         encoded: Some(EncodedPayload {
             codec: EncodedCodec::H264,
             keyframe,

@@ -1,14 +1,16 @@
 //! The gst-launch-1.0 side of a configuration: the equivalent pipeline of
-//! [`super::pipeline`], with the encoder element the streamer reported,
-//! run unpaced and live at 30 fps.
+//! [`super::pipeline`], with the encoder element the streamer reported, fed
+//! the configuration's frame file, run unpaced and paced at 30 fps; then the
+//! labelled extra (SMPTE bars, unpaced).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::ConfigCtx;
+use super::frames::FrameFiles;
 use super::measure::{BY_BACK_PRESSURE, BY_REALTIME, Frames, UdpSink, run_figures};
 use super::model::{GstSide, GstTool, Run, Status};
-use super::pipeline::{self, Pace};
+use super::pipeline::{self, Pace, Source};
 use crate::model::EncoderUsed;
 use crate::supervisor::{Exit, Wait};
 
@@ -58,48 +60,82 @@ pub fn side(reason: &str) -> GstSide {
         pipeline_paced: None,
         unpaced: None,
         paced: None,
+        pipeline_smpte: None,
+        smpte_unpaced: None,
         processes: Vec::new(),
     }
 }
 
-/// Measures both gst runs with the element the streamer used.
-pub fn measure(ctx: &ConfigCtx, tool: &GstTool, used: Option<&EncoderUsed>, out: &mut GstSide) {
-    let Some(program) = tool.path.as_ref().map(PathBuf::from) else {
-        out.reason = tool.skipped_reason.clone().unwrap_or_default();
-        return;
-    };
+/// The element and its gst-launch properties for this configuration:
+/// the one the streamer reported using, else the software one (noted).
+pub fn encoder_for(
+    ctx: &ConfigCtx,
+    used: Option<&EncoderUsed>,
+    notes: &mut Vec<String>,
+) -> Result<(String, Vec<(String, String)>), String> {
     let software = ctx.cfg.codec.software_element();
-    let (element, mut notes) = match used {
-        Some(e) => (e.element.clone(), Vec::new()),
-        None => (
-            software.to_owned(),
-            vec![format!(
+    let element = match used {
+        Some(e) => e.element.clone(),
+        None => {
+            notes.push(format!(
                 "the streamer reported no encoder; {software} assumed"
-            )],
-        ),
+            ));
+            software.to_owned()
+        }
     };
-    out.element = Some(element.clone());
     if crate::gst::element_exists(&element) == Some(false) {
-        out.reason = format!("encoder element {element} is not installed");
-        return;
+        return Err(format!("encoder element {element} is not installed"));
     }
     let known = pipeline::element_properties(&element);
     // Without gst-inspect-1.0's answer, set everything and let gst-launch
     // say what it refuses (in its log, as a failed run).
     let has = |k: &str| known.is_empty() || known.iter().any(|p| p == k);
     let props = pipeline::encoder_properties(&element, ctx.cfg.codec, &has);
+    Ok((element, props))
+}
+
+/// Measures the gst runs with the element the streamer used.
+pub fn measure(
+    ctx: &ConfigCtx,
+    tool: &GstTool,
+    files: &FrameFiles,
+    used: Option<&EncoderUsed>,
+    out: &mut GstSide,
+) {
+    let Some(program) = tool.path.as_ref().map(PathBuf::from) else {
+        out.reason = tool.skipped_reason.clone().unwrap_or_default();
+        return;
+    };
+    let mut notes = Vec::new();
+    let (element, props) = match encoder_for(ctx, used, &mut notes) {
+        Ok(e) => e,
+        Err(why) => {
+            out.reason = why;
+            return;
+        }
+    };
+    out.element = Some(element.clone());
     let mut status = Status::Ok;
-    for pace in [Pace::Unpaced, Pace::Live] {
+    for (pace, source) in [
+        (Pace::Unpaced, Source::File(files)),
+        (Pace::Live, Source::File(files)),
+        (Pace::Unpaced, Source::Smpte),
+    ] {
         if crate::interrupt::requested() {
             status = Status::Skipped;
             notes.push("interrupted".into());
             break;
         }
-        match run_one(ctx, &program, &element, &props, pace, out) {
-            Ok(run) => match pace {
-                Pace::Unpaced => out.unpaced = Some(run),
-                Pace::Live => out.paced = Some(run),
+        match run_one(ctx, &program, &element, &props, source, pace, out) {
+            Ok(run) => match (pace, source) {
+                (_, Source::Smpte) => out.smpte_unpaced = Some(run),
+                (Pace::Unpaced, _) => out.unpaced = Some(run),
+                (Pace::Live, _) => out.paced = Some(run),
             },
+            // The extra does not make the comparison fail; its absence is noted.
+            Err((_, why)) if matches!(source, Source::Smpte) => {
+                notes.push(format!("smpte extra: {why}"))
+            }
             Err((s, why)) => {
                 if status == Status::Ok || s == Status::Failed {
                     status = s;
@@ -121,23 +157,66 @@ fn run_one(
     program: &Path,
     element: &str,
     props: &[(String, String)],
+    source: Source,
     pace: Pace,
     out: &mut GstSide,
 ) -> Result<Run, (Status, String)> {
-    let (name, mode, limited) = match pace {
-        Pace::Unpaced => ("gst_unpaced", "unpaced", BY_BACK_PRESSURE),
-        Pace::Live => ("gst_paced", "paced_30fps", BY_REALTIME),
+    let (name, mode) = match (source, pace) {
+        (Source::Smpte, _) => ("gst_smpte_unpaced", "smpte_unpaced"),
+        (_, Pace::Unpaced) => ("gst_unpaced", "unpaced"),
+        (_, Pace::Live) => ("gst_paced", "paced_30fps"),
     };
     ctx.phase(&format!("gst {mode}"));
     let sink = UdpSink::bind().map_err(|e| (Status::Failed, format!("no UDP port: {e}")))?;
-    let description = pipeline::describe(&ctx.cfg, element, props, ctx.frames, pace, sink.port);
-    match pace {
-        Pace::Unpaced => out.pipeline = Some(description.clone()),
-        Pace::Live => out.pipeline_paced = Some(description.clone()),
+    let description = pipeline::describe(
+        &ctx.cfg, element, props, source, ctx.frames, pace, sink.port,
+    );
+    match (source, pace) {
+        (Source::Smpte, _) => out.pipeline_smpte = Some(description.clone()),
+        (_, Pace::Unpaced) => out.pipeline = Some(description.clone()),
+        (_, Pace::Live) => out.pipeline_paced = Some(description.clone()),
     }
-    let args = pipeline::launch_args(&description);
+    let run = launch(ctx, program, name, mode, pace, &description, &[])?;
+    out.processes.extend(run.failed);
+    run.figures
+}
+
+/// One gst-launch run to its end, with its figures.
+pub struct Launched {
+    pub figures: Result<Run, (Status, String)>,
+    /// The record of a run that produced no figures.
+    pub failed: Option<crate::model::ProcessRecord>,
+    /// Its standard error (where GStreamer's tracers write).
+    pub stderr: String,
+}
+
+/// Runs gst-launch-1.0 `-e` on `description` (through `env` when `env` is
+/// not empty: wait4 still reaps gst-launch itself, `env` execs it).
+pub fn launch(
+    ctx: &ConfigCtx,
+    program: &Path,
+    name: &str,
+    mode: &'static str,
+    pace: Pace,
+    description: &str,
+    env: &[(&str, &str)],
+) -> Result<Launched, (Status, String)> {
+    let limited = match pace {
+        Pace::Unpaced => BY_BACK_PRESSURE,
+        Pace::Live => BY_REALTIME,
+    };
+    let mut args = pipeline::launch_args(description);
+    let program = if env.is_empty() {
+        program.to_owned()
+    } else {
+        let mut with_env: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        with_env.push(program.display().to_string());
+        with_env.append(&mut args);
+        args = with_env;
+        PathBuf::from("/usr/bin/env")
+    };
     let mut p = ctx
-        .spawn(name, program, args)
+        .spawn(name, &program, args)
         .map_err(|e| (Status::Failed, e.to_string()))?;
     let waited = p.wait_until(ctx.unpaced_deadline());
     // With -e, gst-launch says this once the end of the stream (after
@@ -149,13 +228,16 @@ fn run_one(
     if waited != Wait::Exited(Exit::Code(0)) || !eos {
         let last = p.last_stderr_line().unwrap_or_default();
         p.stop("gst run failed");
-        out.processes.push(p.record());
-        return Err(match waited {
-            Wait::Interrupted => (Status::Skipped, format!("{mode}: interrupted")),
-            w => (
-                Status::Failed,
-                format!("{mode}: gst-launch-1.0 {w:?}, EOS seen: {eos}; {last}"),
-            ),
+        return Ok(Launched {
+            figures: Err(match waited {
+                Wait::Interrupted => (Status::Skipped, format!("{mode}: interrupted")),
+                w => (
+                    Status::Failed,
+                    format!("{mode}: gst-launch-1.0 {w:?}, EOS seen: {eos}; {last}"),
+                ),
+            }),
+            failed: Some(p.record()),
+            stderr: String::new(),
         });
     }
     let frames = Frames {
@@ -163,6 +245,15 @@ fn run_one(
         input: Some(ctx.frames),
         dropped: Some(0),
     };
-    run_figures(mode, &mut p, frames, limited)
-        .ok_or_else(|| (Status::Failed, format!("{mode}: could not be reaped")))
+    let stderr = if env.is_empty() {
+        String::new()
+    } else {
+        p.stderr_text()
+    };
+    Ok(Launched {
+        figures: run_figures(mode, &mut p, frames, limited)
+            .ok_or_else(|| (Status::Failed, format!("{mode}: could not be reaped"))),
+        failed: None,
+        stderr,
+    })
 }

@@ -1,10 +1,16 @@
 //! `harness bench`: for each frame size x codec, the streamer side by side
-//! with the equivalent `gst-launch-1.0` pipeline, in the same run: CPU time
-//! per frame and peak memory (wait4(2) of each process), unpaced throughput,
-//! and the streamer's capture-to-receiver latency from a paced 30 fps run
-//! through the real path. Writes `DIR/<run-id>/bench/result.json`,
-//! `table.txt` and `latency.svg`, and points `DIR/latest` at the run.
+//! with the equivalent `gst-launch-1.0` pipeline and the encoder-only floor,
+//! in the same run and on the same bytes ([`frames`]): CPU time per frame
+//! and peak memory (wait4(2) of each process), unpaced throughput, the
+//! streamer's capture-to-receiver latency from a paced 30 fps run through
+//! the real path and the floor's encoder latency; then the overheads, their
+//! ratio and the goals of issue 14 ([`compare`]). Writes
+//! `DIR/<run-id>/bench/result.json`, `table.txt` and `latency.svg`, and
+//! points `DIR/latest` at the run.
 
+mod compare;
+mod floor;
+mod frames;
 mod gst_side;
 mod measure;
 mod model;
@@ -25,7 +31,7 @@ use crate::model::{Outcome, RowEntry};
 use crate::progress::Progress;
 use crate::runner::{RunOptions, Setup, Spec, Unit};
 use crate::{HarnessError, interrupt};
-pub use model::{BenchResult, Status};
+pub use model::{BenchResult, GoalOutcome, Status};
 use model::{ConfigResult, StreamerSide};
 use plan::{Config, Plan};
 
@@ -73,6 +79,10 @@ pub struct ConfigCtx<'a> {
     pub encoder_device: &'a str,
     /// Whether the streamer's --help lists --no-nats.
     pub streamer_no_nats: bool,
+    /// The configuration's frames (written before any run).
+    pub files: &'a frames::FrameFiles,
+    /// Whether the streamer's --help lists --dummy-raw-file.
+    pub streamer_raw_file: bool,
 }
 
 impl<'a> Deref for ConfigCtx<'a> {
@@ -129,10 +139,16 @@ fn title(c: &Config) -> String {
 
 /// The progress line's summary of a finished configuration.
 fn entry(c: &ConfigResult, title: String) -> RowEntry {
-    let (s, g) = (&c.streamer, &c.gst);
-    let outcome = match (s.status, g.status) {
-        (Status::Ok, Status::Ok) => Outcome::Pass,
-        (Status::Failed, _) | (_, Status::Failed) => Outcome::Fail,
+    let (s, g, f) = (&c.streamer, &c.gst, &c.floor);
+    let missed = c
+        .comparison
+        .goals
+        .iter()
+        .any(|g| g.outcome == model::GoalOutcome::Missed);
+    let outcome = match (s.status, g.status, f.status) {
+        (Status::Failed, _, _) | (_, Status::Failed, _) | (_, _, Status::Failed) => Outcome::Fail,
+        _ if missed => Outcome::Fail,
+        (Status::Ok, Status::Ok, Status::Ok) => Outcome::Pass,
         _ => Outcome::Skip,
     };
     let fig = |run: Option<&model::Run>| {
@@ -149,19 +165,25 @@ fn entry(c: &ConfigResult, title: String) -> RowEntry {
         detail.push_str(&format!(" p50 {:.1} ms p99 {:.1} ms", l.p50, l.p99));
     }
     detail.push_str(&format!("; gst {}", fig(g.unpaced.as_ref())));
+    if let Some(r) = c.comparison.overhead_ratio {
+        detail.push_str(&format!("; overhead ratio {r:.2}"));
+    }
     RowEntry {
         row: c.id.clone(),
         title,
         negative: false,
         outcome,
-        reason: format!("streamer: {}; gst: {}", s.reason, g.reason),
+        reason: format!(
+            "streamer: {}; gst: {}; floor: {}",
+            s.reason, g.reason, f.reason
+        ),
         detail,
         duration_ms: c.duration_ms,
         result: Some("bench/result.json".into()),
     }
 }
 
-fn streamer_side(frames: u64, linger: bool) -> StreamerSide {
+pub(crate) fn streamer_side(frames: u64, linger: bool) -> StreamerSide {
     StreamerSide {
         status: Status::Ok,
         reason: String::new(),
@@ -175,6 +197,34 @@ fn streamer_side(frames: u64, linger: bool) -> StreamerSide {
         receive_threshold: (frames * 95).div_ceil(100),
         receiver_linger_ms: linger.then_some(paced::LINGER_MS),
         sim_late_frames: None,
+    }
+}
+
+/// Writes the configuration's BGR frames, then their I420 copy for the floor
+/// (gst-launch's videoconvert; without gst-launch the floor is skipped).
+fn prepare_frames(c: &ConfigCtx, tool: &model::GstTool) -> Result<(), String> {
+    c.phase("writing the frames");
+    c.files
+        .write_bgr(&c.cfg, c.frames)
+        .map_err(|e| format!("cannot write {}: {e}", c.files.bgr.display()))?;
+    let Some(program) = &tool.path else {
+        return Ok(());
+    };
+    let description = frames::i420_description(&c.cfg, c.files);
+    let mut p = c
+        .spawn(
+            "make_i420",
+            Path::new(program),
+            pipeline::launch_args(&description),
+        )
+        .map_err(|e| e.to_string())?;
+    match p.wait_until(c.unpaced_deadline()) {
+        crate::supervisor::Wait::Exited(crate::supervisor::Exit::Code(0)) => Ok(()),
+        w => {
+            let last = p.last_stderr_line().unwrap_or_default();
+            p.stop("conversion failed");
+            Err(format!("making frames.i420 failed: {w:?}: {last}"))
+        }
     }
 }
 
@@ -195,6 +245,7 @@ pub fn run(opts: &Options, progress: &dyn Progress) -> Result<Finished, BenchErr
     let ctx = setup.start(spec, progress)?;
     let bench_dir = ctx.folder.sub_dir("bench")?;
     let streamer_no_nats = supports_flag(&ctx.bins.streamer, "--no-nats");
+    let streamer_raw_file = supports_flag(&ctx.bins.streamer, "--dummy-raw-file");
     let receiver_lingers = supports_flag(&ctx.bins.rtp_receiver, "--linger-ms");
     let mut result = model::skeleton(ctx.header(), opts, &plan, gst_side::find_tool());
     result.build_profile = build_profile(&ctx.bins.dir);
@@ -206,21 +257,47 @@ pub fn run(opts: &Options, progress: &dyn Progress) -> Result<Finished, BenchErr
         }
         let id = cfg.id();
         progress.started(&id);
+        let unit = ctx.unit(&id, &format!("bench/{id}"))?;
+        let files = frames::FrameFiles::in_dir(&unit.dir);
         let c = ConfigCtx {
-            unit: ctx.unit(&id, &format!("bench/{id}"))?,
+            unit,
             cfg: *cfg,
             frames: plan.frames,
             encoder_device: &opts.encoder_device,
             streamer_no_nats,
+            files: &files,
+            streamer_raw_file,
         };
         let mut streamer = streamer_side(plan.frames, receiver_lingers);
-        streamer::measure(&c, &mut streamer);
         let mut gst = gst_side::side("not run");
-        if interrupt::requested() {
-            gst.reason = "interrupted before it started".into();
-        } else {
-            gst_side::measure(&c, &result.gst_launch, streamer.encoder.as_ref(), &mut gst);
+        let mut floor = floor::side("not run");
+        match prepare_frames(&c, &result.gst_launch) {
+            Err(why) => {
+                streamer.status = Status::Failed;
+                streamer.reason = why.clone();
+                gst.reason = why.clone();
+                floor.reason = why;
+            }
+            Ok(()) => {
+                streamer::measure(&c, &mut streamer);
+                let used = streamer.encoder.as_ref();
+                if interrupt::requested() {
+                    gst.reason = "interrupted before it started".into();
+                    floor.reason = gst.reason.clone();
+                } else {
+                    gst_side::measure(&c, &result.gst_launch, &files, used, &mut gst);
+                    floor::measure(&c, &result.gst_launch, &files, used, &mut floor);
+                }
+            }
         }
+        files.remove();
+        let comparison = compare::compare(
+            cfg.codec,
+            result.build_profile == "release",
+            &streamer,
+            &gst,
+            &floor,
+        );
         let config = ConfigResult {
             id,
             width: cfg.width,
@@ -230,6 +307,8 @@ pub fn run(opts: &Options, progress: &dyn Progress) -> Result<Finished, BenchErr
             duration_ms: c.elapsed_ms(),
             streamer,
             gst,
+            floor,
+            comparison,
         };
         progress.finished(&entry(&config, title(cfg)));
         result.configs.push(config);

@@ -94,8 +94,73 @@ pub struct GstSide {
     pub pipeline_paced: Option<String>,
     pub unpaced: Option<Run>,
     pub paced: Option<Run>,
+    /// The labelled extra: the same pipeline fed videotestsrc SMPTE bars
+    /// (other content, so other encoder cost; not part of any ratio).
+    pub pipeline_smpte: Option<String>,
+    pub smpte_unpaced: Option<Run>,
     /// A gst-launch-1.0 run that produced no figures.
     pub processes: Vec<ProcessRecord>,
+}
+
+/// The encoder-only floor of one configuration (same element, properties
+/// and frames, already I420, into fakesink).
+#[derive(Debug, Clone, Serialize)]
+pub struct FloorSide {
+    pub status: Status,
+    pub reason: String,
+    pub element: Option<String>,
+    /// The unpaced description; the paced ones add `clocksync`.
+    pub pipeline: Option<String>,
+    pub unpaced: Option<Run>,
+    pub paced: Option<Run>,
+    /// Time each buffer spent inside the encoder element (GStreamer's
+    /// latency tracer, a separate paced run).
+    pub latency_ms: Option<Latency>,
+    pub latency_note: Option<String>,
+    pub processes: Vec<ProcessRecord>,
+}
+
+/// Whether a goal of issue 14 was met, on this configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GoalOutcome {
+    Met,
+    Missed,
+    /// Not judged here: a figure is missing, the build is not release, or
+    /// gst-launch cannot hold 30 fps at this size on this host.
+    NotJudged,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Goal {
+    pub name: &'static str,
+    pub target: String,
+    pub actual: Option<String>,
+    pub outcome: GoalOutcome,
+    pub why_not_judged: Option<String>,
+}
+
+/// The side-by-side figures of one configuration, all from this run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    /// The floor's CPU per frame at 30 fps.
+    pub floor_cpu_ms_per_frame: Option<f64>,
+    /// Paced CPU per frame minus the floor's.
+    pub streamer_overhead_ms: Option<f64>,
+    pub gst_overhead_ms: Option<f64>,
+    /// streamer overhead / gst overhead.
+    pub overhead_ratio: Option<f64>,
+    /// streamer / gst paced CPU per frame.
+    pub cpu_ratio: Option<f64>,
+    /// streamer / gst unpaced frames per second.
+    pub unpaced_fps_ratio: Option<f64>,
+    /// Streamer capture-to-receiver p99 minus the floor's encoder p99.
+    pub latency_p99_excess_ms: Option<f64>,
+    /// Streamer minus gst peak RSS, paced runs.
+    pub peak_rss_excess_mib: Option<f64>,
+    /// Whether gst-launch's unpaced run reached 30 fps (real time) here.
+    pub gst_holds_realtime: Option<bool>,
+    pub goals: Vec<Goal>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -109,6 +174,8 @@ pub struct ConfigResult {
     pub duration_ms: u64,
     pub streamer: StreamerSide,
     pub gst: GstSide,
+    pub floor: FloorSide,
+    pub comparison: Comparison,
 }
 
 /// The settings both sides were given.
@@ -134,6 +201,9 @@ pub struct Settings {
     pub encoder_device: String,
     /// The dummy source's rate in unpaced runs (its maximum).
     pub dummy_fps: u32,
+    /// What every side encodes (streamer, gst-launch, floor).
+    pub source: String,
+    /// The labelled extra's source (gst-launch only).
     pub gst_pattern: String,
 }
 
@@ -204,6 +274,12 @@ pub fn skeleton(head: SummaryHeader, opts: &Options, p: &Plan, gst_launch: GstTo
             unpaced_queue_size: plan::UNPACED_QUEUE_SIZE,
             encoder_device: opts.encoder_device.clone(),
             dummy_fps: super::streamer::DUMMY_FPS,
+            source: "the contract test pattern (contract §6), frames 0..N, packed BGR written \
+                     once per configuration (frames.bgr): cvmmap_sim publishes the same frames \
+                     to the paced streamer, the unpaced streamer reads the file \
+                     (--dummy-raw-file), gst-launch reads it with filesrc ! rawvideoparse, the \
+                     floor reads its videoconvert I420 copy (frames.i420)"
+                .into(),
             gst_pattern: format!(
                 "{} horizontal-speed={}",
                 super::pipeline::PATTERN,

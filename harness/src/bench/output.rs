@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::model::{BenchResult, Status};
+use super::model::{BenchResult, GoalOutcome, Status};
 use super::plan::{Config, Plan};
 use super::{BenchError, Finished, svg, table};
 use crate::evidence::list_files;
@@ -27,8 +27,15 @@ pub fn finish(
     let sides = result
         .configs
         .iter()
-        .flat_map(|c| [c.streamer.status, c.gst.status]);
-    let all_ok = sides.clone().all(|s| s == Status::Ok) && !result.configs.is_empty();
+        .flat_map(|c| [c.streamer.status, c.gst.status, c.floor.status]);
+    // A goal missed where it was judged (release build, gst-launch holding
+    // real time) fails the run like a failed side: the figures say why.
+    let goals_met = result
+        .configs
+        .iter()
+        .flat_map(|c| &c.comparison.goals)
+        .all(|g| g.outcome != GoalOutcome::Missed);
+    let all_ok = sides.clone().all(|s| s == Status::Ok) && goals_met && !result.configs.is_empty();
     let exit_code = match (interrupted, all_ok) {
         (true, _) => EXIT_INTERRUPTED,
         // A skipped side is not a comparison: the table says why.

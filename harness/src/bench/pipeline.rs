@@ -1,21 +1,35 @@
-//! The `gst-launch-1.0` pipeline equivalent to the streamer: the same frame
-//! size and input format (BGR), the same forced I420 conversion, the same
-//! encoder element with the properties `src/encode/elements.rs` sets, the
-//! same output caps (byte-stream, whole access units) and RTP payload type
-//! and MTU, sent over UDP to 127.0.0.1.
+//! The `gst-launch-1.0` pipelines the streamer is compared with:
+//!
+//! - the equivalent pipeline: the same frames (the BGR file of
+//!   [`super::frames`]), the same forced I420 conversion, the same encoder
+//!   element with the properties `src/encode/elements.rs` sets, the same
+//!   output caps (byte-stream, whole access units) and RTP payload type and
+//!   MTU, sent over UDP to 127.0.0.1;
+//! - the encoder-only floor: the same element and properties fed the same
+//!   frames already converted to I420, into `fakesink`: what encoding alone
+//!   costs, so that each side's overhead is its total minus the floor;
+//! - a labelled extra: the equivalent pipeline fed `videotestsrc` SMPTE bars
+//!   instead (the comparison before issue 14; other content, other cost).
 
+use std::path::Path;
 use std::process::{Command, Stdio};
 
+use super::frames::{FrameFiles, bgr_bytes, parse_bgr};
 use super::plan::{B_FRAMES, BITRATE_KBPS, Codec, Config, FPS, GOP, MTU, PAYLOAD_TYPE};
 
-/// videotestsrc has no equivalent of the streamer's test pattern (contract
-/// §6: gradients that move every frame). SMPTE bars scrolled 3 px a frame
-/// also change every frame, and with x264 superfast at 640x360 cost the same
-/// CPU per frame within a few percent as the contract pattern itself fed
-/// from a raw file (measured when this was written); static patterns
-/// (plain smpte, ball) are much cheaper to encode and would flatter gst.
+/// The extra's source: SMPTE bars scrolled 3 px a frame (every frame
+/// changes; x265 finds them about half as costly as the contract pattern).
 pub const PATTERN: &str = "smpte";
 pub const PATTERN_SPEED: u32 = 3;
+
+/// Where a gst-launch run's frames come from.
+#[derive(Debug, Clone, Copy)]
+pub enum Source<'a> {
+    /// The configuration's BGR file: the same bytes as the streamer's.
+    File(&'a FrameFiles),
+    /// The extra: videotestsrc's scrolled SMPTE bars.
+    Smpte,
+}
 
 /// How the source is driven.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,36 +128,86 @@ pub fn encoder_properties(
     p
 }
 
-/// The pipeline description (what `gst-launch-1.0` parses), for `frames`
-/// frames of `cfg` encoded with `element` and sent to 127.0.0.1:`port`.
+fn encoder(element: &str, props: &[(String, String)]) -> String {
+    std::iter::once(element.to_owned())
+        .chain(props.iter().map(|(k, v)| format!("{k}={v}")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A file source at the nominal rate: as fast as it goes, or paced by
+/// `clocksync` to the pipeline clock (one frame every 1/FPS s, as a camera).
+fn file_source(location: &Path, blocksize: usize, parse: &str, pace: Pace) -> String {
+    let sync = match pace {
+        Pace::Unpaced => "",
+        Pace::Live => " ! clocksync",
+    };
+    format!(
+        "filesrc location={} blocksize={blocksize} ! {parse}{sync}",
+        location.display()
+    )
+}
+
+/// The equivalent pipeline's description (what `gst-launch-1.0` parses),
+/// for `frames` frames of `cfg` encoded with `element` and sent to
+/// 127.0.0.1:`port`.
 pub fn describe(
     cfg: &Config,
     element: &str,
     props: &[(String, String)],
+    source: Source,
     frames: u64,
     pace: Pace,
     port: u16,
 ) -> String {
-    let live = match pace {
-        Pace::Unpaced => "false",
-        Pace::Live => "true",
+    let source = match source {
+        Source::File(files) => format!(
+            "{} ! videoconvert",
+            file_source(&files.bgr, bgr_bytes(cfg), &parse_bgr(cfg), pace)
+        ),
+        Source::Smpte => {
+            let live = match pace {
+                Pace::Unpaced => "false",
+                Pace::Live => "true",
+            };
+            format!(
+                "videotestsrc num-buffers={frames} pattern={PATTERN} horizontal-speed={PATTERN_SPEED} is-live={live} \
+                 ! video/x-raw,format=BGR,width={w},height={h},framerate={FPS}/1 ! videoconvert",
+                w = cfg.width,
+                h = cfg.height,
+            )
+        }
     };
-    let encoder = std::iter::once(element.to_owned())
-        .chain(props.iter().map(|(k, v)| format!("{k}={v}")))
-        .collect::<Vec<_>>()
-        .join(" ");
     format!(
-        "videotestsrc num-buffers={frames} pattern={PATTERN} horizontal-speed={PATTERN_SPEED} is-live={live} \
-         ! video/x-raw,format=BGR,width={w},height={h},framerate={FPS}/1 \
-         ! videoconvert ! video/x-raw,format=I420 \
+        "{source} ! video/x-raw,format=I420 \
          ! {encoder} \
          ! {caps},stream-format=byte-stream,alignment=au \
          ! {pay} pt={PAYLOAD_TYPE} mtu={MTU} \
          ! udpsink host=127.0.0.1 port={port} sync=false async=false",
-        w = cfg.width,
-        h = cfg.height,
+        encoder = encoder(element, props),
         caps = cfg.codec.caps(),
         pay = cfg.codec.payloader(),
+    )
+}
+
+/// The encoder-only floor: the I420 file into the encoder into `fakesink`.
+pub fn describe_floor(
+    cfg: &Config,
+    element: &str,
+    props: &[(String, String)],
+    files: &FrameFiles,
+    pace: Pace,
+) -> String {
+    let i420 = cfg.width as usize * cfg.height as usize * 3 / 2;
+    let parse = format!(
+        "rawvideoparse format=i420 width={} height={} framerate={FPS}/1",
+        cfg.width, cfg.height
+    );
+    format!(
+        "{} ! {} ! {},stream-format=byte-stream,alignment=au ! fakesink sync=false async=false",
+        file_source(&files.i420, i420, &parse, pace),
+        encoder(element, props),
+        cfg.codec.caps(),
     )
 }
 
@@ -168,16 +232,61 @@ mod tests {
             codec: Codec::H264,
         };
         let props = encoder_properties("x264enc", cfg.codec, &|_| true);
-        let d = describe(&cfg, "x264enc", &props, 300, Pace::Unpaced, 5004);
+        let files = FrameFiles::in_dir(Path::new("/b"));
+        let d = describe(
+            &cfg,
+            "x264enc",
+            &props,
+            Source::File(&files),
+            300,
+            Pace::Unpaced,
+            5004,
+        );
+        assert!(!d.contains("clocksync"), "{d}");
+        let live = describe(
+            &cfg,
+            "x264enc",
+            &props,
+            Source::File(&files),
+            300,
+            Pace::Live,
+            5004,
+        );
+        assert!(live.contains("rawvideoparse format=bgr width=640 height=360 framerate=30/1 ! clocksync ! videoconvert"), "{live}");
+        let smpte = describe(
+            &cfg,
+            "x264enc",
+            &props,
+            Source::Smpte,
+            300,
+            Pace::Unpaced,
+            5004,
+        );
+        assert!(
+            smpte.contains("num-buffers=300") && smpte.contains("is-live=false"),
+            "{smpte}"
+        );
+        let floor = describe_floor(&cfg, "x264enc", &props, &files, Pace::Unpaced);
+        assert!(
+            floor.starts_with(
+                "filesrc location=/b/frames.i420 blocksize=345600 ! rawvideoparse format=i420"
+            ),
+            "{floor}"
+        );
+        assert!(
+            floor.contains(
+                "aud=false ! video/x-h264,stream-format=byte-stream,alignment=au ! fakesink"
+            ),
+            "{floor}"
+        );
         for part in [
-            "num-buffers=300",
-            "format=BGR,width=640,height=360,framerate=30/1",
+            "filesrc location=/b/frames.bgr blocksize=691200",
+            "rawvideoparse format=bgr width=640 height=360 framerate=30/1",
             "videoconvert ! video/x-raw,format=I420",
             "x264enc tune=zerolatency speed-preset=superfast key-int-max=30 bframes=0 bitrate=2500 byte-stream=true aud=false",
             "video/x-h264,stream-format=byte-stream,alignment=au",
             "rtph264pay pt=96 mtu=1400",
             "udpsink host=127.0.0.1 port=5004 sync=false",
-            "is-live=false",
         ] {
             assert!(d.contains(part), "{part} not in {d}");
         }

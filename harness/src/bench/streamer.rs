@@ -1,5 +1,6 @@
 //! The streamer's side of a configuration: an unpaced run from its dummy
-//! source (throughput, CPU, memory), then the paced run of [`super::paced`].
+//! source reading the configuration's frame file (throughput, CPU, memory),
+//! then the paced run of [`super::paced`].
 
 use std::path::Path;
 
@@ -140,6 +141,14 @@ fn unpaced(ctx: &ConfigCtx, side: &mut StreamerSide) -> Result<(), Failed> {
         ("--dummy-height", ctx.cfg.height.to_string()),
     ] {
         args.extend([k.to_owned(), v]);
+    }
+    // The same bytes as every other side; an older streamer without the
+    // flag generates the same pattern itself (paying for it in its CPU).
+    if ctx.streamer_raw_file {
+        args.extend([
+            "--dummy-raw-file".to_owned(),
+            ctx.files.bgr.display().to_string(),
+        ]);
     }
     let mut st = ctx
         .spawn_streamer("streamer_unpaced", args)

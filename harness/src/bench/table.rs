@@ -1,5 +1,8 @@
 //! The readable table (stdout and `table.txt`): one row per configuration
-//! and side. CPU per frame and peak memory come from the 30 fps runs, where
+//! and side (streamer, gst-launch, encoder-only floor), then per
+//! configuration the overheads, their ratio and the goals. CPU per frame,
+//! overhead (CPU per frame minus the floor's) and peak memory come from the
+//! 30 fps runs, where
 //! both sides encode every frame (the streamer's unpaced run may drop
 //! frames when its encoder is overloaded, which would charge it for frames
 //! it made but never encoded, and holds a deep queue); then the unpaced
@@ -8,12 +11,15 @@
 
 use super::model::{BenchResult, Run, Status};
 
-const HEADER: [&str; 9] = [
+use super::model::{Comparison, GoalOutcome};
+
+const HEADER: [&str; 10] = [
     "size",
     "codec",
     "side",
     "encoder",
     "cpu ms/frame",
+    "overhead ms",
     "peak MiB",
     "unpaced fps",
     "unpaced cpu ms/frame",
@@ -44,9 +50,50 @@ fn cells(run: Option<&Run>) -> [String; 2] {
     ]
 }
 
+fn ms(v: Option<f64>) -> String {
+    num(v, 2)
+}
+
+/// One line per configuration: the ratios and the goals.
+fn verdict(id: &str, c: &Comparison) -> String {
+    let x = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.2}x"));
+    let goals: Vec<String> = c
+        .goals
+        .iter()
+        .map(|g| {
+            let word = match g.outcome {
+                GoalOutcome::Met => "met",
+                GoalOutcome::Missed => "MISSED",
+                GoalOutcome::NotJudged => "not judged",
+            };
+            format!("{} {word}", g.name)
+        })
+        .collect();
+    let why = c
+        .goals
+        .iter()
+        .find_map(|g| g.why_not_judged.as_deref())
+        .map(|w| format!(" ({w})"))
+        .unwrap_or_default();
+    format!(
+        "{id}: overhead ratio {} (streamer {} ms, gst {} ms over the floor's {} ms); cpu {}, \
+         unpaced fps {}, p99 - floor p99 {} ms, peak RSS - gst {} MiB; {}{why}",
+        num(c.overhead_ratio, 2),
+        ms(c.streamer_overhead_ms),
+        ms(c.gst_overhead_ms),
+        ms(c.floor_cpu_ms_per_frame),
+        x(c.cpu_ratio),
+        x(c.unpaced_fps_ratio),
+        num(c.latency_p99_excess_ms, 1),
+        num(c.peak_rss_excess_mib, 1),
+        goals.join(", ")
+    )
+}
+
 pub fn render(r: &BenchResult) -> String {
-    let mut rows: Vec<[String; 9]> = vec![HEADER.map(str::to_owned)];
+    let mut rows: Vec<[String; 10]> = vec![HEADER.map(str::to_owned)];
     let mut notes = Vec::new();
+    let mut verdicts = Vec::new();
     for c in &r.configs {
         let size = format!("{}x{}", c.width, c.height);
         let s = &c.streamer;
@@ -57,12 +104,14 @@ pub fn render(r: &BenchResult) -> String {
         let encoder = s.encoder.as_ref().map_or("-".into(), |e| e.element.clone());
         let [cpu, mem] = cells(s.paced.as_ref());
         let [ucpu, _] = cells(s.unpaced.as_ref());
+        let cmp = &c.comparison;
         rows.push([
             size.clone(),
             c.codec.into(),
             "streamer".into(),
             encoder,
             cpu,
+            ms(cmp.streamer_overhead_ms),
             mem,
             fps(s.unpaced.as_ref()),
             ucpu,
@@ -72,19 +121,41 @@ pub fn render(r: &BenchResult) -> String {
         let [cpu, mem] = cells(g.paced.as_ref());
         let [ucpu, _] = cells(g.unpaced.as_ref());
         rows.push([
-            size,
+            size.clone(),
             c.codec.into(),
             "gst-launch".into(),
             g.element.clone().unwrap_or_else(|| "-".into()),
             cpu,
+            ms(cmp.gst_overhead_ms),
             mem,
             fps(g.unpaced.as_ref()),
             ucpu,
             "n/a".into(),
         ]);
+        let f = &c.floor;
+        let [cpu, mem] = cells(f.paced.as_ref());
+        let [ucpu, _] = cells(f.unpaced.as_ref());
+        let enc_latency = f
+            .latency_ms
+            .as_ref()
+            .map_or("-".into(), |l| format!("enc {:.1} / {:.1}", l.p50, l.p99));
+        rows.push([
+            size,
+            c.codec.into(),
+            "floor".into(),
+            f.element.clone().unwrap_or_else(|| "-".into()),
+            cpu,
+            "0".into(),
+            mem,
+            fps(f.unpaced.as_ref()),
+            ucpu,
+            enc_latency,
+        ]);
+        verdicts.push(verdict(&c.id, cmp));
         for (side, status, reason) in [
             ("streamer", s.status, &s.reason),
             ("gst-launch", g.status, &g.reason),
+            ("floor", f.status, &f.reason),
         ] {
             let word = match status {
                 Status::Ok => continue,
@@ -120,6 +191,11 @@ pub fn render(r: &BenchResult) -> String {
             out.push('\n');
         }
     }
+    out.push('\n');
+    for v in verdicts {
+        out.push_str(&v);
+        out.push('\n');
+    }
     out.push_str(&footer(r, &notes));
     out
 }
@@ -129,14 +205,19 @@ fn footer(r: &BenchResult, notes: &[String]) -> String {
     let mut lines = vec![
         String::new(),
         format!(
-            "{} frames per run. cpu ms/frame, peak MiB: at 30 fps (streamer: cvmmap_sim -> shm/ZeroMQ -> \
-             streamer -> rtp_receiver_tester, which gives the latency; gst-launch: videotestsrc is-live=true)",
-            st.frames
+            "{} frames per run, the same bytes on every side: {}",
+            st.frames, st.source
         ),
+        "cpu ms/frame, peak MiB: at 30 fps (streamer: cvmmap_sim -> shm/ZeroMQ -> streamer -> \
+         rtp_receiver_tester, which gives the latency; gst-launch and floor: filesrc ! rawvideoparse ! \
+         clocksync); overhead = cpu ms/frame - the floor's; floor latency: time inside the encoder \
+         element (GStreamer latency tracer, a separate paced run)"
+            .into(),
         format!(
             "unpaced: streamer --input-mode dummy --dummy-fps {} (its maximum) --queue-size {}; \
-             gst-launch videotestsrc non-live, udpsink sync=false; their peak memory is in result.json",
-            st.dummy_fps, st.unpaced_queue_size
+             gst-launch and floor: filesrc non-live, sinks sync=false; their peak memory is in result.json; \
+             gst-launch fed {} (the labelled extra) is in result.json only",
+            st.dummy_fps, st.unpaced_queue_size, st.gst_pattern
         ),
         "cpu = (user + sys) from wait4(2) / frames encoded; peak = ru_maxrss; fps = frames encoded / \
          process wall time (start-up included); \">=\": no frame dropped, so the streamer can do at \

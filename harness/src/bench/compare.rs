@@ -1,0 +1,221 @@
+//! The side-by-side figures of one configuration and the goals of issue 14,
+//! judged on them:
+//!
+//! - overhead (paced CPU per frame minus the encoder-only floor) at most 25%
+//!   of gst-launch's;
+//! - H.264 unpaced throughput at least 1.25x gst-launch's; H.265 holds
+//!   30 fps unpaced wherever gst-launch does;
+//! - capture-to-receiver p99 at most the floor's encoder p99 + 2 ms;
+//! - peak RSS at most gst-launch's + 8 MiB.
+//!
+//! A goal is judged only on a release build, with every figure it needs,
+//! and where gst-launch holds real time (30 fps unpaced) at this size.
+
+use super::measure::round3;
+use super::model::{Comparison, FloorSide, Goal, GoalOutcome, GstSide, StreamerSide};
+use super::plan::{Codec, FPS};
+
+pub const OVERHEAD_RATIO_MAX: f64 = 0.25;
+pub const H264_FPS_RATIO_MIN: f64 = 1.25;
+pub const LATENCY_EXCESS_MAX_MS: f64 = 2.0;
+pub const RSS_EXCESS_MAX_MIB: f64 = 8.0;
+
+pub fn compare(
+    codec: Codec,
+    release: bool,
+    s: &StreamerSide,
+    g: &GstSide,
+    f: &FloorSide,
+) -> Comparison {
+    let cpu = |r: Option<&super::model::Run>| r.and_then(|r| r.cpu_ms_per_frame);
+    let fps = |r: Option<&super::model::Run>| r.and_then(|r| r.fps);
+    let floor = cpu(f.paced.as_ref());
+    let s_cpu = cpu(s.paced.as_ref());
+    let g_cpu = cpu(g.paced.as_ref());
+    let s_over = s_cpu.zip(floor).map(|(a, b)| round3(a - b));
+    let g_over = g_cpu.zip(floor).map(|(a, b)| round3(a - b));
+    let ratio = |a: Option<f64>, b: Option<f64>| {
+        a.zip(b)
+            .filter(|&(_, b)| b > 0.0)
+            .map(|(a, b)| round3(a / b))
+    };
+    let (s_fps, g_fps) = (fps(s.unpaced.as_ref()), fps(g.unpaced.as_ref()));
+    let gst_holds = g_fps.map(|v| v >= f64::from(FPS));
+    let latency = s
+        .latency_ms
+        .as_ref()
+        .zip(f.latency_ms.as_ref())
+        .map(|(a, b)| round3(a.p99 - b.p99));
+    let rss = s
+        .paced
+        .as_ref()
+        .zip(g.paced.as_ref())
+        .map(|(a, b)| round3(a.peak_rss_mib - b.peak_rss_mib));
+    let mut c = Comparison {
+        floor_cpu_ms_per_frame: floor,
+        streamer_overhead_ms: s_over,
+        gst_overhead_ms: g_over,
+        overhead_ratio: ratio(s_over, g_over),
+        cpu_ratio: ratio(s_cpu, g_cpu),
+        unpaced_fps_ratio: ratio(s_fps, g_fps),
+        latency_p99_excess_ms: latency,
+        peak_rss_excess_mib: rss,
+        gst_holds_realtime: gst_holds,
+        goals: Vec::new(),
+    };
+    let gate = if !release {
+        Some("not a release build".to_owned())
+    } else if gst_holds == Some(false) {
+        Some(format!(
+            "gst-launch does not hold {FPS} fps here ({:.1} fps unpaced)",
+            g_fps.unwrap_or(0.0)
+        ))
+    } else {
+        None
+    };
+    let judge =
+        |name: &'static str, target: String, actual: Option<f64>, met: &dyn Fn(f64) -> bool| {
+            let (outcome, why) = match (&gate, actual) {
+                (Some(why), _) => (GoalOutcome::NotJudged, Some(why.clone())),
+                (None, None) => (GoalOutcome::NotJudged, Some("a figure is missing".into())),
+                (None, Some(v)) if met(v) => (GoalOutcome::Met, None),
+                (None, Some(_)) => (GoalOutcome::Missed, None),
+            };
+            Goal {
+                name,
+                target,
+                actual: actual.map(|v| format!("{v:.3}")),
+                outcome,
+                why_not_judged: why,
+            }
+        };
+    c.goals.push(judge(
+        "overhead_ratio",
+        format!("streamer overhead / gst-launch overhead <= {OVERHEAD_RATIO_MAX}"),
+        c.overhead_ratio,
+        &|v| v <= OVERHEAD_RATIO_MAX,
+    ));
+    c.goals.push(match codec {
+        Codec::H264 => judge(
+            "unpaced_fps_ratio",
+            format!("streamer / gst-launch unpaced fps >= {H264_FPS_RATIO_MIN}"),
+            c.unpaced_fps_ratio,
+            &|v| v >= H264_FPS_RATIO_MIN,
+        ),
+        Codec::H265 => judge(
+            "holds_realtime",
+            format!("streamer unpaced fps >= {FPS} where gst-launch reaches it"),
+            s_fps,
+            &|v| v >= f64::from(FPS),
+        ),
+    });
+    c.goals.push(judge(
+        "latency_p99_excess",
+        format!("streamer p99 - floor encoder p99 <= {LATENCY_EXCESS_MAX_MS} ms"),
+        latency,
+        &|v| v <= LATENCY_EXCESS_MAX_MS,
+    ));
+    c.goals.push(judge(
+        "peak_rss_excess",
+        format!("streamer - gst-launch peak RSS <= {RSS_EXCESS_MAX_MIB} MiB"),
+        rss,
+        &|v| v <= RSS_EXCESS_MAX_MIB,
+    ));
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::{floor, gst_side, model::Run, model::Status};
+    use crate::model::{Latency, ProcessRecord};
+
+    fn run(cpu: f64, fps: f64, rss: f64) -> Run {
+        Run {
+            mode: "x",
+            process: ProcessRecord::default(),
+            wall_ms: 1.0,
+            user_cpu_ms: 1.0,
+            sys_cpu_ms: 0.0,
+            peak_rss_kib: 0,
+            peak_rss_mib: rss,
+            frames_encoded: Some(1),
+            frames_in: Some(1),
+            frames_dropped: Some(0),
+            cpu_ms_per_frame: Some(cpu),
+            fps: Some(fps),
+            fps_limited_by: "x",
+        }
+    }
+
+    fn lat(p99: f64) -> Latency {
+        Latency {
+            p50: p99,
+            p99,
+            min: p99,
+            max: p99,
+            mean: p99,
+            samples: 1,
+        }
+    }
+
+    fn sides(s_cpu: f64, s_fps: f64, g_fps: f64) -> (StreamerSide, GstSide, FloorSide) {
+        let mut s = crate::bench::streamer_side(10, false);
+        s.paced = Some(run(s_cpu, 30.0, 40.0));
+        s.unpaced = Some(run(0.0, s_fps, 0.0));
+        s.latency_ms = Some(lat(11.0));
+        let mut g = gst_side::side("x");
+        g.paced = Some(run(12.0, 30.0, 35.0));
+        g.unpaced = Some(run(0.0, g_fps, 0.0));
+        let mut f = floor::side("x");
+        f.status = Status::Ok;
+        f.paced = Some(run(8.0, 30.0, 30.0));
+        f.latency_ms = Some(lat(9.5));
+        (s, g, f)
+    }
+
+    #[test]
+    fn ratios_and_goals_from_the_figures() {
+        let (s, g, f) = sides(8.5, 150.0, 100.0);
+        let c = compare(Codec::H264, true, &s, &g, &f);
+        assert_eq!(c.streamer_overhead_ms, Some(0.5));
+        assert_eq!(c.gst_overhead_ms, Some(4.0));
+        assert_eq!(c.overhead_ratio, Some(0.125));
+        assert_eq!(c.unpaced_fps_ratio, Some(1.5));
+        assert_eq!(c.latency_p99_excess_ms, Some(1.5));
+        assert_eq!(c.peak_rss_excess_mib, Some(5.0));
+        assert!(
+            c.goals.iter().all(|g| g.outcome == GoalOutcome::Met),
+            "{:?}",
+            c.goals
+        );
+
+        let (s, g, f) = sides(10.0, 110.0, 100.0);
+        let c = compare(Codec::H264, true, &s, &g, &f);
+        let missed: Vec<_> = c
+            .goals
+            .iter()
+            .filter(|g| g.outcome == GoalOutcome::Missed)
+            .map(|g| g.name)
+            .collect();
+        assert_eq!(missed, ["overhead_ratio", "unpaced_fps_ratio"]);
+    }
+
+    #[test]
+    fn nothing_is_judged_on_debug_builds_or_below_real_time() {
+        let (s, g, f) = sides(30.0, 10.0, 100.0);
+        let c = compare(Codec::H264, false, &s, &g, &f);
+        assert!(c.goals.iter().all(|g| g.outcome == GoalOutcome::NotJudged));
+        let (s, g, f) = sides(30.0, 10.0, 20.0);
+        let c = compare(Codec::H265, true, &s, &g, &f);
+        assert_eq!(c.gst_holds_realtime, Some(false));
+        assert!(c.goals.iter().all(|g| g.outcome == GoalOutcome::NotJudged));
+        assert!(
+            c.goals[0]
+                .why_not_judged
+                .as_deref()
+                .unwrap()
+                .contains("20.0 fps")
+        );
+    }
+}
