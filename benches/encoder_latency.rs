@@ -12,7 +12,7 @@ use cvmmap_streamer::contract::PixelFormat;
 use cvmmap_streamer::encode::gst::GstEncoder;
 use cvmmap_streamer::encode::{AccessUnitSink, Codec, EncodeInput, EncoderSettings, VideoEncoder};
 use cvmmap_streamer::ingest::dummy::fill_test_pattern;
-use cvmmap_streamer::ingest::{Frame, VideoGeometry};
+use cvmmap_streamer::ingest::{Form, Frame, VideoGeometry};
 use cvmmap_streamer::telemetry::EncodeCounters;
 
 const W: u32 = 1280;
@@ -69,6 +69,7 @@ fn run(codec: Codec, preset: &str, frames: u64, source: &[Vec<u8>]) -> (f64, f64
             capture_ts_ns: pts_ns,
             geometry,
             data: data.into(),
+            form: Form::Raw,
             encoded: None,
             frame_rate: None,
         };

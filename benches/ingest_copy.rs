@@ -12,9 +12,12 @@
 //! - `pread_copy`: the plane read into a new `Vec` with `pread`;
 //! - `pread_reused`: the plane read with `pread` into one buffer kept across
 //!   iterations (what the frame pool of issue 14 gives);
-//! - `snapshot_take`: the whole path (`snapshot::take_announced` over the
-//!   `Segment`): metadata, the plane into a pooled buffer, the sample
-//!   re-reads, metadata again.
+//! - `snapshot_take`: the whole path for a raw frame
+//!   (`snapshot::take_announced` over the `Segment`): metadata, the plane
+//!   into a pooled buffer, the sample re-reads, metadata again;
+//! - `snapshot_take_i420`: the same, converting to I420 in place from the
+//!   guarded mapping (issue 14: what a software encoder gets), to compare
+//!   with `snapshot_take` plus the conversion (`benches/convert.rs`).
 //!
 //! Throughput counts plane bytes. The segment is a v1 BGR frame in
 //! /dev/shm written once at start-up (contract §2 offsets, by hand).
@@ -63,7 +66,7 @@ fn benches(c: &mut Criterion) {
         let map = unsafe { memmap2::Mmap::map(&file) }.unwrap();
         let seg = Segment::open(&path).unwrap();
         let pool = FramePool::new();
-        match take_announced(&seg, None, None, None, &pool) {
+        match take_announced(&seg, None, None, None, &pool, false) {
             Snapshot::Frame(f) => assert_eq!(&f.data[..], &map[METADATA..METADATA + plane]),
             other => panic!("the segment does not give a frame: {other:?}"),
         }
@@ -88,7 +91,10 @@ fn benches(c: &mut Criterion) {
             })
         });
         group.bench_function("snapshot_take", |b| {
-            b.iter(|| black_box(take_announced(&seg, None, None, None, &pool)))
+            b.iter(|| black_box(take_announced(&seg, None, None, None, &pool, false)))
+        });
+        group.bench_function("snapshot_take_i420", |b| {
+            b.iter(|| black_box(take_announced(&seg, None, None, None, &pool, true)))
         });
         group.finish();
         std::fs::remove_file(&path).ok();

@@ -21,7 +21,7 @@ use cvmmap_streamer::codec::nal_units;
 use cvmmap_streamer::contract::PixelFormat;
 use cvmmap_streamer::encode::gst::GstEncoder;
 use cvmmap_streamer::encode::{AccessUnitSink, Codec, EncodeInput, EncoderSettings, VideoEncoder};
-use cvmmap_streamer::ingest::{Frame, VideoGeometry, dummy::fill_test_pattern};
+use cvmmap_streamer::ingest::{Form, Frame, VideoGeometry, dummy::fill_test_pattern};
 use cvmmap_streamer::rtp::{H264Payloader as OurH264, H265Payloader as OurH265};
 use cvmmap_streamer::rtp::{PacketizerConfig, Payloader, RTP_HEADER_LEN, RtpPacketizer};
 use cvmmap_streamer::telemetry::EncodeCounters;
@@ -66,6 +66,7 @@ fn encode(codec: Codec) -> (Vec<(Bytes, u32)>, u64) {
             capture_ts_ns: pts_ns,
             geometry,
             data: data.into(),
+            form: Form::Raw,
             encoded: None,
             frame_rate: None,
         };

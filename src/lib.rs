@@ -5,7 +5,8 @@
 //! - Pure protocol cores, no I/O, clocks or GStreamer: [`contract`] (the
 //!   cv-mmap wire contract), [`codec`] (Annex-B, parameter sets, SEI),
 //!   [`rtp`] (payloaders, packetizer, RTCP, SDP), [`flv`] (FLV video tags),
-//!   [`rtmp`] (AMF0, handshake, chunking, commands).
+//!   [`rtmp`] (AMF0, handshake, chunking, commands), [`pixels`] (raw frames
+//!   to I420, SIMD).
 //! - Leaves every stage may use: [`telemetry`] (per-stage counters, the
 //!   `--events` file), `signals` (keyframe requests, producer state), `queue`
 //!   (the bounded queue between stages).
@@ -25,6 +26,7 @@ pub mod ingest;
 pub mod nats;
 pub mod output;
 pub mod pipeline;
+pub mod pixels;
 pub(crate) mod queue;
 pub mod rtmp;
 pub mod rtp;

@@ -9,7 +9,7 @@ use cvmmap_streamer::encode::gst::GstEncoder;
 use cvmmap_streamer::encode::{
     AccessUnit, AccessUnitSink, Codec, EncodeInput, EncoderSettings, VideoEncoder,
 };
-use cvmmap_streamer::ingest::{Frame, VideoGeometry};
+use cvmmap_streamer::ingest::{Form, Frame, VideoGeometry};
 use cvmmap_streamer::telemetry::EncodeCounters;
 
 const FRAME_NS: u64 = 33_333_333;
@@ -65,6 +65,7 @@ fn encode_sizes(
             capture_ts_ns: 1_000 + i * FRAME_NS,
             geometry,
             data,
+            form: Form::Raw,
             encoded: None,
             frame_rate: None,
         };

@@ -9,7 +9,7 @@ use cvmmap_streamer::encode::gst::GstEncoder;
 use cvmmap_streamer::encode::{
     AccessUnit, AccessUnitSink, Codec, EncodeInput, EncoderSettings, VideoEncoder,
 };
-use cvmmap_streamer::ingest::{Frame, VideoGeometry};
+use cvmmap_streamer::ingest::{Form, Frame, VideoGeometry};
 use cvmmap_streamer::telemetry::EncodeCounters;
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -59,6 +59,7 @@ fn encode(
             capture_ts_ns: i * 33_333_333,
             geometry,
             data: data.into(),
+            form: Form::Raw,
             encoded: None,
             frame_rate: None,
         };

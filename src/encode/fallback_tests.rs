@@ -6,7 +6,7 @@ use crate::encode::gst::GstEncoder;
 use crate::encode::stand_in::{HardwareStandIn, StandInEncoder};
 use crate::encode::{AccessUnit, AccessUnitSink, Codec, EncoderDevice, EncoderSettings};
 use crate::ingest::dummy::fill_test_pattern;
-use crate::ingest::{Frame, VideoGeometry};
+use crate::ingest::{Form, Frame, VideoGeometry};
 use crate::telemetry::EncodeCounters;
 
 const FRAME_NS: u64 = 33_333_333;
@@ -36,6 +36,7 @@ fn frame(i: u64) -> EncodeInput {
             capture_ts_ns: i * FRAME_NS,
             geometry,
             data: data.into(),
+            form: Form::Raw,
             encoded: None,
             frame_rate: None,
         },

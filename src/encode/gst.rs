@@ -21,13 +21,13 @@ use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 use tracing::{debug, info};
 
-use super::convert::{self, I420, Matrix};
 use super::elements;
 use super::{
     AccessUnit, AccessUnitSink, Codec, EncodeError, EncodeInput, EncoderSettings, VideoEncoder,
 };
 use crate::contract::PixelFormat;
-use crate::ingest::VideoGeometry;
+use crate::ingest::{Form, VideoGeometry, WantI420};
+use crate::pixels::{self, I420, I420Layout, Matrix};
 use crate::telemetry::{EncodeCounters, incr};
 
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -172,6 +172,8 @@ pub struct GstEncoder {
     rate: Arc<SharedRate>,
     /// Test hook: the output is held forever (a wedged encoder).
     stall_output: bool,
+    /// Told whether this encoder takes I420 when it starts.
+    announce: Option<Arc<WantI420>>,
 }
 
 impl GstEncoder {
@@ -193,7 +195,15 @@ impl GstEncoder {
             push: Push::Blocking,
             rate: Arc::default(),
             stall_output: false,
+            announce: None,
         })
+    }
+
+    /// Says through `want` whether this encoder takes I420 when it starts,
+    /// so that the ingest converts on its way out of shared memory.
+    pub fn announcing_input(mut self, want: Arc<WantI420>) -> Self {
+        self.announce = Some(want);
+        self
     }
 
     /// For a hardware encoder: pushes never block (see [`Push`]).
@@ -380,6 +390,9 @@ impl GstEncoder {
             fps = format!("{}/{}", rate.0, rate.1),
             "encoder started"
         );
+        if let Some(want) = &self.announce {
+            want.set(matches!(feed, Feed::Convert(_)));
+        }
         self.running = Some(Running {
             pipeline,
             appsrc,
@@ -461,9 +474,34 @@ impl GstEncoder {
 }
 
 impl Running {
-    /// The frame converted into a pooled I420 buffer; `input`'s bytes go
-    /// back to the ingest pool when it is dropped on return.
+    /// The frame as an I420 buffer: its own bytes when the ingest already
+    /// converted them (they return to the ingest pool when GStreamer is
+    /// done), else converted here into a pooled buffer.
+    fn i420(&self, input: EncodeInput, matrix: Matrix) -> Result<gst::Buffer, EncodeError> {
+        let layout = I420Layout::new(input.frame.geometry.width, input.frame.geometry.height);
+        let ours = layout.size == self.info.size()
+            && self.info.offset() == [0, layout.u_offset, layout.v_offset]
+            && self.info.stride()
+                == [
+                    layout.y_stride as i32,
+                    layout.c_stride as i32,
+                    layout.c_stride as i32,
+                ];
+        match input.frame.form {
+            Form::I420(m) if m == matrix && ours && input.frame.data.len() == layout.size => {
+                Ok(gst::Buffer::from_mut_slice(input.frame.data))
+            }
+            _ => self.converted(&input, matrix),
+        }
+    }
+
+    /// The frame converted into a pooled I420 buffer.
     fn converted(&self, input: &EncodeInput, matrix: Matrix) -> Result<gst::Buffer, EncodeError> {
+        if input.frame.form != Form::Raw {
+            return Err(EncodeError::Runtime {
+                message: "an I420 frame in another layout or matrix".into(),
+            });
+        }
         let runtime = |message: String| EncodeError::Runtime { message };
         let pool = self
             .pool
@@ -491,7 +529,7 @@ impl Running {
                 v,
                 v_stride: strides[2] as usize,
             };
-            convert::to_i420(&input.frame.data, &input.frame.geometry, planes, matrix)
+            pixels::to_i420(&input.frame.data, &input.frame.geometry, planes, matrix)
                 .map_err(|e| runtime(e.to_string()))?;
         }
         Ok(buffer)
@@ -500,6 +538,12 @@ impl Running {
     /// The frame's own bytes, handed over without a copy.
     fn native(&self, input: EncodeInput) -> Result<gst::Buffer, EncodeError> {
         let geometry = input.frame.geometry;
+        if input.frame.form != Form::Raw {
+            // Only a software encoder asks the ingest for I420.
+            return Err(EncodeError::Runtime {
+                message: "an I420 frame reached the hardware encoder".into(),
+            });
+        }
         let mut buffer = gst::Buffer::from_mut_slice(input.frame.data);
         if geometry.stride != self.info.stride()[0] as usize {
             let b = buffer.get_mut().expect("new buffer is writable");
@@ -550,7 +594,7 @@ impl VideoEncoder for GstEncoder {
             input.force_keyframe,
         );
         let mut buffer = match self.feed(geometry) {
-            Feed::Convert(matrix) => r.converted(&input, matrix)?,
+            Feed::Convert(matrix) => r.i420(input, matrix)?,
             Feed::Native => r.native(input)?,
         };
         {

@@ -3,7 +3,6 @@
 //! This module is the only place GStreamer lives ([`gst`]). Everything else
 //! sees the narrow [`VideoEncoder`] interface and [`AccessUnit`]s.
 
-pub mod convert;
 pub(crate) mod elements;
 pub(crate) mod fallback;
 pub mod gst;

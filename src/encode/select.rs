@@ -12,6 +12,7 @@ use super::{
     AccessUnitSink, EncodeError, EncoderDevice, EncoderReport, EncoderSettings, TestHooks,
     VideoEncoder,
 };
+use crate::ingest::WantI420;
 use crate::telemetry::{EncodeCounters, Events};
 
 /// The encoder and its report, which stays current (a fallback updates it).
@@ -26,13 +27,16 @@ pub fn open(
     sink: AccessUnitSink,
     stats: Arc<EncodeCounters>,
     events: Events,
+    want_i420: Arc<WantI420>,
 ) -> Result<Opened, EncodeError> {
     ensure_init()?;
     let (software, _) = elements::software_element(settings.codec);
     let make_software = {
         let (settings, sink, stats) = (settings.clone(), sink.clone(), stats.clone());
         move || -> Result<Box<dyn VideoEncoder>, EncodeError> {
-            Ok(Box::new(GstEncoder::new(settings, software, sink, stats)?))
+            Ok(Box::new(
+                GstEncoder::new(settings, software, sink, stats)?.announcing_input(want_i420),
+            ))
         }
     };
     let report = |backend, element: &str, reason: String| EncoderReport {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tracing::warn;
 
-use super::{Frame, FramePool, LatestQueue, VideoGeometry};
+use super::{Form, Frame, FramePool, LatestQueue, VideoGeometry};
 use crate::contract::PixelFormat;
 use crate::telemetry::{IngestCounters, incr};
 
@@ -122,6 +122,7 @@ pub fn run_dummy(
             capture_ts_ns: wall_clock_ns(),
             geometry,
             data,
+            form: Form::Raw,
             encoded: None,
             frame_rate: None,
         };

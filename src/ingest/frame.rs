@@ -1,7 +1,10 @@
 //! A raw video frame, copied once out of shared memory.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use super::pool::FrameBuf;
 use crate::contract::{EncodedCodec, PixelFormat};
+use crate::pixels::Matrix;
 
 /// Geometry of the video plane as the producer described it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,15 +37,44 @@ pub struct Frame {
     /// The producer's capture timestamp in ns (metadata offset 0x10).
     pub capture_ts_ns: u64,
     pub geometry: VideoGeometry,
-    /// The raw video plane, in a buffer that returns to the ingest pool when
+    /// The video plane, in a buffer that returns to the ingest pool when
     /// dropped; empty when the frame carries `encoded` instead.
     pub data: FrameBuf,
+    /// Whether `data` is the producer's bytes (`geometry` describes them)
+    /// or already I420 in [`crate::pixels::I420Layout`] (`geometry` still
+    /// says what the producer sent).
+    pub form: Form,
     /// The producer's own encoded access unit (v2.1 slot 3), taken instead
     /// of the raw plane in `--passthrough` mode.
     pub encoded: Option<EncodedPayload>,
     /// The producer's nominal frame rate (num, den), when its metadata
     /// says (v2.1 extension); otherwise the encoder measures the cadence.
     pub frame_rate: Option<(u32, u32)>,
+}
+
+/// Whether the encoder running now takes I420: set by the software encoder
+/// when it starts, read by the ingest before each copy, so the one copy out
+/// of shared memory can also be the colour conversion. False until an
+/// encoder says otherwise (NVENC takes the producer's format).
+#[derive(Debug, Default)]
+pub struct WantI420(AtomicBool);
+
+impl WantI420 {
+    pub fn set(&self, want: bool) {
+        self.0.store(want, Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// The form of a frame's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    Raw,
+    /// Converted on the way out of shared memory, with this matrix.
+    I420(Matrix),
 }
 
 /// One Annex-B access unit supplied by the producer (contract §2, v2.1).

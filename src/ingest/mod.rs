@@ -11,6 +11,7 @@
 
 pub mod dummy;
 mod frame;
+mod guard;
 pub mod pool;
 mod runtime;
 pub(crate) mod shm;
@@ -31,7 +32,7 @@ pub mod bench_hooks {
     pub use super::shm::Segment;
     pub use super::snapshot::{Snapshot, take_announced};
 }
-pub use frame::{EncodedPayload, Frame, VideoGeometry};
+pub use frame::{EncodedPayload, Form, Frame, VideoGeometry, WantI420};
 pub use pool::{FrameBuf, FramePool};
 pub use runtime::{IngestConfig, IngestEnd, run_ingest};
 

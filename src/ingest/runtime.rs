@@ -17,7 +17,7 @@ use tracing::{debug, info, warn};
 use super::shm::{Identity, Segment, shm_path};
 use super::snapshot::{self, FrameId, SharedRegion, Snapshot};
 use super::sync::SyncListener;
-use super::{Frame, FramePool, IngestError, LatestQueue};
+use super::{Frame, FramePool, IngestError, LatestQueue, WantI420};
 use crate::contract::EncodedCodec;
 use crate::telemetry::{Events, IngestCounters, add, incr};
 
@@ -170,6 +170,8 @@ struct Ingest<'a> {
     last_invalid: Option<String>,
     /// Where frame copies land: buffers come back once encoded or replaced.
     pool: Arc<FramePool>,
+    /// Whether to convert to I420 on the way out (the encoder's wish).
+    want_i420: &'a WantI420,
 }
 
 /// Runs until `stop`, `max_frames`, or the idle timeout. Pushes every coherent
@@ -180,6 +182,7 @@ pub fn run_ingest(
     stats: &IngestCounters,
     events: &Events,
     stop: &AtomicBool,
+    want_i420: &WantI420,
 ) -> Result<IngestEnd, IngestError> {
     let path = shm_path(&cfg.shm_name)?;
     let ctx = zmq::Context::new();
@@ -209,6 +212,7 @@ pub fn run_ingest(
         ingested: 0,
         last_invalid: None,
         pool: FramePool::new(),
+        want_i420,
     };
     loop {
         if stop.load(Ordering::Relaxed) {
@@ -278,6 +282,7 @@ impl Ingest<'_> {
             self.cfg.passthrough,
             announced,
             &self.pool,
+            self.want_i420.get(),
         );
         if !matches!(taken, Snapshot::Unannounced { .. }) {
             self.unannounced_since = None;

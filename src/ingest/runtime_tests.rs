@@ -3,7 +3,7 @@
 use super::*;
 use crate::contract::SyncMessage;
 use crate::ingest::test_segment::TestSegment;
-use crate::ingest::{Frame, LatestQueue, Pop};
+use crate::ingest::{Form, Frame, LatestQueue, Pop, WantI420};
 use crate::telemetry::IngestCounters;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -34,7 +34,16 @@ impl Running {
         );
         let handle = {
             let (stats, queue, stop) = (stats.clone(), queue.clone(), stop.clone());
-            std::thread::spawn(move || run_ingest(&cfg, &queue, &stats, &Events::none(), &stop))
+            std::thread::spawn(move || {
+                run_ingest(
+                    &cfg,
+                    &queue,
+                    &stats,
+                    &Events::none(),
+                    &stop,
+                    &WantI420::default(),
+                )
+            })
         };
         Self {
             stats,
@@ -215,6 +224,7 @@ fn stamps_are_checked_on_the_first_and_last_rows() {
             capture_ts_ns: 0,
             geometry,
             data: data.into(),
+            form: Form::Raw,
             encoded: None,
             frame_rate: None,
         }

@@ -1,13 +1,14 @@
 //! Reads of a producer's POSIX shared-memory segment.
 //!
-//! Every copy is a `pread` on the descriptor held open since [`Segment::open`],
-//! never a load from a mapping. The contract lets a producer re-initialise
-//! with another size (§2), and one that `ftruncate`s the same segment smaller
-//! turns every mapped page past the new end into SIGBUS for its readers; a
-//! `pread` there just returns fewer bytes, which is reported as
-//! [`OutOfBounds`] and makes the ingest loop re-open the segment. The kernel
-//! copies from the page cache into our buffer: still one copy per frame, and
-//! no reference to memory another process mutates is ever formed.
+//! Copies are `pread`s on the descriptor held open since [`Segment::open`].
+//! The contract lets a producer re-initialise with another size (§2), and
+//! one that `ftruncate`s the same segment smaller turns every mapped page
+//! past the new end into SIGBUS for its readers; a `pread` there just
+//! returns fewer bytes, which is reported as [`OutOfBounds`] and makes the
+//! ingest loop re-open the segment. The frame itself is converted in place
+//! from a read-only mapping ([`SharedRegion::in_place`]) under
+//! [`super::guard`], which turns such a SIGBUS into the same refusal: the
+//! conversion is then the one copy, without the kernel copy `pread` costs.
 
 use std::fs::File;
 use std::os::unix::fs::{FileExt, MetadataExt};
@@ -43,6 +44,13 @@ pub fn shm_path(name: &str) -> Result<PathBuf, IngestError> {
 pub struct Segment {
     path: PathBuf,
     file: File,
+    /// The whole file as it was at open, read-only; None where it cannot be
+    /// mapped (then every read is a `pread`).
+    map: Option<memmap2::Mmap>,
+    /// A guarded read faulted: zero pages now stand in the mapping where
+    /// the file shrank, so it must not be read again even if the file
+    /// grows back to its old size (see [`Segment::size_changed`]).
+    poisoned: std::sync::atomic::AtomicBool,
     /// The file's size when opened: what the metadata is validated against.
     len: usize,
     dev_ino: (u64, u64),
@@ -73,9 +81,15 @@ impl Segment {
                 size: len,
             });
         }
+        // SAFETY: a read-only shared mapping of a file another process
+        // writes: read only under `guard` (SIGBUS past a shrunk end), and
+        // only as bytes (no references to typed data are formed).
+        let map = unsafe { memmap2::MmapOptions::new().len(len).map(&file) }.ok();
         Ok(Self {
             path: path.to_owned(),
             file,
+            map,
+            poisoned: Default::default(),
             len,
             dev_ino: (meta.dev(), meta.ino()),
         })
@@ -91,8 +105,12 @@ impl Segment {
     }
 
     /// Whether the file's current size differs from the size at open (the
-    /// producer called `ftruncate`): callers re-open to see the new size.
+    /// producer called `ftruncate`), or a guarded read of the mapping
+    /// faulted: callers re-open to see the new size.
     pub fn size_changed(&self) -> bool {
+        if self.poisoned.load(std::sync::atomic::Ordering::Relaxed) {
+            return true;
+        }
         match self.file.metadata() {
             Ok(m) => m.len() != self.len as u64,
             Err(_) => true,
@@ -126,6 +144,24 @@ impl SharedRegion for Segment {
             }
         }
         Ok(())
+    }
+
+    fn in_place(
+        &self,
+        offset: usize,
+        len: usize,
+        f: &mut dyn FnMut(&[u8]),
+    ) -> Option<Result<(), OutOfBounds>> {
+        let map = self.map.as_ref()?;
+        let refused = OutOfBounds { offset, len };
+        let Some(bytes) = offset.checked_add(len).and_then(|end| map.get(offset..end)) else {
+            return Some(Err(refused));
+        };
+        Some(super::guard::read(bytes, |b| f(b)).map_err(|_| {
+            self.poisoned
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            refused
+        }))
     }
 }
 
@@ -161,6 +197,16 @@ mod tests {
         assert!(seg.read_at(1_000_000, &mut buf).is_err());
         // What is still there reads fine.
         seg.read_at(0, &mut buf).unwrap();
+        // In place (the I420 conversion's read): refused too, and the
+        // mapping is poisoned even once the file has its old size again.
+        let mut touched = 0usize;
+        let got = seg.in_place(256, 1920 * 1080 * 3, &mut |b| {
+            touched = b.iter().step_by(4096).map(|&x| usize::from(x)).sum()
+        });
+        assert!(matches!(got, Some(Err(_))), "{got:?}");
+        f.set_len(big as u64).unwrap();
+        assert!(seg.size_changed(), "a faulted mapping is never read again");
+        f.set_len((256 + 640 * 360 * 3) as u64).unwrap();
         let again = Segment::open(&path).unwrap();
         assert_eq!(again.len(), 256 + 640 * 360 * 3);
         std::fs::remove_file(&path).unwrap();

@@ -10,11 +10,12 @@
 
 use std::sync::Arc;
 
-use super::frame::{EncodedPayload, Frame, VideoGeometry};
+use super::frame::{EncodedPayload, Form, Frame, VideoGeometry};
 use super::pool::{FrameBuf, FramePool};
 use crate::contract::{
     self, Depth, EncodedCodec, FrameLayout, METADATA_SIZE, MetadataError, PAYLOAD_OFFSET, Plane,
 };
+use crate::pixels::{self, I420Layout, Matrix};
 
 /// A read outside the region was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -24,11 +25,22 @@ pub struct OutOfBounds {
     pub len: usize,
 }
 
-/// Memory another process may be writing: copies only, bounds-checked.
+/// Memory another process may be writing, bounds-checked.
 pub trait SharedRegion {
     fn len(&self) -> usize;
     /// Copies `dst.len()` bytes starting at `offset`, or refuses.
     fn read_at(&self, offset: usize, dst: &mut [u8]) -> Result<(), OutOfBounds>;
+    /// Runs `f` over `len` bytes at `offset` in place, where the region can
+    /// lend them safely (a mapping under [`super::guard`]); `None` where it
+    /// cannot, and the caller copies with [`SharedRegion::read_at`].
+    fn in_place(
+        &self,
+        _offset: usize,
+        _len: usize,
+        _f: &mut dyn FnMut(&[u8]),
+    ) -> Option<Result<(), OutOfBounds>> {
+        None
+    }
 }
 
 /// The frame counter and timestamp that identify one published frame.
@@ -80,7 +92,7 @@ pub fn take(
     last: Option<FrameId>,
     passthrough: Option<EncodedCodec>,
 ) -> Snapshot {
-    take_announced(region, last, passthrough, None, &FramePool::new())
+    take_announced(region, last, passthrough, None, &FramePool::new(), false)
 }
 
 /// [`take`], copying only the frame the latest sync announced (`announced`:
@@ -92,6 +104,7 @@ pub fn take_announced(
     passthrough: Option<EncodedCodec>,
     announced: Option<u32>,
     pool: &Arc<FramePool>,
+    i420: bool,
 ) -> Snapshot {
     let mut meta = [0u8; METADATA_SIZE];
     if let Err(e) = region.read_at(0, &mut meta) {
@@ -138,7 +151,7 @@ pub fn take_announced(
     let (data, encoded) = match encoded {
         Some(e) => match copy_plane(region, &e.plane, vec![0u8; e.plane.size]) {
             Ok(au) => (
-                FrameBuf::default(),
+                (FrameBuf::default(), Form::Raw, Reference::Copy),
                 Some(EncodedPayload {
                     codec: e.codec,
                     keyframe: e.keyframe,
@@ -148,11 +161,12 @@ pub fn take_announced(
             ),
             Err(e) => return Snapshot::OutOfBounds(e),
         },
-        None => match copy_plane(region, plane, pool.take(geometry.plane_bytes())) {
-            Ok(raw) => (raw, None),
+        None => match take_plane(region, plane, &geometry, pool, i420) {
+            Ok(taken) => (taken, None),
             Err(e) => return Snapshot::OutOfBounds(e),
         },
     };
+    let (data, form, reference) = data;
     let mut ids = [0u8; 0x18];
     if let Err(e) = region.read_at(0, &mut ids) {
         return Snapshot::OutOfBounds(e);
@@ -165,10 +179,14 @@ pub fn take_announced(
     // them): the payload is being rewritten before its metadata. Changed
     // samples under a new counter are the next frame's ordinary write,
     // begun after the copy and the check above.
-    if encoded.is_none()
-        && !unchanged_since(region, plane, &data)
-        && peek_id(region) == Some(before)
-    {
+    let unchanged = match &reference {
+        Reference::Copy => unchanged_since(region, plane, &data),
+        Reference::Samples(then) => {
+            let mut now = [[0u8; SAMPLE_LEN]; SAMPLES];
+            sample(region, plane, geometry.plane_bytes(), &mut now) && now == *then
+        }
+    };
+    if encoded.is_none() && !unchanged && peek_id(region) == Some(before) {
         return Snapshot::Rewritten { frame: before };
     }
     Snapshot::Frame(Frame {
@@ -176,6 +194,7 @@ pub fn take_announced(
         capture_ts_ns: before.1,
         geometry,
         data,
+        form,
         encoded,
         frame_rate: layout
             .encoded
@@ -190,6 +209,85 @@ const SAMPLES: usize = 16;
 /// Bytes per sample.
 const SAMPLE_LEN: usize = 64;
 
+/// What the payload re-read after the copy is compared with.
+enum Reference {
+    /// The copy itself (a raw frame).
+    Copy,
+    /// The samples as they were just before an in-place conversion.
+    Samples([[u8; SAMPLE_LEN]; SAMPLES]),
+}
+
+fn sample_at(k: usize, len: usize) -> usize {
+    (len - SAMPLE_LEN) * k / (SAMPLES - 1)
+}
+
+/// Reads the [`SAMPLES`] slices of a `len`-byte plane into `out`.
+fn sample(
+    region: &impl SharedRegion,
+    plane: &Plane,
+    len: usize,
+    out: &mut [[u8; SAMPLE_LEN]; SAMPLES],
+) -> bool {
+    if len < SAMPLE_LEN {
+        return true;
+    }
+    let mut take = |bytes: &[u8]| {
+        for (k, o) in out.iter_mut().enumerate() {
+            let at = sample_at(k, len);
+            o.copy_from_slice(&bytes[at..at + SAMPLE_LEN]);
+        }
+    };
+    match region.in_place(PAYLOAD_OFFSET + plane.offset, len, &mut take) {
+        Some(r) => r.is_ok(),
+        None => (0..SAMPLES).all(|k| {
+            region
+                .read_at(
+                    PAYLOAD_OFFSET + plane.offset + sample_at(k, len),
+                    &mut out[k],
+                )
+                .is_ok()
+        }),
+    }
+}
+
+/// The raw plane: converted to I420 in place from the mapping when the
+/// encoder wants I420 and the region lends its bytes (the conversion is the
+/// one copy), else copied as it is.
+fn take_plane(
+    region: &impl SharedRegion,
+    plane: &Plane,
+    geometry: &VideoGeometry,
+    pool: &Arc<FramePool>,
+    i420: bool,
+) -> Result<(FrameBuf, Form, Reference), OutOfBounds> {
+    let len = geometry.plane_bytes();
+    if i420 {
+        let matrix = Matrix::for_height(geometry.height);
+        let layout = I420Layout::new(geometry.width, geometry.height);
+        let mut out = pool.take(layout.size);
+        let mut before = [[0u8; SAMPLE_LEN]; SAMPLES];
+        let mut converted = Ok(());
+        let mut convert = |bytes: &[u8]| {
+            converted = match layout.planes(&mut out) {
+                Some(planes) => pixels::to_i420(bytes, geometry, planes, matrix),
+                None => Ok(()),
+            };
+        };
+        if sample(region, plane, len, &mut before)
+            && let Some(done) = region.in_place(PAYLOAD_OFFSET + plane.offset, len, &mut convert)
+        {
+            done?;
+            // The parser checked the plane's size against its geometry, so
+            // the conversion cannot refuse it; if it did, copy it raw.
+            if converted.is_ok() {
+                return Ok((out, Form::I420(matrix), Reference::Samples(before)));
+            }
+        }
+    }
+    let raw = copy_plane(region, plane, pool.take(len))?;
+    Ok((raw, Form::Raw, Reference::Copy))
+}
+
 /// Whether [`SAMPLES`] slices of the plane, read again now, still equal the
 /// copy. Upstream has no seqlock (contract §2): a producer that rewrites the
 /// payload in place before updating the metadata leaves the counter alone,
@@ -202,7 +300,7 @@ fn unchanged_since(region: &impl SharedRegion, plane: &Plane, copy: &[u8]) -> bo
     }
     let mut now = [0u8; SAMPLE_LEN];
     (0..SAMPLES).all(|k| {
-        let at = (copy.len() - SAMPLE_LEN) * k / (SAMPLES - 1);
+        let at = sample_at(k, copy.len());
         region
             .read_at(PAYLOAD_OFFSET + plane.offset + at, &mut now)
             .is_ok_and(|()| now[..] == copy[at..at + SAMPLE_LEN])

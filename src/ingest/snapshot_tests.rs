@@ -45,21 +45,33 @@ fn only_the_announced_frame_is_copied_while_syncs_flow() {
     let region = Segment::open(&seg.path).unwrap();
     // The sync for 8 has not come yet (the producer may still be writing).
     assert!(matches!(
-        take_announced(&region, Some((7, 1_000)), None, Some(7), &FramePool::new()),
+        take_announced(
+            &region,
+            Some((7, 1_000)),
+            None,
+            Some(7),
+            &FramePool::new(),
+            false
+        ),
         Snapshot::Unannounced {
             meta_count: 8,
             sync_count: 7
         }
     ));
-    let Snapshot::Frame(f) =
-        take_announced(&region, Some((7, 1_000)), None, Some(8), &FramePool::new())
-    else {
+    let Snapshot::Frame(f) = take_announced(
+        &region,
+        Some((7, 1_000)),
+        None,
+        Some(8),
+        &FramePool::new(),
+        false,
+    ) else {
         panic!("expected the announced frame")
     };
     assert_eq!(f.frame_count, 8);
     // Without syncs (None) the metadata alone decides.
     assert!(matches!(
-        take_announced(&region, None, None, None, &FramePool::new()),
+        take_announced(&region, None, None, None, &FramePool::new(), false),
         Snapshot::Frame(_)
     ));
 }
@@ -233,4 +245,48 @@ fn metadata_pointing_past_the_mapping_is_refused() {
     seg.map[0x28..0x2C].copy_from_slice(&(PAYLOAD as u32 * 4).to_le_bytes());
     let region = Segment::open(&seg.path).unwrap();
     assert!(matches!(take(&region, None, None), Snapshot::Invalid(_)));
+}
+
+/// Issue 14: a software encoder's frame is converted to I420 on its way out
+/// of the mapping (the conversion is the one copy).
+#[test]
+fn a_frame_wanted_in_i420_is_converted_in_place() {
+    let mut seg = segment("i420");
+    seg.publish(7, 1_000);
+    let region = Segment::open(&seg.path).unwrap();
+    let pool = FramePool::new();
+    let Snapshot::Frame(f) = take_announced(&region, None, None, None, &pool, true) else {
+        panic!("expected a frame")
+    };
+    let layout = I420Layout::new(W, H);
+    assert_eq!(f.form, Form::I420(Matrix::Bt601));
+    assert_eq!(
+        f.geometry.pixel_format,
+        crate::contract::PixelFormat::Bgr,
+        "what the producer sent"
+    );
+    assert_eq!(f.data.len(), layout.size);
+    // BGR (7, 7, 7) is grey: Y = 16 + 7 * 219 / 255 = 22, chroma neutral.
+    let (y, u) = (
+        &f.data[..layout.u_offset],
+        &f.data[layout.u_offset..layout.v_offset],
+    );
+    assert!(y.iter().all(|&v| (21..=23).contains(&v)), "{:?}", &y[..8]);
+    assert!(u.iter().all(|&v| (127..=129).contains(&v)), "{:?}", &u[..8]);
+}
+
+/// Issue 14: the in-place conversion reads a mapping; a producer that
+/// shrinks the file under it gets a refused read (re-open), not SIGBUS.
+#[test]
+fn a_shrunk_segment_refuses_the_in_place_conversion() {
+    let mut seg = segment("i420_shrink");
+    seg.publish(7, 1_000);
+    let region = Segment::open(&seg.path).unwrap();
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&seg.path)
+        .unwrap();
+    file.set_len(256).unwrap();
+    let got = take_announced(&region, None, None, None, &FramePool::new(), true);
+    assert!(matches!(got, Snapshot::OutOfBounds(_)), "{got:?}");
 }

@@ -1,6 +1,6 @@
 use super::*;
 use crate::contract::PixelFormat;
-use crate::ingest::VideoGeometry;
+use crate::ingest::{Form, VideoGeometry};
 
 const INTERVAL: u64 = 33_333_333;
 
@@ -15,6 +15,7 @@ fn frame(count: u32, ts: u64) -> Frame {
             stride: 6,
         },
         data: vec![0; 12].into(),
+        form: Form::Raw,
         encoded: None,
         frame_rate: None,
     }

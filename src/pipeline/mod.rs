@@ -24,7 +24,7 @@ use tracing::info;
 use crate::config::{Config, Source};
 use crate::encode::{AccessUnitSink, EncodeError, EncoderReport, select};
 use crate::ingest::dummy::run_dummy;
-use crate::ingest::{Frame, IngestEnd, IngestError, LatestQueue, run_ingest};
+use crate::ingest::{Frame, IngestEnd, IngestError, LatestQueue, WantI420, run_ingest};
 use crate::nats::{BodyStore, NatsContext, NatsLink, NatsSummary};
 use crate::output::{Fanout, OutputError, open_sinks};
 pub use crate::signals::KeyframeRequests;
@@ -134,6 +134,9 @@ pub fn run_with(
     );
     // The producer's units and ours meet at the passthrough gate.
     let mut passthrough = Passthrough::new(sink, config.encoder.codec, counters.encode.clone());
+    // The software encoder says when it wants I420; the ingest then converts
+    // on its way out of shared memory.
+    let want_i420 = Arc::new(WantI420::default());
     let (mut encoder, report) = select::open(
         &config.encoder,
         config.encoder_device,
@@ -141,6 +144,7 @@ pub fn run_with(
         passthrough.encoder_sink(),
         counters.encode.clone(),
         events.clone(),
+        want_i420.clone(),
     )?;
     emit_encoder_selected(&events, &report);
     let nats = config.nats.as_ref().map(|cfg| {
@@ -160,7 +164,7 @@ pub fn run_with(
     }
 
     let queue = Arc::new(LatestQueue::new(config.queue_size));
-    let source = spawn_source(config, &queue, &counters, &events, &stop);
+    let source = spawn_source(config, &queue, &counters, &events, &stop, &want_i420);
     let ctx = LoopContext {
         counters: &counters,
         keyframes: &keyframes,
@@ -263,19 +267,21 @@ fn spawn_source(
     counters: &Counters,
     events: &Events,
     stop: &Arc<AtomicBool>,
+    want_i420: &Arc<WantI420>,
 ) -> JoinHandle<Result<IngestEnd, IngestError>> {
-    let (queue, stats, events, stop, source) = (
+    let (queue, stats, events, stop, source, want_i420) = (
         queue.clone(),
         counters.ingest.clone(),
         events.clone(),
         stop.clone(),
         config.source.clone(),
+        want_i420.clone(),
     );
     std::thread::Builder::new()
         .name("ingest".into())
         .spawn(move || {
             let end = match &source {
-                Source::Cvmmap(cfg) => run_ingest(cfg, &queue, &stats, &events, &stop),
+                Source::Cvmmap(cfg) => run_ingest(cfg, &queue, &stats, &events, &stop, &want_i420),
                 Source::Dummy(cfg) => {
                     events.emit("ingest_started", json!({"source": "dummy"}));
                     run_dummy(cfg, &queue, &stats, &stop);

@@ -2,7 +2,7 @@ use super::*;
 use crate::contract::{EncodedCodec, PixelFormat};
 use crate::flv::test_support::H264_SPS_REORDER_1;
 use crate::ingest::EncodedPayload;
-use crate::ingest::VideoGeometry;
+use crate::ingest::{Form, VideoGeometry};
 
 const SPS: &[u8] = &[0, 0, 0, 1, 0x67, 0x42, 0xc0, 0x1e, 0x95];
 const PPS: &[u8] = &[0, 0, 0, 1, 0x68, 0xce, 0x3c, 0x80];
@@ -39,6 +39,7 @@ fn producer(count: u32, keyframe: bool, data: &[u8]) -> Frame {
             stride: 3,
         },
         data: Default::default(),
+        form: Form::Raw,
         encoded: Some(EncodedPayload {
             codec: EncodedCodec::H264,
             keyframe,

@@ -338,6 +338,13 @@ pub fn run(cfg: &SimConfig, stop: &AtomicBool) -> Result<RunSummary, SimError> {
     let mut frame_buf = vec![0u8; if torn.is_some() { payload_size } else { 0 }];
     // The frame counter already rendered into frame_buf, if any.
     let mut prerendered: Option<u32> = None;
+    // Plain raw frames are rendered ahead, after the previous sync, and
+    // copied into the segment at their deadline: as a camera's frame is
+    // whole when its SDK hands it over, the capture stamp is followed by a
+    // copy and the publication only, not by computing the pattern (which at
+    // 1280x720 took longer than the copy and was charged to the consumer's
+    // capture-to-receiver latency).
+    let mut ahead: Option<(u32, Vec<u8>)> = None;
     let mut reset_events = Vec::new();
     let mut published = 0u64;
     let mut written = 0u64;
@@ -419,9 +426,17 @@ pub fn run(cfg: &SimConfig, stop: &AtomicBool) -> Result<RunSummary, SimError> {
                     }
                     _ => {
                         let payload = &mut shm.parts_mut().1[..size];
-                        pattern::fill_frame(&tables, &geom, f, payload);
-                        if cfg.stamp {
-                            faults::stamp_frame(&geom, frame_count, payload);
+                        match ahead.take() {
+                            Some((n, buf)) if n == frame_count && buf.len() == size && !reset => {
+                                payload.copy_from_slice(&buf);
+                                ahead = Some((n, buf));
+                            }
+                            _ => {
+                                pattern::fill_frame(&tables, &geom, f, payload);
+                                if cfg.stamp {
+                                    faults::stamp_frame(&geom, frame_count, payload);
+                                }
+                            }
                         }
                     }
                 }
@@ -467,6 +482,20 @@ pub fn run(cfg: &SimConfig, stop: &AtomicBool) -> Result<RunSummary, SimError> {
         first_ns.get_or_insert(stamp.timestamp_ns);
         last_ns = Some(stamp.timestamp_ns);
         published += 1;
+        // Render the next plain frame now, before its deadline (see `ahead`).
+        if torn.is_none()
+            && stage.is_none()
+            && let (next, false) = timeline.peek()
+        {
+            let size = geom.payload_size() as usize;
+            let mut buf = ahead.take().map(|(_, b)| b).unwrap_or_default();
+            buf.resize(size, 0);
+            pattern::fill_frame(&tables, &geom, u64::from(next), &mut buf);
+            if cfg.stamp {
+                faults::stamp_frame(&geom, next, &mut buf);
+            }
+            ahead = Some((next, buf));
+        }
         if published == 1 {
             // The pace counts from the first frame out: a slow first encode
             // (x265 opens on its first frame) must not make frames 1, 2, ...

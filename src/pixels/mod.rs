@@ -1,11 +1,14 @@
-//! Raw producer frames to I420 on the CPU, before the software encoder.
+//! Raw producer frames to I420 on the CPU, for the software encoders.
 //!
 //! `videoconvert` was the pipeline's colour conversion: single-threaded,
-//! unpacking each row to a 4:4:4 intermediate and packing it again. The
-//! conversions here run in one SIMD pass per plane (yuvutils-rs picks AVX2 or
-//! SSE4.1 at run time) straight into the encoder's input buffer, on the
-//! encode loop's thread, while the encoder's own thread works on the frame
-//! before. `benches/convert.rs` measures both on the same bytes.
+//! unpacking each row to a 4:4:4 intermediate and packing it again, after a
+//! copy of the frame out of shared memory. The conversion here runs in one
+//! SIMD pass (yuvutils-rs picks AVX2 or SSE4.1 at run time) and is also the
+//! copy: the ingest converts straight from the mapped segment into the
+//! buffer the encoder gets (`ingest::snapshot`), on its own thread, while
+//! the encoder's thread works on the frame before. Frames that arrive raw
+//! (the dummy source, the first frame) are converted by the encoder.
+//! `benches/convert.rs` measures it against GStreamer's converter.
 //!
 //! Pure code: no GStreamer, no clocks. The caller gives plane slices and
 //! strides; every size is checked here, so a frame that does not fit is an
@@ -50,6 +53,50 @@ impl Matrix {
             Self::Bt601 => YuvStandardMatrix::Bt601,
             Self::Bt709 => YuvStandardMatrix::Bt709,
         }
+    }
+}
+
+/// Where the planes of a `width` x `height` I420 picture lie in one buffer:
+/// GStreamer's default layout (video-info.c: rows padded to 4 bytes, U then
+/// V after Y), so a buffer in it needs no `VideoMeta`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct I420Layout {
+    pub y_stride: usize,
+    pub c_stride: usize,
+    pub u_offset: usize,
+    pub v_offset: usize,
+    pub size: usize,
+}
+
+impl I420Layout {
+    pub fn new(width: u32, height: u32) -> Self {
+        let round4 = |n: usize| (n + 3) & !3;
+        let (w, h) = (width as usize, height as usize);
+        let (y_stride, c_stride) = (round4(w), round4(chroma(width)));
+        let u_offset = y_stride * h;
+        let v_offset = u_offset + c_stride * chroma(height);
+        Self {
+            y_stride,
+            c_stride,
+            u_offset,
+            v_offset,
+            size: v_offset + c_stride * chroma(height),
+        }
+    }
+
+    /// The planes of `buf` (at least `size` bytes, else None).
+    pub fn planes<'a>(&self, buf: &'a mut [u8]) -> Option<I420<'a>> {
+        let buf = buf.get_mut(..self.size)?;
+        let (y, rest) = buf.split_at_mut(self.u_offset);
+        let (u, v) = rest.split_at_mut(self.v_offset - self.u_offset);
+        Some(I420 {
+            y,
+            y_stride: self.y_stride,
+            u,
+            u_stride: self.c_stride,
+            v,
+            v_stride: self.c_stride,
+        })
     }
 }
 
@@ -265,5 +312,4 @@ fn fill_chroma(
 }
 
 #[cfg(test)]
-#[path = "convert_tests.rs"]
 mod tests;

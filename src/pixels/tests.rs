@@ -183,3 +183,23 @@ fn padded_and_odd_yuyv() {
     let one = geometry(PixelFormat::Yuyv, 1, 2, 2);
     assert!(to_i420(&[0; 4], &one, Out::new(1, 2).planes(), Matrix::Bt601).is_err());
 }
+
+#[test]
+fn the_layout_is_gstreamers_default() {
+    // gst_video_info_set_format(I420, 320, 180): strides 320/160, offsets
+    // 0/57600/72000, size 86400; 7x5: strides 8/4, offsets 0/40/52, size 64.
+    let l = I420Layout::new(320, 180);
+    assert_eq!(
+        (l.y_stride, l.c_stride, l.u_offset, l.v_offset, l.size),
+        (320, 160, 57600, 72000, 86400)
+    );
+    let l = I420Layout::new(7, 5);
+    assert_eq!(
+        (l.y_stride, l.c_stride, l.u_offset, l.v_offset, l.size),
+        (8, 4, 40, 52, 64)
+    );
+    assert!(l.planes(&mut [0u8; 63]).is_none());
+    let mut buf = vec![0u8; 64];
+    let p = l.planes(&mut buf).unwrap();
+    assert_eq!((p.y.len(), p.u.len(), p.v.len()), (40, 12, 12));
+}
