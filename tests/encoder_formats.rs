@@ -23,6 +23,7 @@ fn encode(
     width: u32,
     height: u32,
     padding: usize,
+    native: bool,
 ) -> Vec<AccessUnit> {
     let units = Arc::new(Mutex::new(Vec::new()));
     let sink: AccessUnitSink = {
@@ -42,6 +43,9 @@ fn encode(
     };
     let mut enc =
         GstEncoder::new(settings, element, sink, Arc::new(EncodeCounters::default())).unwrap();
+    if native {
+        enc = enc.with_native_feed();
+    }
     let stride = width as usize * pixel_format.channels() as usize + padding;
     let geometry = VideoGeometry {
         pixel_format,
@@ -132,12 +136,17 @@ fn decode(codec: Codec, units: &[AccessUnit]) -> (usize, String, i32, i32, Strin
 }
 
 fn check(codec: Codec) {
+    check_with(codec, &[(640, 360), (1280, 720)], false);
+}
+
+fn check_with(codec: Codec, sizes: &[(u32, u32)], native: bool) {
     use PixelFormat::*;
-    for (width, height) in [(640, 360), (1280, 720)] {
+    for &(width, height) in sizes {
         for pf in [Bgr, Rgb, Bgra, Rgba, Gray, Yuv, Yuyv] {
             for padding in [0usize, 64] {
-                let units = encode(codec, pf, width, height, padding);
-                let case = format!("{codec} {pf:?} {width}x{height} padding {padding}");
+                let units = encode(codec, pf, width, height, padding, native);
+                let case =
+                    format!("{codec} {pf:?} {width}x{height} padding {padding} native {native}");
                 assert_eq!(units.len() as u64, FRAMES, "{case}: access units");
                 assert!(units[0].keyframe, "{case}: first unit is a keyframe");
                 let (frames, format, w, h, profile) = decode(codec, &units);
@@ -164,4 +173,12 @@ fn h264_from_every_input_format_decodes_as_420() {
 #[test]
 fn h265_from_every_input_format_decodes_as_420() {
     check(Codec::H265);
+}
+
+/// The path NVENC takes (the producer's format through a `videoconvert`
+/// limited to BGRA/RGBA/BGRx/RGBx/NV12/I420), run with x264 since no NVENC
+/// is here: never 4:4:4, padded rows described by a VideoMeta.
+#[test]
+fn h264_fed_as_nvenc_is_from_every_input_format_decodes_as_420() {
+    check_with(Codec::H264, &[(640, 360)], true);
 }

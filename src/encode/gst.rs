@@ -174,6 +174,9 @@ pub struct GstEncoder {
     stall_output: bool,
     /// Told whether this encoder takes I420 when it starts.
     announce: Option<Arc<WantI420>>,
+    /// Test hook: fed as NVENC is (the producer's format, no I420 pass),
+    /// whatever the element.
+    native_feed: bool,
 }
 
 impl GstEncoder {
@@ -196,6 +199,7 @@ impl GstEncoder {
             rate: Arc::default(),
             stall_output: false,
             announce: None,
+            native_feed: false,
         })
     }
 
@@ -221,6 +225,14 @@ impl GstEncoder {
         self
     }
 
+    /// Test hook: feed this (software) element as NVENC is fed, so that
+    /// the native path runs without a GPU.
+    #[cfg(any(test, feature = "test-hooks"))]
+    pub fn with_native_feed(mut self) -> Self {
+        self.native_feed = true;
+        self
+    }
+
     fn build_err(&self, message: impl Into<String>) -> EncodeError {
         EncodeError::Build {
             codec: self.settings.codec,
@@ -230,7 +242,7 @@ impl GstEncoder {
 
     /// NVENC takes the frame as it is; the software encoders get I420.
     fn feed(&self, geometry: VideoGeometry) -> Feed {
-        if self.element.starts_with("nv") {
+        if self.element.starts_with("nv") || self.native_feed {
             Feed::Native
         } else {
             Feed::Convert(Matrix::for_height(geometry.height))

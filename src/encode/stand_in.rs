@@ -54,7 +54,8 @@ mod enabled {
                         let (element, _) = elements::software_element(settings.codec);
                         let enc = GstEncoder::new(settings.clone(), element, sink, stats)
                             .map_err(|e| e.to_string())?
-                            .with_stalled_output();
+                            .with_stalled_output()
+                            .with_native_feed();
                         Box::new(wedge(enc))
                     }
                     kind => Box::new(StandInEncoder {

@@ -222,11 +222,22 @@ fn rgb_family(
 }
 
 /// YUYV (YUY2: `Y0 U Y1 V` per pixel pair), already YCbCr: luma copied,
-/// chroma averaged over the pair's two rows. Scalar: a rare format, and
-/// yuvutils-rs 0.8 refuses padded rows (it checks `2 * width * height`
-/// against the whole buffer, stride ignored).
+/// chroma averaged over the pair's two rows. yuvutils-rs's SIMD pass where
+/// it takes the frame (even width, rows without padding: 0.8 checks
+/// `2 * width * height` against the whole buffer, stride ignored), else a
+/// scalar pass (about 6x slower: benches/convert.rs).
 fn yuyv(src: &[u8], g: &VideoGeometry, dst: I420) -> Result<(), ConvertError> {
     let (w, h) = (g.width as usize, g.height as usize);
+    if w % 2 == 0 && g.stride == 2 * w && src.len() >= g.stride * h {
+        let packed = yuvutils_rs::YuvPackedImage {
+            yuy: &src[..g.stride * h],
+            yuy_stride: g.stride as u32,
+            width: g.width,
+            height: g.height,
+        };
+        return yuvutils_rs::yuyv422_to_yuv420(&mut planar(dst, g), &packed)
+            .map_err(|e| ConvertError::Refused(e.to_string()));
+    }
     for (row, out) in src
         .chunks(g.stride)
         .zip(dst.y.chunks_mut(dst.y_stride))

@@ -2,7 +2,9 @@
 //! judged on them:
 //!
 //! - overhead (paced CPU per frame minus the encoder-only floor) at most 25%
-//!   of gst-launch's;
+//!   of gst-launch's, at 1280x720 and above (the issue's sizes: below, both
+//!   overheads are a few tenths of a millisecond and the ratio is reported,
+//!   not judged);
 //! - H.264 unpaced throughput at least 1.25x gst-launch's; H.265 holds
 //!   30 fps unpaced wherever gst-launch does;
 //! - capture-to-receiver p99 at most the floor's encoder p99 + 2 ms;
@@ -20,8 +22,12 @@ pub const H264_FPS_RATIO_MIN: f64 = 1.25;
 pub const LATENCY_EXCESS_MAX_MS: f64 = 2.0;
 pub const RSS_EXCESS_MAX_MIB: f64 = 8.0;
 
+/// The smallest frame (in pixels) whose overhead ratio is judged: 1280x720.
+pub const OVERHEAD_JUDGED_FROM_PIXELS: u64 = 1280 * 720;
+
 pub fn compare(
     codec: Codec,
+    pixels: u64,
     release: bool,
     s: &StreamerSide,
     g: &GstSide,
@@ -89,12 +95,17 @@ pub fn compare(
                 why_not_judged: why,
             }
         };
-    c.goals.push(judge(
+    let mut overhead = judge(
         "overhead_ratio",
-        format!("streamer overhead / gst-launch overhead <= {OVERHEAD_RATIO_MAX}"),
+        format!("streamer overhead / gst-launch overhead <= {OVERHEAD_RATIO_MAX} (1280x720 and up)"),
         c.overhead_ratio,
         &|v| v <= OVERHEAD_RATIO_MAX,
-    ));
+    );
+    if pixels < OVERHEAD_JUDGED_FROM_PIXELS && overhead.why_not_judged.is_none() {
+        overhead.outcome = GoalOutcome::NotJudged;
+        overhead.why_not_judged = Some("judged from 1280x720 up (issue 14)".into());
+    }
+    c.goals.push(overhead);
     c.goals.push(match codec {
         Codec::H264 => judge(
             "unpaced_fps_ratio",
@@ -177,7 +188,7 @@ mod tests {
     #[test]
     fn ratios_and_goals_from_the_figures() {
         let (s, g, f) = sides(8.5, 150.0, 100.0);
-        let c = compare(Codec::H264, true, &s, &g, &f);
+        let c = compare(Codec::H264, 1280 * 720, true, &s, &g, &f);
         assert_eq!(c.streamer_overhead_ms, Some(0.5));
         assert_eq!(c.gst_overhead_ms, Some(4.0));
         assert_eq!(c.overhead_ratio, Some(0.125));
@@ -191,7 +202,9 @@ mod tests {
         );
 
         let (s, g, f) = sides(10.0, 110.0, 100.0);
-        let c = compare(Codec::H264, true, &s, &g, &f);
+        let small = compare(Codec::H264, 640 * 360, true, &s, &g, &f);
+        assert_eq!(small.goals[0].outcome, GoalOutcome::NotJudged, "overhead below 720p");
+        let c = compare(Codec::H264, 1920 * 1080, true, &s, &g, &f);
         let missed: Vec<_> = c
             .goals
             .iter()
@@ -204,10 +217,10 @@ mod tests {
     #[test]
     fn nothing_is_judged_on_debug_builds_or_below_real_time() {
         let (s, g, f) = sides(30.0, 10.0, 100.0);
-        let c = compare(Codec::H264, false, &s, &g, &f);
+        let c = compare(Codec::H264, 1280 * 720, false, &s, &g, &f);
         assert!(c.goals.iter().all(|g| g.outcome == GoalOutcome::NotJudged));
         let (s, g, f) = sides(30.0, 10.0, 20.0);
-        let c = compare(Codec::H265, true, &s, &g, &f);
+        let c = compare(Codec::H265, 1280 * 720, true, &s, &g, &f);
         assert_eq!(c.gst_holds_realtime, Some(false));
         assert!(c.goals.iter().all(|g| g.outcome == GoalOutcome::NotJudged));
         assert!(

@@ -293,6 +293,7 @@ pub fn run(opts: &Options, progress: &dyn Progress) -> Result<Finished, BenchErr
         files.remove();
         let comparison = compare::compare(
             cfg.codec,
+            u64::from(cfg.width) * u64::from(cfg.height),
             result.build_profile == "release",
             &streamer,
             &gst,

@@ -338,13 +338,17 @@ pub fn run(cfg: &SimConfig, stop: &AtomicBool) -> Result<RunSummary, SimError> {
     let mut frame_buf = vec![0u8; if torn.is_some() { payload_size } else { 0 }];
     // The frame counter already rendered into frame_buf, if any.
     let mut prerendered: Option<u32> = None;
-    // Plain raw frames are rendered ahead, after the previous sync, and
-    // copied into the segment at their deadline: as a camera's frame is
-    // whole when its SDK hands it over, the capture stamp is followed by a
-    // copy and the publication only, not by computing the pattern (which at
-    // 1280x720 took longer than the copy and was charged to the consumer's
-    // capture-to-receiver latency).
+    // Plain raw frames are rendered ahead, just before their deadline, and
+    // copied into the segment at it: as a camera's frame is whole when its
+    // SDK hands it over, the capture stamp is followed by a copy and the
+    // publication only, not by computing the pattern (which at 1080p takes
+    // longer than the copy and was charged to the consumer's
+    // capture-to-receiver latency). Rendering right before the deadline,
+    // rather than right after the previous sync, keeps it out of the time a
+    // consumer spends on the previous frame (on a 2-core host the two
+    // compete for the CPU).
     let mut ahead: Option<(u32, Vec<u8>)> = None;
+    let mut render_time = Duration::ZERO;
     let mut reset_events = Vec::new();
     let mut published = 0u64;
     let mut written = 0u64;
@@ -355,6 +359,26 @@ pub fn run(cfg: &SimConfig, stop: &AtomicBool) -> Result<RunSummary, SimError> {
         // --torn-writes: frame n > 0 is rendered at once, written in place
         // a random moment after sync(n-1), and announced at its deadline.
         let early = published > 0 && published >= cfg.torn_after && torn.is_some();
+        if torn.is_none()
+            && stage.is_none()
+            && published > 0
+            && let (next, false) = timeline.peek()
+        {
+            let lead = render_time + Duration::from_millis(2);
+            if !sleep_until(deadline.checked_sub(lead).unwrap_or(deadline), stop) {
+                break;
+            }
+            let t = Instant::now();
+            let size = geom.payload_size() as usize;
+            let mut buf = ahead.take().map(|(_, b)| b).unwrap_or_default();
+            buf.resize(size, 0);
+            pattern::fill_frame(&tables, &geom, u64::from(next), &mut buf);
+            if cfg.stamp {
+                faults::stamp_frame(&geom, next, &mut buf);
+            }
+            ahead = Some((next, buf));
+            render_time = t.elapsed();
+        }
         if !early && !sleep_until(deadline, stop) {
             break;
         }
@@ -482,20 +506,6 @@ pub fn run(cfg: &SimConfig, stop: &AtomicBool) -> Result<RunSummary, SimError> {
         first_ns.get_or_insert(stamp.timestamp_ns);
         last_ns = Some(stamp.timestamp_ns);
         published += 1;
-        // Render the next plain frame now, before its deadline (see `ahead`).
-        if torn.is_none()
-            && stage.is_none()
-            && let (next, false) = timeline.peek()
-        {
-            let size = geom.payload_size() as usize;
-            let mut buf = ahead.take().map(|(_, b)| b).unwrap_or_default();
-            buf.resize(size, 0);
-            pattern::fill_frame(&tables, &geom, u64::from(next), &mut buf);
-            if cfg.stamp {
-                faults::stamp_frame(&geom, next, &mut buf);
-            }
-            ahead = Some((next, buf));
-        }
         if published == 1 {
             // The pace counts from the first frame out: a slow first encode
             // (x265 opens on its first frame) must not make frames 1, 2, ...
