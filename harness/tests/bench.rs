@@ -140,6 +140,16 @@ fn quick_bench_measures_both_sides() {
         "{l:#}"
     );
     assert!(l["p99"].as_f64() >= l["p50"].as_f64(), "{l:#}");
+    // The encoder's own latency in that run, from the streamer's summary.
+    let e = &s["encode_latency_ms"];
+    assert!(
+        e["samples"].as_u64().unwrap() >= 50 && e["p50"].as_f64().unwrap() > 0.0,
+        "{e:#}"
+    );
+    assert!(
+        c["comparison"]["latency_p99_excess_ms"].is_number(),
+        "{c:#}"
+    );
     // Every process's logs are where the evidence says.
     let dir = bench.join("320x180_h264");
     let mut procs: Vec<&Value> = s["processes"].as_array().unwrap().iter().collect();

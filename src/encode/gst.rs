@@ -28,7 +28,7 @@ use super::{
 use crate::contract::PixelFormat;
 use crate::ingest::{Form, VideoGeometry, WantI420};
 use crate::pixels::{self, I420, I420Layout, Matrix};
-use crate::telemetry::{EncodeCounters, incr};
+use crate::telemetry::{EncodeCounters, LatencyHistogram, incr};
 
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -80,24 +80,32 @@ fn video_format(pf: PixelFormat) -> gst_video::VideoFormat {
     }
 }
 
-/// The reference of the capture timestamp meta on our buffers.
+/// The references of the timestamp metas on our buffers: the producer's
+/// capture time, and when the frame was pushed into the pipeline (ns on
+/// [`since_start`]'s clock: the encoder's latency).
 const CAPTURE_REFERENCE: &str = "timestamp/x-cvmmap-capture";
+const PUSH_REFERENCE: &str = "timestamp/x-cvmmap-push";
 
-fn capture_caps() -> gst::Caps {
-    gst::Caps::new_empty_simple(CAPTURE_REFERENCE)
+/// Monotonic ns since the first call (a clock the metas can carry).
+fn since_start() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_nanos() as u64
 }
 
-/// The capture timestamp the encoder carried over from the input buffer.
-fn capture_of(buffer: &gst::BufferRef) -> u64 {
+/// The timestamp of the meta with `reference` the encoder carried over
+/// from the input buffer.
+fn stamp_of(buffer: &gst::BufferRef, reference: &str) -> Option<u64> {
     buffer
         .iter_meta::<gst::ReferenceTimestampMeta>()
         .find(|m| {
             m.reference()
                 .structure(0)
-                .is_some_and(|s| s.name() == CAPTURE_REFERENCE)
+                .is_some_and(|s| s.name() == reference)
         })
         .map(|m| m.timestamp().nseconds())
-        .unwrap_or(0)
 }
 
 /// How frames reach the encoder element.
@@ -174,6 +182,8 @@ pub struct GstEncoder {
     stall_output: bool,
     /// Told whether this encoder takes I420 when it starts.
     announce: Option<Arc<WantI420>>,
+    /// Where the push-to-output latency of each unit goes.
+    latency: Option<Arc<LatencyHistogram>>,
     /// Test hook: fed as NVENC is (the producer's format, no I420 pass),
     /// whatever the element.
     native_feed: bool,
@@ -199,8 +209,15 @@ impl GstEncoder {
             rate: Arc::default(),
             stall_output: false,
             announce: None,
+            latency: None,
             native_feed: false,
         })
+    }
+
+    /// Records each unit's latency (frame pushed -> unit out) in `h`.
+    pub fn measuring(mut self, h: Arc<LatencyHistogram>) -> Self {
+        self.latency = Some(h);
+        self
     }
 
     /// Says through `want` whether this encoder takes I420 when it starts,
@@ -353,11 +370,12 @@ impl GstEncoder {
             Feed::Native => None,
         };
 
-        let (sink, stats, codec, shared_rate) = (
+        let (sink, stats, codec, shared_rate, latency) = (
             self.sink.clone(),
             self.stats.clone(),
             self.settings.codec,
             self.rate.clone(),
+            self.latency.clone(),
         );
         self.rate.set(rate);
         appsink.set_callbacks(
@@ -371,7 +389,10 @@ impl GstEncoder {
                     let pts_ns = raw_pts.saturating_sub(PTS_BASE_NS);
                     let dts_ns = raw_dts as i64 - PTS_BASE_NS as i64;
                     let keyframe = !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT);
-                    let capture_ts_ns = capture_of(buffer);
+                    let capture_ts_ns = stamp_of(buffer, CAPTURE_REFERENCE).unwrap_or(0);
+                    if let (Some(h), Some(pushed)) = (&latency, stamp_of(buffer, PUSH_REFERENCE)) {
+                        h.record(since_start().saturating_sub(pushed));
+                    }
                     incr(&stats.access_units);
                     if keyframe {
                         incr(&stats.keyframes);
@@ -614,12 +635,17 @@ impl VideoEncoder for GstEncoder {
                 message: "input buffer shared".into(),
             })?;
             b.set_pts(gst::ClockTime::from_nseconds(PTS_BASE_NS + pts_ns));
-            gst::ReferenceTimestampMeta::add(
-                b,
-                &capture_caps(),
-                gst::ClockTime::from_nseconds(capture_ts_ns),
-                gst::ClockTime::NONE,
-            );
+            for (reference, ns) in [
+                (CAPTURE_REFERENCE, capture_ts_ns),
+                (PUSH_REFERENCE, since_start()),
+            ] {
+                gst::ReferenceTimestampMeta::add(
+                    b,
+                    &gst::Caps::new_empty_simple(reference),
+                    gst::ClockTime::from_nseconds(ns),
+                    gst::ClockTime::NONE,
+                );
+            }
         }
         if force {
             debug!(pts_ns, "forcing a keyframe");

@@ -13,7 +13,7 @@ use super::{
     VideoEncoder,
 };
 use crate::ingest::WantI420;
-use crate::telemetry::{EncodeCounters, Events};
+use crate::telemetry::{EncodeCounters, Events, LatencyHistogram};
 
 /// The encoder and its report, which stays current (a fallback updates it).
 pub type Opened = (Box<dyn VideoEncoder>, Arc<Mutex<EncoderReport>>);
@@ -28,14 +28,22 @@ pub fn open(
     stats: Arc<EncodeCounters>,
     events: Events,
     want_i420: Arc<WantI420>,
+    latency: Arc<LatencyHistogram>,
 ) -> Result<Opened, EncodeError> {
     ensure_init()?;
     let (software, _) = elements::software_element(settings.codec);
     let make_software = {
-        let (settings, sink, stats) = (settings.clone(), sink.clone(), stats.clone());
+        let (settings, sink, stats, latency) = (
+            settings.clone(),
+            sink.clone(),
+            stats.clone(),
+            latency.clone(),
+        );
         move || -> Result<Box<dyn VideoEncoder>, EncodeError> {
             Ok(Box::new(
-                GstEncoder::new(settings, software, sink, stats)?.announcing_input(want_i420),
+                GstEncoder::new(settings, software, sink, stats)?
+                    .announcing_input(want_i420)
+                    .measuring(latency),
             ))
         }
     };
@@ -78,7 +86,10 @@ pub fn open(
         Some(stand_in) => stand_in,
         None => elements::probe_nvenc(settings.codec).and_then(|element| {
             GstEncoder::new(settings.clone(), element, hardware_sink, stats.clone())
-                .map(|e| (Box::new(e.non_blocking()) as Box<dyn VideoEncoder>, element))
+                .map(|e| {
+                    let e = e.non_blocking().measuring(latency.clone());
+                    (Box::new(e) as Box<dyn VideoEncoder>, element)
+                })
                 .map_err(|e| e.to_string())
         }),
     };

@@ -165,6 +165,8 @@ counter_group! {
 pub struct Counters {
     pub ingest: Arc<IngestCounters>,
     pub encode: Arc<EncodeCounters>,
+    /// Frame into the encoder -> its access unit out (GStreamer encoders).
+    pub encode_latency: Arc<super::LatencyHistogram>,
     pub rtp: Arc<RtpCounters>,
     pub rtmp: Arc<RtmpCounters>,
     pub nats: Arc<NatsCounters>,

@@ -5,12 +5,16 @@
 //!   one [`StatsSnapshot`] for the status line, NATS status and summary.
 //! - [`events`]: named events as JSON Lines (`--events PATH`) for the
 //!   harness and other tools (docs/events.md).
+//! - [`latency`]: a fixed-size histogram (the encoder's latency in the run
+//!   summary).
 
 pub mod counters;
 pub mod events;
+pub mod latency;
 
 pub use counters::{
     Counters, EncodeCounters, IngestCounters, NatsCounters, RtmpCounters, RtpCounters,
     StatsSnapshot, add, incr,
 };
 pub use events::Events;
+pub use latency::{LatencyHistogram, LatencySummary};

@@ -192,6 +192,7 @@ pub(crate) fn streamer_side(frames: u64, linger: bool) -> StreamerSide {
         paced: None,
         processes: Vec::new(),
         latency_ms: None,
+        encode_latency_ms: None,
         latency_note: None,
         units_received: None,
         receive_threshold: (frames * 95).div_ceil(100),

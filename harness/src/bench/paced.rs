@@ -145,6 +145,7 @@ fn steps(
     if side.encoder.is_none() {
         side.encoder = summary.encoder();
     }
+    side.encode_latency_ms = summary.encode_latency();
     let sim = read_json(&sim_json);
     side.sim_late_frames = u(sim.as_ref(), "late_frames");
     let rx = read_json(rx_json);

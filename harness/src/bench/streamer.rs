@@ -32,6 +32,11 @@ impl Summary {
         u(self.0.as_ref(), &format!("stats.{key}"))
     }
 
+    /// Its `encode_latency_ms`: frame pushed into the encoder -> unit out.
+    pub fn encode_latency(&self) -> Option<crate::model::Latency> {
+        serde_json::from_value(at(self.0.as_ref(), "encode_latency_ms")?.clone()).ok()
+    }
+
     pub fn encoder(&self) -> Option<EncoderUsed> {
         serde_json::from_value(at(self.0.as_ref(), "encoder")?.clone()).ok()
     }

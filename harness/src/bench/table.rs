@@ -77,7 +77,7 @@ fn verdict(id: &str, c: &Comparison) -> String {
         .unwrap_or_default();
     format!(
         "{id}: overhead ratio {} (streamer {} ms, gst {} ms over the floor's {} ms); cpu {}, \
-         unpaced fps {}, p99 - floor p99 {} ms, peak RSS - gst {} MiB; {}{why}",
+         unpaced fps {}, p99 - encoder p99 {} ms (- floor's {} ms), peak RSS - gst {} MiB; {}{why}",
         num(c.overhead_ratio, 2),
         ms(c.streamer_overhead_ms),
         ms(c.gst_overhead_ms),
@@ -85,6 +85,7 @@ fn verdict(id: &str, c: &Comparison) -> String {
         x(c.cpu_ratio),
         x(c.unpaced_fps_ratio),
         num(c.latency_p99_excess_ms, 1),
+        num(c.latency_p99_excess_vs_floor_ms, 1),
         num(c.peak_rss_excess_mib, 1),
         goals.join(", ")
     )
@@ -97,10 +98,12 @@ pub fn render(r: &BenchResult) -> String {
     for c in &r.configs {
         let size = format!("{}x{}", c.width, c.height);
         let s = &c.streamer;
-        let latency = s
-            .latency_ms
-            .as_ref()
-            .map_or("-".into(), |l| format!("{:.1} / {:.1}", l.p50, l.p99));
+        let latency = s.latency_ms.as_ref().map_or("-".into(), |l| {
+            let enc = s.encode_latency_ms.as_ref().map_or(String::new(), |e| {
+                format!(" (enc {:.1} / {:.1})", e.p50, e.p99)
+            });
+            format!("{:.1} / {:.1}{enc}", l.p50, l.p99)
+        });
         let encoder = s.encoder.as_ref().map_or("-".into(), |e| e.element.clone());
         let [cpu, mem] = cells(s.paced.as_ref());
         let [ucpu, _] = cells(s.unpaced.as_ref());
