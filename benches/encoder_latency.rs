@@ -70,6 +70,7 @@ fn run(codec: Codec, preset: &str, frames: u64, source: &[Vec<u8>]) -> (f64, f64
             geometry,
             data: data.into(),
             form: Form::Raw,
+            stamps: None,
             encoded: None,
             frame_rate: None,
         };

@@ -29,7 +29,7 @@ use std::path::PathBuf;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use cvmmap_streamer::ingest::FramePool;
-use cvmmap_streamer::ingest::bench_hooks::{Segment, Snapshot, take_announced};
+use cvmmap_streamer::ingest::bench_hooks::{Segment, Snapshot, Want, take_announced};
 
 const METADATA: usize = 256;
 
@@ -66,7 +66,7 @@ fn benches(c: &mut Criterion) {
         let map = unsafe { memmap2::Mmap::map(&file) }.unwrap();
         let seg = Segment::open(&path).unwrap();
         let pool = FramePool::new();
-        match take_announced(&seg, None, None, None, &pool, false) {
+        match take_announced(&seg, None, None, None, &pool, Want::default()) {
             Snapshot::Frame(f) => assert_eq!(&f.data[..], &map[METADATA..METADATA + plane]),
             other => panic!("the segment does not give a frame: {other:?}"),
         }
@@ -91,10 +91,31 @@ fn benches(c: &mut Criterion) {
             })
         });
         group.bench_function("snapshot_take", |b| {
-            b.iter(|| black_box(take_announced(&seg, None, None, None, &pool, false)))
+            b.iter(|| {
+                black_box(take_announced(
+                    &seg,
+                    None,
+                    None,
+                    None,
+                    &pool,
+                    Want::default(),
+                ))
+            })
         });
         group.bench_function("snapshot_take_i420", |b| {
-            b.iter(|| black_box(take_announced(&seg, None, None, None, &pool, true)))
+            b.iter(|| {
+                black_box(take_announced(
+                    &seg,
+                    None,
+                    None,
+                    None,
+                    &pool,
+                    Want {
+                        i420: true,
+                        stamps: false,
+                    },
+                ))
+            })
         });
         group.finish();
         std::fs::remove_file(&path).ok();

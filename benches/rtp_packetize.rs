@@ -67,6 +67,7 @@ fn encode(codec: Codec) -> (Vec<(Bytes, u32)>, u64) {
             geometry,
             data: data.into(),
             form: Form::Raw,
+            stamps: None,
             encoded: None,
             frame_rate: None,
         };

@@ -66,6 +66,7 @@ fn encode_sizes(
             geometry,
             data,
             form: Form::Raw,
+            stamps: None,
             encoded: None,
             frame_rate: None,
         };

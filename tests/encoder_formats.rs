@@ -64,6 +64,7 @@ fn encode(
             geometry,
             data: data.into(),
             form: Form::Raw,
+            stamps: None,
             encoded: None,
             frame_rate: None,
         };

@@ -37,6 +37,7 @@ fn frame(i: u64) -> EncodeInput {
             geometry,
             data: data.into(),
             form: Form::Raw,
+            stamps: None,
             encoded: None,
             frame_rate: None,
         },

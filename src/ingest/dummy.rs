@@ -123,6 +123,7 @@ pub fn run_dummy(
             geometry,
             data,
             form: Form::Raw,
+            stamps: None,
             encoded: None,
             frame_rate: None,
         };

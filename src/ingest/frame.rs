@@ -44,6 +44,10 @@ pub struct Frame {
     /// or already I420 in [`crate::pixels::I420Layout`] (`geometry` still
     /// says what the producer sent).
     pub form: Form,
+    /// `--verify-stamps` on a frame converted on its way out: the first 4
+    /// bytes of its first and last rows as the conversion read them (a raw
+    /// frame has them in `data`).
+    pub stamps: Option<(u32, u32)>,
     /// The producer's own encoded access unit (v2.1 slot 3), taken instead
     /// of the raw plane in `--passthrough` mode.
     pub encoded: Option<EncodedPayload>,

@@ -30,7 +30,7 @@ pub use crate::queue::{LatestQueue, Pop};
 #[doc(hidden)]
 pub mod bench_hooks {
     pub use super::shm::Segment;
-    pub use super::snapshot::{Snapshot, take_announced};
+    pub use super::snapshot::{Snapshot, Want, take_announced};
 }
 pub use frame::{EncodedPayload, Form, Frame, VideoGeometry, WantI420};
 pub use pool::{FrameBuf, FramePool};

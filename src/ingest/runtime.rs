@@ -17,7 +17,7 @@ use tracing::{debug, info, warn};
 use super::shm::{Identity, Segment, shm_path};
 use super::snapshot::{self, FrameId, SharedRegion, Snapshot};
 use super::sync::SyncListener;
-use super::{Frame, FramePool, IngestError, LatestQueue, WantI420};
+use super::{Form, Frame, FramePool, IngestError, LatestQueue, WantI420};
 use crate::contract::EncodedCodec;
 use crate::telemetry::{Events, IngestCounters, add, incr};
 
@@ -282,7 +282,10 @@ impl Ingest<'_> {
             self.cfg.passthrough,
             announced,
             &self.pool,
-            self.want_i420.get(),
+            snapshot::Want {
+                i420: self.want_i420.get(),
+                stamps: self.cfg.verify_stamps,
+            },
         );
         if !matches!(taken, Snapshot::Unannounced { .. }) {
             self.unannounced_since = None;
@@ -421,7 +424,11 @@ fn verify_stamps(frame: &Frame, stats: &IngestCounters, events: &Events) {
             .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
     };
     incr(&stats.stamps_checked);
-    let (first, last) = (stamp(0), stamp(last_row));
+    let (first, last) = match (frame.form, frame.stamps) {
+        (Form::Raw, _) => (stamp(0), stamp(last_row)),
+        (_, Some((first, last))) => (Some(first), Some(last)),
+        (_, None) => (None, None),
+    };
     if first != Some(frame.frame_count) || last != Some(frame.frame_count) {
         incr(&stats.stamp_mismatches);
         warn!(

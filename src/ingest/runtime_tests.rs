@@ -225,6 +225,7 @@ fn stamps_are_checked_on_the_first_and_last_rows() {
             geometry,
             data: data.into(),
             form: Form::Raw,
+            stamps: None,
             encoded: None,
             frame_rate: None,
         }

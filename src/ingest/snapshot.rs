@@ -46,6 +46,16 @@ pub trait SharedRegion {
 /// The frame counter and timestamp that identify one published frame.
 pub type FrameId = (u32, u64);
 
+/// What the caller wants of a raw frame.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Want {
+    /// Converted to I420 on the way out (the software encoder takes it).
+    pub i420: bool,
+    /// The simulator's stamps (`--verify-stamps`) read from the source bytes
+    /// as the conversion passes them (a converted frame no longer has them).
+    pub stamps: bool,
+}
+
 /// What one snapshot attempt found.
 #[derive(Debug)]
 pub enum Snapshot {
@@ -92,7 +102,14 @@ pub fn take(
     last: Option<FrameId>,
     passthrough: Option<EncodedCodec>,
 ) -> Snapshot {
-    take_announced(region, last, passthrough, None, &FramePool::new(), false)
+    take_announced(
+        region,
+        last,
+        passthrough,
+        None,
+        &FramePool::new(),
+        Want::default(),
+    )
 }
 
 /// [`take`], copying only the frame the latest sync announced (`announced`:
@@ -104,7 +121,7 @@ pub fn take_announced(
     passthrough: Option<EncodedCodec>,
     announced: Option<u32>,
     pool: &Arc<FramePool>,
-    i420: bool,
+    want: Want,
 ) -> Snapshot {
     let mut meta = [0u8; METADATA_SIZE];
     if let Err(e) = region.read_at(0, &mut meta) {
@@ -151,7 +168,7 @@ pub fn take_announced(
     let (data, encoded) = match encoded {
         Some(e) => match copy_plane(region, &e.plane, vec![0u8; e.plane.size]) {
             Ok(au) => (
-                (FrameBuf::default(), Form::Raw, Reference::Copy),
+                (FrameBuf::default(), Form::Raw, Reference::Copy, None),
                 Some(EncodedPayload {
                     codec: e.codec,
                     keyframe: e.keyframe,
@@ -161,12 +178,12 @@ pub fn take_announced(
             ),
             Err(e) => return Snapshot::OutOfBounds(e),
         },
-        None => match take_plane(region, plane, &geometry, pool, i420) {
+        None => match take_plane(region, plane, &geometry, pool, want) {
             Ok(taken) => (taken, None),
             Err(e) => return Snapshot::OutOfBounds(e),
         },
     };
-    let (data, form, reference) = data;
+    let (data, form, reference, stamps) = data;
     let mut ids = [0u8; 0x18];
     if let Err(e) = region.read_at(0, &mut ids) {
         return Snapshot::OutOfBounds(e);
@@ -195,6 +212,7 @@ pub fn take_announced(
         geometry,
         data,
         form,
+        stamps,
         encoded,
         frame_rate: layout
             .encoded
@@ -253,25 +271,42 @@ fn sample(
 /// The raw plane: converted to I420 in place from the mapping when the
 /// encoder wants I420 and the region lends its bytes (the conversion is the
 /// one copy), else copied as it is.
+type Taken = (FrameBuf, Form, Reference, Option<(u32, u32)>);
+
+/// The u32 (LE) at `at`, if the bytes reach.
+fn stamp_at(bytes: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(
+        bytes.get(at..at.checked_add(4)?)?.try_into().ok()?,
+    ))
+}
+
 fn take_plane(
     region: &impl SharedRegion,
     plane: &Plane,
     geometry: &VideoGeometry,
     pool: &Arc<FramePool>,
-    i420: bool,
-) -> Result<(FrameBuf, Form, Reference), OutOfBounds> {
+    want: Want,
+) -> Result<Taken, OutOfBounds> {
     let len = geometry.plane_bytes();
-    if i420 {
+    if want.i420 {
         let matrix = Matrix::for_height(geometry.height);
         let layout = I420Layout::new(geometry.width, geometry.height);
         let mut out = pool.take(layout.size);
         let mut before = [[0u8; SAMPLE_LEN]; SAMPLES];
         let mut converted = Ok(());
+        let mut stamps = None;
+        let last_row = geometry.stride * (geometry.height as usize).saturating_sub(1);
         let mut convert = |bytes: &[u8]| {
+            // The first row's stamp as the pass starts, the last row's as it
+            // ends: when a raw copy would have read them.
+            let first = want.stamps.then(|| stamp_at(bytes, 0)).flatten();
             converted = match layout.planes(&mut out) {
                 Some(planes) => pixels::to_i420(bytes, geometry, planes, matrix),
                 None => Ok(()),
             };
+            if want.stamps {
+                stamps = first.zip(stamp_at(bytes, last_row));
+            }
         };
         if sample(region, plane, len, &mut before)
             && let Some(done) = region.in_place(PAYLOAD_OFFSET + plane.offset, len, &mut convert)
@@ -280,12 +315,12 @@ fn take_plane(
             // The parser checked the plane's size against its geometry, so
             // the conversion cannot refuse it; if it did, copy it raw.
             if converted.is_ok() {
-                return Ok((out, Form::I420(matrix), Reference::Samples(before)));
+                return Ok((out, Form::I420(matrix), Reference::Samples(before), stamps));
             }
         }
     }
     let raw = copy_plane(region, plane, pool.take(len))?;
-    Ok((raw, Form::Raw, Reference::Copy))
+    Ok((raw, Form::Raw, Reference::Copy, None))
 }
 
 /// Whether [`SAMPLES`] slices of the plane, read again now, still equal the

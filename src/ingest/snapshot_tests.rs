@@ -51,7 +51,7 @@ fn only_the_announced_frame_is_copied_while_syncs_flow() {
             None,
             Some(7),
             &FramePool::new(),
-            false
+            Want::default()
         ),
         Snapshot::Unannounced {
             meta_count: 8,
@@ -64,14 +64,21 @@ fn only_the_announced_frame_is_copied_while_syncs_flow() {
         None,
         Some(8),
         &FramePool::new(),
-        false,
+        Want::default(),
     ) else {
         panic!("expected the announced frame")
     };
     assert_eq!(f.frame_count, 8);
     // Without syncs (None) the metadata alone decides.
     assert!(matches!(
-        take_announced(&region, None, None, None, &FramePool::new(), false),
+        take_announced(
+            &region,
+            None,
+            None,
+            None,
+            &FramePool::new(),
+            Want::default()
+        ),
         Snapshot::Frame(_)
     ));
 }
@@ -255,7 +262,17 @@ fn a_frame_wanted_in_i420_is_converted_in_place() {
     seg.publish(7, 1_000);
     let region = Segment::open(&seg.path).unwrap();
     let pool = FramePool::new();
-    let Snapshot::Frame(f) = take_announced(&region, None, None, None, &pool, true) else {
+    let Snapshot::Frame(f) = take_announced(
+        &region,
+        None,
+        None,
+        None,
+        &pool,
+        Want {
+            i420: true,
+            stamps: false,
+        },
+    ) else {
         panic!("expected a frame")
     };
     let layout = I420Layout::new(W, H);
@@ -287,6 +304,16 @@ fn a_shrunk_segment_refuses_the_in_place_conversion() {
         .open(&seg.path)
         .unwrap();
     file.set_len(256).unwrap();
-    let got = take_announced(&region, None, None, None, &FramePool::new(), true);
+    let got = take_announced(
+        &region,
+        None,
+        None,
+        None,
+        &FramePool::new(),
+        Want {
+            i420: true,
+            stamps: false,
+        },
+    );
     assert!(matches!(got, Snapshot::OutOfBounds(_)), "{got:?}");
 }

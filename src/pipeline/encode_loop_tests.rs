@@ -16,6 +16,7 @@ fn frame(count: u32, ts: u64) -> Frame {
         },
         data: vec![0; 12].into(),
         form: Form::Raw,
+        stamps: None,
         encoded: None,
         frame_rate: None,
     }

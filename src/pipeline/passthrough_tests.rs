@@ -40,6 +40,7 @@ fn producer(count: u32, keyframe: bool, data: &[u8]) -> Frame {
         },
         data: Default::default(),
         form: Form::Raw,
+        stamps: None,
         encoded: Some(EncodedPayload {
             codec: EncodedCodec::H264,
             keyframe,
