@@ -3,8 +3,11 @@
 //! wrong. First bytes: format, width, height, row padding; the rest is the
 //! frame.
 //!
-//! Invariants: no panic; a frame whose bytes cover its rows and a
-//! destination in `I420Layout` converts; a short one is refused.
+//! Invariants: no panic; a frame whose bytes cover its plane (stride x
+//! height) converts into a destination in `I420Layout`; a short one is
+//! refused. (The first run found a panic inside yuvutils-rs on a frame
+//! longer than its plane with an odd height; `to_i420` now passes exactly
+//! the plane.)
 #![no_main]
 
 use cvmmap_streamer::contract::PixelFormat;
@@ -42,7 +45,7 @@ fuzz_target!(|data: &[u8]| {
     let result = to_i420(rest, &g, planes, matrix);
     let covered = width > 0
         && height > 0
-        && rest.len() >= g.stride * (height as usize - 1) + row
+        && rest.len() >= g.stride * height as usize
         && !(pixel_format == PixelFormat::Yuyv && width < 2);
     if !covered {
         assert!(result.is_err(), "{g:?} {} bytes accepted", rest.len());

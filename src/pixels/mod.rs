@@ -132,7 +132,10 @@ fn chroma(n: u32) -> usize {
 /// Checks both sides' sizes: after this, no index below can go out of range.
 fn check(src: &[u8], g: &VideoGeometry, dst: &I420) -> Result<(), ConvertError> {
     let (w, h) = (g.width as usize, g.height as usize);
-    let need = g.stride.saturating_mul(h.saturating_sub(1)) + g.row_bytes();
+    // The whole plane, last row's padding included, as the contract sizes
+    // it (stride x height): yuvutils-rs walks the rows in pairs of strides
+    // and panics on a shorter tail (found by fuzz/pixels_to_i420).
+    let need = g.stride.saturating_mul(h);
     // YUYV carries chroma per pixel pair: one pixel has none.
     let too_narrow = g.pixel_format == PixelFormat::Yuyv && w < 2;
     if w == 0 || h == 0 || too_narrow || g.stride < g.row_bytes() || src.len() < need {
@@ -168,6 +171,9 @@ pub fn to_i420(
     matrix: Matrix,
 ) -> Result<(), ConvertError> {
     check(src, g, &dst)?;
+    // Exactly the plane: a longer slice makes yuvutils-rs's odd-height tail
+    // row the bytes after it.
+    let src = &src[..g.plane_bytes()];
     match g.pixel_format {
         PixelFormat::Bgr | PixelFormat::Rgb | PixelFormat::Bgra | PixelFormat::Rgba => {
             rgb_family(src, g, dst, matrix)
