@@ -20,7 +20,7 @@ use cvmmap_streamer::contract::PixelFormat;
 use cvmmap_streamer::encode::gst::ensure_init;
 use cvmmap_streamer::ingest::VideoGeometry;
 use cvmmap_streamer::ingest::dummy::fill_test_pattern;
-use cvmmap_streamer::pixels::{I420, Matrix, to_i420};
+use cvmmap_streamer::pixels::{I420Layout, Matrix, to_i420};
 use gstreamer as gst;
 use gstreamer_video as gst_video;
 
@@ -84,20 +84,11 @@ fn benches(c: &mut Criterion) {
             group.throughput(Throughput::Bytes(src.len() as u64));
             group.sample_size(30);
 
-            let mut dst = vec![0u8; out_info.size()];
-            let (off, st) = (out_info.offset().to_vec(), out_info.stride().to_vec());
+            let layout = I420Layout::new(w, h);
+            let mut dst = vec![0u8; layout.size];
             group.bench_function("ours", |b| {
                 b.iter(|| {
-                    let (y, rest) = dst.split_at_mut(off[1]);
-                    let (u, v) = rest.split_at_mut(off[2] - off[1]);
-                    let planes = I420 {
-                        y,
-                        y_stride: st[0] as usize,
-                        u,
-                        u_stride: st[1] as usize,
-                        v,
-                        v_stride: st[2] as usize,
-                    };
+                    let planes = layout.planes(&mut dst).unwrap();
                     to_i420(black_box(&src), &g, planes, Matrix::Bt709).unwrap();
                 })
             });

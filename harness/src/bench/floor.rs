@@ -8,11 +8,9 @@
 //! (`latency(flags=element)`: the time each buffer spent inside the encoder
 //! element), kept apart so that the tracer's own cost is in no CPU figure.
 
-use std::path::PathBuf;
-
 use super::ConfigCtx;
 use super::frames::FrameFiles;
-use super::gst_side::{encoder_for, launch};
+use super::gst_side::{Launcher, launch};
 use super::measure::round3;
 use super::model::{FloorSide, GstTool, Status};
 use super::pipeline::{self, Pace};
@@ -39,13 +37,13 @@ pub fn measure(
     used: Option<&EncoderUsed>,
     out: &mut FloorSide,
 ) {
-    let Some(program) = tool.path.as_ref().map(PathBuf::from) else {
-        out.reason = tool.skipped_reason.clone().unwrap_or_default();
-        return;
-    };
-    let mut notes = Vec::new();
-    let (element, props) = match encoder_for(ctx, used, &mut notes) {
-        Ok(e) => e,
+    let Launcher {
+        program,
+        element,
+        props,
+        mut notes,
+    } = match Launcher::new(ctx, tool, used) {
+        Ok(l) => l,
         Err(why) => {
             out.reason = why;
             return;

@@ -66,32 +66,51 @@ pub fn side(reason: &str) -> GstSide {
     }
 }
 
-/// The element and its gst-launch properties for this configuration:
-/// the one the streamer reported using, else the software one (noted).
-pub fn encoder_for(
-    ctx: &ConfigCtx,
-    used: Option<&EncoderUsed>,
-    notes: &mut Vec<String>,
-) -> Result<(String, Vec<(String, String)>), String> {
-    let software = ctx.cfg.codec.software_element();
-    let element = match used {
-        Some(e) => e.element.clone(),
-        None => {
-            notes.push(format!(
-                "the streamer reported no encoder; {software} assumed"
-            ));
-            software.to_owned()
+/// What a gst-launch side runs: the program, the element the streamer
+/// reported using (else the software one, noted in `notes`) and its
+/// gst-launch properties. `Err`: why the side is skipped.
+pub struct Launcher {
+    pub program: PathBuf,
+    pub element: String,
+    pub props: Vec<(String, String)>,
+    pub notes: Vec<String>,
+}
+
+impl Launcher {
+    pub fn new(
+        ctx: &ConfigCtx,
+        tool: &GstTool,
+        used: Option<&EncoderUsed>,
+    ) -> Result<Self, String> {
+        let Some(program) = tool.path.as_ref().map(PathBuf::from) else {
+            return Err(tool.skipped_reason.clone().unwrap_or_default());
+        };
+        let software = ctx.cfg.codec.software_element();
+        let mut notes = Vec::new();
+        let element = match used {
+            Some(e) => e.element.clone(),
+            None => {
+                notes.push(format!(
+                    "the streamer reported no encoder; {software} assumed"
+                ));
+                software.to_owned()
+            }
+        };
+        if crate::gst::element_exists(&element) == Some(false) {
+            return Err(format!("encoder element {element} is not installed"));
         }
-    };
-    if crate::gst::element_exists(&element) == Some(false) {
-        return Err(format!("encoder element {element} is not installed"));
+        let known = pipeline::element_properties(&element);
+        // Without gst-inspect-1.0's answer, set everything and let gst-launch
+        // say what it refuses (in its log, as a failed run).
+        let has = |k: &str| known.is_empty() || known.iter().any(|p| p == k);
+        let props = pipeline::encoder_properties(&element, ctx.cfg.codec, &has);
+        Ok(Self {
+            program,
+            element,
+            props,
+            notes,
+        })
     }
-    let known = pipeline::element_properties(&element);
-    // Without gst-inspect-1.0's answer, set everything and let gst-launch
-    // say what it refuses (in its log, as a failed run).
-    let has = |k: &str| known.is_empty() || known.iter().any(|p| p == k);
-    let props = pipeline::encoder_properties(&element, ctx.cfg.codec, &has);
-    Ok((element, props))
 }
 
 /// Measures the gst runs with the element the streamer used.
@@ -102,13 +121,13 @@ pub fn measure(
     used: Option<&EncoderUsed>,
     out: &mut GstSide,
 ) {
-    let Some(program) = tool.path.as_ref().map(PathBuf::from) else {
-        out.reason = tool.skipped_reason.clone().unwrap_or_default();
-        return;
-    };
-    let mut notes = Vec::new();
-    let (element, props) = match encoder_for(ctx, used, &mut notes) {
-        Ok(e) => e,
+    let Launcher {
+        program,
+        element,
+        props,
+        mut notes,
+    } = match Launcher::new(ctx, tool, used) {
+        Ok(l) => l,
         Err(why) => {
             out.reason = why;
             return;
