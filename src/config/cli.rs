@@ -627,4 +627,37 @@ mod tests {
             Source::Dummy(DummyConfig { frames: 10, .. })
         ));
     }
+
+    #[test]
+    fn a_dummy_raw_file_must_hold_whole_frames() {
+        let path = std::env::temp_dir().join(format!("cvmmap-cli-raw-{}.bgr", std::process::id()));
+        let args = |p: &str| {
+            parse(&[
+                "--codec",
+                "h264",
+                "--input-mode",
+                "dummy",
+                "--dummy-width",
+                "16",
+                "--dummy-height",
+                "16",
+                "--dummy-raw-file",
+                p,
+            ])
+        };
+        std::fs::write(&path, vec![0u8; 16 * 16 * 3 * 2]).unwrap();
+        let c = args(path.to_str().unwrap()).unwrap();
+        assert!(
+            matches!(&c.source, Source::Dummy(d) if d.raw_file.as_deref() == Some(path.as_path()))
+        );
+        std::fs::write(&path, vec![0u8; 16 * 16 * 3 + 1]).unwrap();
+        let e = args(path.to_str().unwrap()).unwrap_err().to_string();
+        assert!(
+            e.contains("--dummy-raw-file") && e.contains("not a whole number"),
+            "{e}"
+        );
+        std::fs::remove_file(&path).unwrap();
+        let e = args(path.to_str().unwrap()).unwrap_err().to_string();
+        assert!(e.contains("--dummy-raw-file"), "{e}");
+    }
 }
