@@ -119,12 +119,21 @@ fn install() {
 /// them absorbed; `Err(Faulted)` when one was (what `f` saw is partly zeros
 /// and must be discarded, and the mapping must be re-made).
 pub fn read<R>(bytes: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<R, Faulted> {
+    /// Ends the guarded range however `f` returns (an unwind included).
+    struct Unguard;
+    impl Drop for Unguard {
+        fn drop(&mut self) {
+            RANGE.with(|r| r.set((0, 0)));
+        }
+    }
     install();
     let start = bytes.as_ptr() as usize;
     RANGE.with(|r| r.set((start, start + bytes.len())));
     FAULTED.with(|f| f.set(false));
-    let out = f(bytes);
-    RANGE.with(|r| r.set((0, 0)));
+    let out = {
+        let _unguard = Unguard;
+        f(bytes)
+    };
     if FAULTED.with(Cell::get) {
         Err(Faulted)
     } else {
