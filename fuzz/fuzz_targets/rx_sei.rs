@@ -53,7 +53,11 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(stats.messages, bodies);
     assert!(stats.invalid <= stats.messages);
     assert_eq!(
-        stats.ts_matched + stats.ts_mismatched + stats.ts_unchecked + stats.invalid,
+        stats.ts_matched
+            + stats.ts_late
+            + stats.ts_mismatched
+            + stats.ts_unchecked
+            + stats.invalid,
         stats.messages
     );
     let _ = (stats.violated(), stats.failure(Some(1)));

@@ -103,6 +103,9 @@ struct BenchArgs {
     /// Frames per run [default: 300; --quick: 60]
     #[arg(long, value_name = "N")]
     frames: Option<u64>,
+    /// Every side of each configuration measured N times; goals judged on each figure's median [default: 3; --quick: 1]
+    #[arg(long, value_name = "N")]
+    rounds: Option<u32>,
     /// A small configuration for the test suite (explicit flags still win)
     #[arg(long)]
     quick: bool,
@@ -181,6 +184,7 @@ fn bench(a: BenchArgs) -> ExitCode {
         sizes: a.sizes,
         codecs: a.codecs,
         frames: a.frames,
+        rounds: a.rounds,
         quick: a.quick,
         encoder_device: a.encoder_device,
     };

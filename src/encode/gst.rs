@@ -28,7 +28,7 @@ use super::{
 use crate::contract::PixelFormat;
 use crate::ingest::{Form, VideoGeometry, WantI420};
 use crate::pixels::{self, I420, I420Layout, Matrix};
-use crate::telemetry::{EncodeCounters, LatencyHistogram, incr};
+use crate::telemetry::{EncodeCounters, StageLatency, incr};
 
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -182,8 +182,9 @@ pub struct GstEncoder {
     stall_output: bool,
     /// Told whether this encoder takes I420 when it starts.
     announce: Option<Arc<WantI420>>,
-    /// Where the push-to-output latency of each unit goes.
-    latency: Option<Arc<LatencyHistogram>>,
+    /// Where the push-to-output latency of each unit goes, and capture ->
+    /// pushed and capture -> out.
+    latency: Option<Arc<StageLatency>>,
     /// Test hook: fed as NVENC is (the producer's format, no I420 pass),
     /// whatever the element.
     native_feed: bool,
@@ -214,8 +215,9 @@ impl GstEncoder {
         })
     }
 
-    /// Records each unit's latency (frame pushed -> unit out) in `h`.
-    pub fn measuring(mut self, h: Arc<LatencyHistogram>) -> Self {
+    /// Records each unit's latency (frame pushed -> unit out), and capture
+    /// -> pushed and capture -> out, in `h`.
+    pub fn measuring(mut self, h: Arc<StageLatency>) -> Self {
         self.latency = Some(h);
         self
     }
@@ -390,8 +392,11 @@ impl GstEncoder {
                     let dts_ns = raw_dts as i64 - PTS_BASE_NS as i64;
                     let keyframe = !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT);
                     let capture_ts_ns = stamp_of(buffer, CAPTURE_REFERENCE).unwrap_or(0);
-                    if let (Some(h), Some(pushed)) = (&latency, stamp_of(buffer, PUSH_REFERENCE)) {
-                        h.record(since_start().saturating_sub(pushed));
+                    if let Some(h) = &latency {
+                        if let Some(pushed) = stamp_of(buffer, PUSH_REFERENCE) {
+                            h.encode.record(since_start().saturating_sub(pushed));
+                        }
+                        StageLatency::since_capture(&h.encoded, capture_ts_ns);
                     }
                     incr(&stats.access_units);
                     if keyframe {
@@ -654,6 +659,9 @@ impl VideoEncoder for GstEncoder {
                 .timestamp(gst::ClockTime::from_nseconds(PTS_BASE_NS + pts_ns))
                 .build();
             r.appsrc.send_event(event);
+        }
+        if let Some(h) = &self.latency {
+            StageLatency::since_capture(&h.to_encoder, capture_ts_ns);
         }
         r.appsrc
             .push_buffer(buffer)

@@ -13,7 +13,7 @@ use super::{
     VideoEncoder,
 };
 use crate::ingest::WantI420;
-use crate::telemetry::{EncodeCounters, Events, LatencyHistogram};
+use crate::telemetry::{EncodeCounters, Events, StageLatency};
 
 /// The encoder and its report, which stays current (a fallback updates it).
 pub type Opened = (Box<dyn VideoEncoder>, Arc<Mutex<EncoderReport>>);
@@ -28,7 +28,7 @@ pub fn open(
     stats: Arc<EncodeCounters>,
     events: Events,
     want_i420: Arc<WantI420>,
-    latency: Arc<LatencyHistogram>,
+    latency: Arc<StageLatency>,
 ) -> Result<Opened, EncodeError> {
     ensure_init()?;
     let (software, _) = elements::software_element(settings.codec);

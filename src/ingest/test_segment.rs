@@ -82,6 +82,21 @@ impl TestSegment {
         let header = bgr_header(self.width, self.height, frame_count, ts);
         self.map[..256].copy_from_slice(&header);
     }
+
+    /// [`TestSegment::publish`], writing the payload a row at a time with
+    /// `pause` between rows: a producer whose payload write takes as long
+    /// as a consumer's copy, so that copies overlap it under an unchanged
+    /// counter (what the payload samples must catch).
+    pub fn publish_by_rows(&mut self, frame_count: u32, ts: u64, pause: impl Fn()) {
+        let row = (self.width * 3) as usize;
+        for r in 0..self.height as usize {
+            let at = PAYLOAD_OFFSET + r * row;
+            self.map[at..at + row].fill(frame_count as u8);
+            pause();
+        }
+        let header = bgr_header(self.width, self.height, frame_count, ts);
+        self.map[..256].copy_from_slice(&header);
+    }
 }
 
 impl Drop for TestSegment {

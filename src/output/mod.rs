@@ -53,17 +53,19 @@ pub fn open_sinks(
     if let Some(cfg) = &config.rtp {
         let sink = rtp_udp::RtpUdpOutput::open(cfg, config.encoder.codec, counters.rtp.clone())?;
         let c = counters.rtp.clone();
-        fanout.add(
+        fanout.add_timed(
             Box::new(sink),
             Arc::new(move |n| add(&c.rtp_units_dropped, n)),
+            Some(counters.latency.clone()),
         );
     }
     if let Some(cfg) = &config.rtmp {
         let sink = rtmp::RtmpSink::new(cfg, counters.rtmp.clone(), keyframes, events);
         let c = counters.rtmp.clone();
-        fanout.add(
+        fanout.add_timed(
             Box::new(sink),
             Arc::new(move |n| add(&c.rtmp_units_dropped, n)),
+            Some(counters.latency.clone()),
         );
     }
     if fanout.is_empty() {

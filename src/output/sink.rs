@@ -18,7 +18,7 @@ use super::OutputError;
 use crate::encode::AccessUnit;
 use crate::queue::{LatestQueue, Pop};
 use crate::signals::KeyframeRequests;
-use crate::telemetry::Events;
+use crate::telemetry::{Events, StageLatency};
 
 /// Units queued in front of each sink: about one second at 30 fps.
 pub const QUEUE_UNITS: usize = 32;
@@ -158,6 +158,16 @@ impl Fanout {
 
     /// Starts `sink` on its own thread behind a queue of [`QUEUE_UNITS`].
     pub fn add(&mut self, sink: Box<dyn Sink>, count_dropped: DropCounter) {
+        self.add_timed(sink, count_dropped, None);
+    }
+
+    /// [`Fanout::add`], recording capture -> written for each unit in `sent`.
+    pub fn add_timed(
+        &mut self,
+        sink: Box<dyn Sink>,
+        count_dropped: DropCounter,
+        sent: Option<Arc<StageLatency>>,
+    ) {
         let name = sink.name();
         let abort = sink.abort_handle();
         let queue = Arc::new(LatestQueue::new(QUEUE_UNITS));
@@ -168,6 +178,7 @@ impl Fanout {
             count_dropped: count_dropped.clone(),
             fatal: self.fatal.clone(),
             stop: self.stop.clone(),
+            sent,
             _done: done_tx,
         };
         let thread = std::thread::Builder::new()
@@ -256,6 +267,8 @@ struct Runner {
     count_dropped: DropCounter,
     fatal: Arc<Mutex<Option<OutputError>>>,
     stop: Arc<AtomicBool>,
+    /// Where capture -> written goes (the sink's stage in [`StageLatency`]).
+    sent: Option<Arc<StageLatency>>,
     /// Dropped when the thread ends: [`Lane::done`] sees it.
     _done: SyncSender<()>,
 }
@@ -264,7 +277,17 @@ impl Runner {
     fn run(mut self) {
         loop {
             let flow = match self.queue.pop_timeout(IDLE_TICK) {
-                Pop::Item(unit) => self.sink.write(&unit),
+                Pop::Item(unit) => {
+                    let flow = self.sink.write(&unit);
+                    if let Some(h) = &self.sent {
+                        let stage = match self.sink.name() {
+                            "rtmp" => &h.rtmp_sent,
+                            _ => &h.rtp_sent,
+                        };
+                        StageLatency::since_capture(stage, unit.capture_ts_ns);
+                    }
+                    flow
+                }
                 Pop::TimedOut => self.sink.idle(),
                 Pop::Closed => break,
             };

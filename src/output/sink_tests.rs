@@ -45,12 +45,15 @@ impl Sink for Probe {
     fn finish(&mut self) {}
 }
 
+// Fields drop in declaration order: `release` goes first, so that a failed
+// assertion unblocks the slow sink before the fan-out joins its thread
+// (otherwise the failure becomes a hang until the test is killed).
 struct Setup {
+    release: Sender<()>,
     fanout: Fanout,
     keyframes: KeyframeRequests,
     slow_seen: Receiver<u64>,
     fast_seen: Receiver<u64>,
-    release: Sender<()>,
     slow_drops: Arc<std::sync::atomic::AtomicU64>,
 }
 
@@ -113,18 +116,27 @@ fn a_blocked_sink_never_holds_up_another() {
     let _ = s.fanout.finish();
 }
 
+/// Publishes one unit and waits until the fast sink has taken it, so that
+/// the fast sink never drops (and never asks for a keyframe) because its
+/// thread was starved on a loaded host: only the slow sink's episode counts.
+fn publish_paced(s: &mut Setup, u: AccessUnit) {
+    let i = u.pts_ns;
+    s.fanout.publish(u);
+    assert_eq!(s.fast_seen.recv_timeout(Duration::from_secs(10)), Ok(i));
+}
+
 #[test]
 fn one_keyframe_is_asked_per_episode_when_there_is_room_again() {
     let mut s = setup();
     let total = 1 + QUEUE_UNITS as u64;
-    s.fanout.publish(unit(0, true));
+    publish_paced(&mut s, unit(0, true));
     assert_eq!(s.slow_seen.recv_timeout(Duration::from_secs(10)), Ok(0));
     for i in 1..total {
-        s.fanout.publish(unit(i, false));
+        publish_paced(&mut s, unit(i, false));
     }
     // Full: these are dropped, and no keyframe is asked for yet.
     for i in total..total + 5 {
-        s.fanout.publish(unit(i, false));
+        publish_paced(&mut s, unit(i, false));
     }
     assert!(!s.keyframes.take());
     // Let the slow sink drain everything it holds.
@@ -135,12 +147,12 @@ fn one_keyframe_is_asked_per_episode_when_there_is_room_again() {
         assert_eq!(s.slow_seen.recv_timeout(Duration::from_secs(10)), Ok(i));
     }
     // Room again: the next delta unit is still dropped, and one keyframe asked.
-    s.fanout.publish(unit(100, false));
+    publish_paced(&mut s, unit(100, false));
     assert!(s.keyframes.take());
-    s.fanout.publish(unit(101, false));
+    publish_paced(&mut s, unit(101, false));
     assert!(!s.keyframes.take(), "asked once per episode");
     // The keyframe resumes the sink.
-    s.fanout.publish(unit(102, true));
+    publish_paced(&mut s, unit(102, true));
     s.release.send(()).unwrap();
     assert_eq!(s.slow_seen.recv_timeout(Duration::from_secs(10)), Ok(102));
     let dropped = s.slow_drops.load(std::sync::atomic::Ordering::Relaxed);

@@ -29,7 +29,7 @@ use crate::nats::{BodyStore, NatsContext, NatsLink, NatsSummary};
 use crate::output::{Fanout, OutputError, open_sinks};
 pub use crate::signals::KeyframeRequests;
 use crate::signals::ProducerSignals;
-use crate::telemetry::{Counters, Events, LatencySummary, StatsSnapshot, add};
+use crate::telemetry::{Counters, Events, LatencySummary, StageSummary, StatsSnapshot, add};
 use encode_loop::{LoopContext, encode_loop};
 use passthrough::Passthrough;
 
@@ -87,6 +87,9 @@ pub struct RunSummary {
     /// Each frame pushed into the encoder -> its access unit out, in ms
     /// (null when no unit came out of a GStreamer encoder).
     pub encode_latency_ms: Option<LatencySummary>,
+    /// Capture stamp -> leaving each stage, in ms (wall-clock stamps only):
+    /// where the time around the encoder goes.
+    pub stage_latency_ms: StageSummary,
     /// Whether NATS took part, and what the producer said of itself.
     pub nats: NatsSummary,
 }
@@ -148,7 +151,7 @@ pub fn run_with(
         counters.encode.clone(),
         events.clone(),
         want_i420.clone(),
-        counters.encode_latency.clone(),
+        counters.latency.clone(),
     )?;
     emit_encoder_selected(&events, &report);
     let nats = config.nats.as_ref().map(|cfg| {
@@ -201,7 +204,8 @@ pub fn run_with(
         codec: config.encoder.codec.to_string(),
         elapsed_ms: started.elapsed().as_millis() as u64,
         stats: counters.snapshot(),
-        encode_latency_ms: counters.encode_latency.summary(),
+        encode_latency_ms: counters.latency.encode.summary(),
+        stage_latency_ms: counters.latency.stages(),
         nats,
     };
     info!(?end, stats = ?summary.stats, "pipeline finished");

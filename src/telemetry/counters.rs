@@ -165,8 +165,9 @@ counter_group! {
 pub struct Counters {
     pub ingest: Arc<IngestCounters>,
     pub encode: Arc<EncodeCounters>,
-    /// Frame into the encoder -> its access unit out (GStreamer encoders).
-    pub encode_latency: Arc<super::LatencyHistogram>,
+    /// Frame into the encoder -> its access unit out (GStreamer encoders),
+    /// and capture -> each stage.
+    pub latency: Arc<super::StageLatency>,
     pub rtp: Arc<RtpCounters>,
     pub rtmp: Arc<RtmpCounters>,
     pub nats: Arc<NatsCounters>,

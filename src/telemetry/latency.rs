@@ -87,6 +87,65 @@ impl LatencyHistogram {
     }
 }
 
+/// Capture stamps at or after 2001-01-01 are Unix-epoch wall time (what
+/// cv-mmap producers stamp with); earlier ones are media time, which says
+/// nothing about when a frame was captured.
+const EPOCH_DOMAIN_FROM_NS: u64 = 978_307_200 * 1_000_000_000;
+
+/// Where a frame's time goes on its way through the streamer: the encoder's
+/// own time (frame pushed -> unit out, on a monotonic clock), and capture
+/// stamp -> leaving each stage (into the encoder, out of it, sent by each
+/// output) on the wall clock the producer stamps with. The differences
+/// between consecutive stages are the hand-offs: what the streamer adds
+/// around the encoder.
+#[derive(Debug, Default)]
+pub struct StageLatency {
+    pub encode: LatencyHistogram,
+    pub to_encoder: LatencyHistogram,
+    pub encoded: LatencyHistogram,
+    pub rtp_sent: LatencyHistogram,
+    pub rtmp_sent: LatencyHistogram,
+}
+
+/// The capture-to-stage percentiles of [`StageLatency`], in ms (absent for
+/// a stage nothing passed, or when the stamps are not wall-clock time).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StageSummary {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to_encoder: Option<LatencySummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encoded: Option<LatencySummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtp_sent: Option<LatencySummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtmp_sent: Option<LatencySummary>,
+}
+
+impl StageLatency {
+    /// Records now - `capture_ns` in `stage` when the stamp is wall-clock
+    /// time and not in the future (a producer's clock may be ahead).
+    pub fn since_capture(stage: &LatencyHistogram, capture_ns: u64) {
+        if capture_ns < EPOCH_DOMAIN_FROM_NS {
+            return;
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        if let Some(ns) = now.checked_sub(capture_ns) {
+            stage.record(ns);
+        }
+    }
+
+    pub fn stages(&self) -> StageSummary {
+        StageSummary {
+            to_encoder: self.to_encoder.summary(),
+            encoded: self.encoded.summary(),
+            rtp_sent: self.rtp_sent.summary(),
+            rtmp_sent: self.rtmp_sent.summary(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,5 +168,22 @@ mod tests {
         h.record(2_000_000_000);
         let s = h.summary().unwrap();
         assert_eq!((s.max, s.samples), (2000.0, 101));
+    }
+
+    #[test]
+    fn stages_count_wall_clock_stamps_only() {
+        let s = StageLatency::default();
+        StageLatency::since_capture(&s.to_encoder, 42); // media time
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64;
+        StageLatency::since_capture(&s.encoded, now - 5_000_000);
+        StageLatency::since_capture(&s.encoded, now + 60_000_000_000); // ahead
+        let st = s.stages();
+        assert!(st.to_encoder.is_none());
+        let e = st.encoded.unwrap();
+        assert_eq!(e.samples, 1);
+        assert!(e.p50 >= 5.0 && e.p50 < 1000.0, "{e:?}");
     }
 }

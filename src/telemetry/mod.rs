@@ -17,4 +17,4 @@ pub use counters::{
     StatsSnapshot, add, incr,
 };
 pub use events::Events;
-pub use latency::{LatencyHistogram, LatencySummary};
+pub use latency::{LatencyHistogram, LatencySummary, StageLatency, StageSummary};

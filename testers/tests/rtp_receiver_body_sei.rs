@@ -188,7 +188,7 @@ fn a_timestamp_off_by_more_than_1ms_fails_with_7() {
     let t0 = now_ns();
     rx.send_rtcp(&[rtcp_sr(SSRC, t0, TS0)]);
     let packets = stream(Kind::H264, 5, |k| {
-        let off = if k == 2 { 1_500_000 } else { 900_000 }; // 1.5 ms late; 0.9 ms is fine
+        let off = if k == 2 { 1_500_000 } else { 900_000 }; // 1.5 ms after its unit: fails; 0.9 ms is fine
         vec![body(k as u32, capture_ns(t0, k) + off, 1)]
     });
     rx.send(&packets);

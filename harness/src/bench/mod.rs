@@ -32,7 +32,7 @@ use crate::progress::Progress;
 use crate::runner::{RunOptions, Setup, Spec, Unit};
 use crate::{HarnessError, interrupt};
 pub use model::{BenchResult, GoalOutcome, Status};
-use model::{ConfigResult, StreamerSide};
+use model::{Comparison, ConfigResult, Round, StreamerSide};
 use plan::{Config, Plan};
 
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +45,8 @@ pub enum BenchError {
     BadCodec(String),
     #[error("--frames {0}: at least 30 are needed (latency percentiles, start-up)")]
     TooFewFrames(u64),
+    #[error("--rounds {0}: between 1 and 9")]
+    BadRounds(u32),
     #[error("nothing to measure: no size or no codec")]
     Empty,
 }
@@ -56,6 +58,8 @@ pub struct Options {
     pub sizes: Option<Vec<String>>,
     pub codecs: Option<Vec<String>>,
     pub frames: Option<u64>,
+    /// `--rounds`: each configuration measured this many times.
+    pub rounds: Option<u32>,
     pub quick: bool,
     /// `--encoder-device` for the streamer: auto, nvenc or software.
     pub encoder_device: String,
@@ -83,6 +87,8 @@ pub struct ConfigCtx<'a> {
     pub files: &'a frames::FrameFiles,
     /// Whether the streamer's --help lists --dummy-raw-file.
     pub streamer_raw_file: bool,
+    /// Whether the receiver's --help lists --linger-ms.
+    pub receiver_lingers: bool,
 }
 
 impl<'a> Deref for ConfigCtx<'a> {
@@ -145,11 +151,21 @@ fn entry(c: &ConfigResult, title: String) -> RowEntry {
         .goals
         .iter()
         .any(|g| g.outcome == model::GoalOutcome::Missed);
-    let outcome = match (s.status, g.status, f.status) {
-        (Status::Failed, _, _) | (_, Status::Failed, _) | (_, _, Status::Failed) => Outcome::Fail,
-        _ if missed => Outcome::Fail,
-        (Status::Ok, Status::Ok, Status::Ok) => Outcome::Pass,
-        _ => Outcome::Skip,
+    // Every round's sides count: a later round that failed fails the row.
+    let statuses: Vec<Status> = std::iter::once((s, g, f))
+        .chain(
+            c.later_rounds
+                .iter()
+                .map(|r| (&r.streamer, &r.gst, &r.floor)),
+        )
+        .flat_map(|(s, g, f)| [s.status, g.status, f.status])
+        .collect();
+    let outcome = if statuses.contains(&Status::Failed) || missed {
+        Outcome::Fail
+    } else if statuses.iter().all(|&s| s == Status::Ok) {
+        Outcome::Pass
+    } else {
+        Outcome::Skip
     };
     let fig = |run: Option<&model::Run>| {
         run.and_then(|r| {
@@ -166,7 +182,10 @@ fn entry(c: &ConfigResult, title: String) -> RowEntry {
     }
     detail.push_str(&format!("; gst {}", fig(g.unpaced.as_ref())));
     if let Some(r) = c.comparison.overhead_ratio {
-        detail.push_str(&format!("; overhead ratio {r:.2}"));
+        detail.push_str(&format!(
+            "; overhead ratio {r:.2} (median of {})",
+            c.comparison.rounds
+        ));
     }
     RowEntry {
         row: c.id.clone(),
@@ -193,11 +212,44 @@ pub(crate) fn streamer_side(frames: u64, linger: bool) -> StreamerSide {
         processes: Vec::new(),
         latency_ms: None,
         encode_latency_ms: None,
+        stage_latency_ms: None,
         latency_note: None,
         units_received: None,
         receive_threshold: (frames * 95).div_ceil(100),
         receiver_linger_ms: linger.then_some(paced::LINGER_MS),
         sim_late_frames: None,
+    }
+}
+
+/// Every side of a configuration once: the streamer, then gst-launch and
+/// the floor with the element the streamer reported using.
+fn measure_round(c: &ConfigCtx, tool: &model::GstTool, prepared: Result<(), String>) -> Round {
+    let mut streamer = streamer_side(c.frames, c.receiver_lingers);
+    let mut gst = gst_side::side("not run");
+    let mut floor = floor::side("not run");
+    match prepared {
+        Err(why) => {
+            streamer.status = Status::Failed;
+            streamer.reason = why.clone();
+            gst.reason = why.clone();
+            floor.reason = why;
+        }
+        Ok(()) => {
+            streamer::measure(c, &mut streamer);
+            let used = streamer.encoder.as_ref();
+            if interrupt::requested() {
+                gst.reason = "interrupted before it started".into();
+                floor.reason = gst.reason.clone();
+            } else {
+                gst_side::measure(c, tool, c.files, used, &mut gst);
+                floor::measure(c, tool, c.files, used, &mut floor);
+            }
+        }
+    }
+    Round {
+        streamer,
+        gst,
+        floor,
     }
 }
 
@@ -236,7 +288,8 @@ pub fn run(opts: &Options, progress: &dyn Progress) -> Result<Finished, BenchErr
         opts.codecs.as_deref(),
         opts.frames,
         opts.quick,
-    )?;
+    )?
+    .with_rounds(opts.rounds)?;
     let spec = Spec {
         command: "bench",
         kind: "bench",
@@ -258,58 +311,63 @@ pub fn run(opts: &Options, progress: &dyn Progress) -> Result<Finished, BenchErr
         }
         let id = cfg.id();
         progress.started(&id);
+        let started = Instant::now();
         let unit = ctx.unit(&id, &format!("bench/{id}"))?;
+        // The frames are written once, in the first round's folder.
         let files = frames::FrameFiles::in_dir(&unit.dir);
-        let c = ConfigCtx {
-            unit,
-            cfg: *cfg,
-            frames: plan.frames,
-            encoder_device: &opts.encoder_device,
-            streamer_no_nats,
-            files: &files,
-            streamer_raw_file,
-        };
-        let mut streamer = streamer_side(plan.frames, receiver_lingers);
-        let mut gst = gst_side::side("not run");
-        let mut floor = floor::side("not run");
-        match prepare_frames(&c, &result.gst_launch) {
-            Err(why) => {
-                streamer.status = Status::Failed;
-                streamer.reason = why.clone();
-                gst.reason = why.clone();
-                floor.reason = why;
+        let mut rounds: Vec<Round> = Vec::new();
+        let mut unit = Some(unit);
+        for r in 1..=plan.rounds {
+            if r > 1 && interrupt::requested() {
+                break;
             }
-            Ok(()) => {
-                streamer::measure(&c, &mut streamer);
-                let used = streamer.encoder.as_ref();
-                if interrupt::requested() {
-                    gst.reason = "interrupted before it started".into();
-                    floor.reason = gst.reason.clone();
-                } else {
-                    gst_side::measure(&c, &result.gst_launch, &files, used, &mut gst);
-                    floor::measure(&c, &result.gst_launch, &files, used, &mut floor);
-                }
-            }
+            let unit = match unit.take() {
+                Some(u) => u,
+                None => ctx.unit(&id, &format!("bench/{id}/round{r}"))?,
+            };
+            let c = ConfigCtx {
+                unit,
+                cfg: *cfg,
+                frames: plan.frames,
+                encoder_device: &opts.encoder_device,
+                streamer_no_nats,
+                files: &files,
+                streamer_raw_file,
+                receiver_lingers,
+            };
+            let prepared = if r == 1 {
+                prepare_frames(&c, &result.gst_launch)
+            } else {
+                Ok(())
+            };
+            rounds.push(measure_round(&c, &result.gst_launch, prepared));
         }
         files.remove();
-        let comparison = compare::compare(
+        let round_comparisons: Vec<Comparison> = rounds
+            .iter()
+            .map(|r| compare::figures(&r.streamer, &r.gst, &r.floor))
+            .collect();
+        let mut comparison = compare::median(&round_comparisons);
+        compare::judge(
             cfg.codec,
             u64::from(cfg.width) * u64::from(cfg.height),
             result.build_profile == "release",
-            &streamer,
-            &gst,
-            &floor,
+            &mut comparison,
         );
+        let mut rounds = rounds.into_iter();
+        let first = rounds.next().expect("at least one round runs");
         let config = ConfigResult {
             id,
             width: cfg.width,
             height: cfg.height,
             codec: cfg.codec.as_str(),
             frames: plan.frames,
-            duration_ms: c.elapsed_ms(),
-            streamer,
-            gst,
-            floor,
+            duration_ms: started.elapsed().as_millis() as u64,
+            streamer: first.streamer,
+            gst: first.gst,
+            floor: first.floor,
+            later_rounds: rounds.collect(),
+            round_comparisons,
             comparison,
         };
         progress.finished(&entry(&config, title(cfg)));

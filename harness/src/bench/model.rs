@@ -73,6 +73,10 @@ pub struct StreamerSide {
     /// the encoder -> unit out, the streamer's `encode_latency_ms`): the
     /// encoder-only figure under the same load as `latency_ms`.
     pub encode_latency_ms: Option<Latency>,
+    /// The streamer's `stage_latency_ms`: capture stamp -> into the
+    /// encoder, out of it, sent by the RTP sink (where the excess over the
+    /// encoder goes), as the streamer reported it.
+    pub stage_latency_ms: Option<Stages>,
     pub latency_note: Option<String>,
     /// Complete access units at the receiver / its threshold.
     pub units_received: Option<u64>,
@@ -147,6 +151,8 @@ pub struct Goal {
 /// The side-by-side figures of one configuration, all from this run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Comparison {
+    /// How many rounds the figures are the median of (1: one round's own).
+    pub rounds: u32,
     /// The floor's CPU per frame at 30 fps.
     pub floor_cpu_ms_per_frame: Option<f64>,
     /// Paced CPU per frame minus the floor's.
@@ -168,6 +174,12 @@ pub struct Comparison {
     pub peak_rss_excess_mib: Option<f64>,
     /// Whether gst-launch's unpaced run reached 30 fps (real time) here.
     pub gst_holds_realtime: Option<bool>,
+    pub streamer_unpaced_fps: Option<f64>,
+    pub gst_unpaced_fps: Option<f64>,
+    /// The streamer's encoder p99 in its paced run (`encode_latency_ms`):
+    /// above the frame period, the latency goal is not judged (queueing).
+    pub encoder_p99_ms: Option<f64>,
+    /// Judged on these figures (empty in `round_comparisons`).
     pub goals: Vec<Goal>,
 }
 
@@ -180,16 +192,40 @@ pub struct ConfigResult {
     pub codec: &'static str,
     pub frames: u64,
     pub duration_ms: u64,
+    /// The first round's sides.
     pub streamer: StreamerSide,
     pub gst: GstSide,
     pub floor: FloorSide,
+    /// Rounds 2..N (`--rounds`), each with all three sides again.
+    pub later_rounds: Vec<Round>,
+    /// Each round's own figures, in order (goals not judged on them).
+    pub round_comparisons: Vec<Comparison>,
+    /// The median of each figure over the rounds, and the goals judged on it.
     pub comparison: Comparison,
+}
+
+/// Capture -> leaving each stage of the streamer, in ms.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct Stages {
+    pub to_encoder: Option<Latency>,
+    pub encoded: Option<Latency>,
+    pub rtp_sent: Option<Latency>,
+}
+
+/// One more measurement of every side of a configuration.
+#[derive(Debug, Clone, Serialize)]
+pub struct Round {
+    pub streamer: StreamerSide,
+    pub gst: GstSide,
+    pub floor: FloorSide,
 }
 
 /// The settings both sides were given.
 #[derive(Debug, Clone, Serialize)]
 pub struct Settings {
     pub frames: u64,
+    /// Rounds per configuration (`--rounds`): goals judged on medians.
+    pub rounds: u32,
     pub fps: u32,
     pub quick: bool,
     pub sizes: Vec<String>,
@@ -267,6 +303,7 @@ pub fn skeleton(head: SummaryHeader, opts: &Options, p: &Plan, gst_launch: GstTo
         gst_launch,
         settings: Settings {
             frames: p.frames,
+            rounds: p.rounds,
             fps: plan::FPS,
             quick: p.quick,
             sizes,

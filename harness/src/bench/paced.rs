@@ -146,6 +146,7 @@ fn steps(
         side.encoder = summary.encoder();
     }
     side.encode_latency_ms = summary.encode_latency();
+    side.stage_latency_ms = summary.stages();
     let sim = read_json(&sim_json);
     side.sim_late_frames = u(sim.as_ref(), "late_frames");
     let rx = read_json(rx_json);

@@ -32,6 +32,12 @@ pub const DEFAULT_FRAMES: u64 = 300;
 /// long enough (2 s paced) for a few dozen latency samples.
 pub const QUICK_SIZE: (u32, u32) = (320, 180);
 pub const QUICK_FRAMES: u64 = 60;
+/// Rounds per configuration: every side measured this many times and the
+/// goals judged on each figure's median (one 300-frame run varies by
+/// +-0.5 ms/frame for x264 and +-1.5 ms for x265 here, more than the
+/// overhead judged). `--quick` takes one.
+pub const DEFAULT_ROUNDS: u32 = 3;
+pub const MAX_ROUNDS: u32 = 9;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Codec {
@@ -102,6 +108,7 @@ pub struct Plan {
     pub configs: Vec<Config>,
     pub frames: u64,
     pub quick: bool,
+    pub rounds: u32,
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), BenchError> {
@@ -180,7 +187,18 @@ impl Plan {
             configs,
             frames,
             quick,
+            rounds: if quick { 1 } else { DEFAULT_ROUNDS },
         })
+    }
+
+    /// `--rounds N` (1..=9); None keeps the default.
+    pub fn with_rounds(mut self, rounds: Option<u32>) -> Result<Self, BenchError> {
+        match rounds {
+            None => {}
+            Some(n @ 1..=MAX_ROUNDS) => self.rounds = n,
+            Some(n) => return Err(BenchError::BadRounds(n)),
+        }
+        Ok(self)
     }
 }
 
@@ -203,6 +221,10 @@ mod tests {
         assert_eq!(q.configs.len(), 1);
         assert_eq!(q.configs[0].id(), "320x180_h264");
         assert_eq!(q.frames, QUICK_FRAMES);
+        assert_eq!((p.rounds, q.rounds), (DEFAULT_ROUNDS, 1));
+        assert_eq!(q.clone().with_rounds(Some(5)).unwrap().rounds, 5);
+        assert!(q.clone().with_rounds(Some(0)).is_err());
+        assert!(q.clone().with_rounds(Some(10)).is_err());
         let mixed = Plan::new(Some(&list("640x360")), None, Some(90), true).unwrap();
         assert_eq!(mixed.configs[0].id(), "640x360_h264");
         assert_eq!(mixed.frames, 90);

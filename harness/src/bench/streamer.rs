@@ -37,6 +37,12 @@ impl Summary {
         serde_json::from_value(at(self.0.as_ref(), "encode_latency_ms")?.clone()).ok()
     }
 
+    /// Its `stage_latency_ms` (streamers before issue 14's second part
+    /// have none).
+    pub fn stages(&self) -> Option<super::model::Stages> {
+        serde_json::from_value(at(self.0.as_ref(), "stage_latency_ms")?.clone()).ok()
+    }
+
     pub fn encoder(&self) -> Option<EncoderUsed> {
         serde_json::from_value(at(self.0.as_ref(), "encoder")?.clone()).ok()
     }

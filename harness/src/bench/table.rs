@@ -55,7 +55,7 @@ fn ms(v: Option<f64>) -> String {
 }
 
 /// One line per configuration: the ratios and the goals.
-fn verdict(id: &str, c: &Comparison) -> String {
+fn verdict(id: &str, c: &Comparison, rounds: &[Comparison]) -> String {
     let x = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.2}x"));
     let goals: Vec<String> = c
         .goals
@@ -75,8 +75,24 @@ fn verdict(id: &str, c: &Comparison) -> String {
         .find_map(|g| g.why_not_judged.as_deref())
         .map(|w| format!(" ({w})"))
         .unwrap_or_default();
+    // Several rounds: the figures are medians; each round's own overhead
+    // ratio and p99 excess are listed so the spread is visible.
+    let per_round = if rounds.len() > 1 {
+        let list = |get: &dyn Fn(&Comparison) -> Option<f64>| {
+            let v: Vec<String> = rounds.iter().map(|r| num(get(r), 2)).collect();
+            v.join("/")
+        };
+        format!(
+            " [median of {} rounds; per round: overhead ratio {}, p99 - encoder p99 {} ms]",
+            rounds.len(),
+            list(&|r| r.overhead_ratio),
+            list(&|r| r.latency_p99_excess_ms)
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "{id}: overhead ratio {} (streamer {} ms, gst {} ms over the floor's {} ms); cpu {}, \
+        "{id}{per_round}: overhead ratio {} (streamer {} ms, gst {} ms over the floor's {} ms); cpu {}, \
          unpaced fps {}, p99 - encoder p99 {} ms (- floor's {} ms), peak RSS - gst {} MiB; {}{why}",
         num(c.overhead_ratio, 2),
         ms(c.streamer_overhead_ms),
@@ -154,7 +170,7 @@ pub fn render(r: &BenchResult) -> String {
             ucpu,
             enc_latency,
         ]);
-        verdicts.push(verdict(&c.id, cmp));
+        verdicts.push(verdict(&c.id, cmp, &c.round_comparisons));
         for (side, status, reason) in [
             ("streamer", s.status, &s.reason),
             ("gst-launch", g.status, &g.reason),

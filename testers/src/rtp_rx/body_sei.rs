@@ -27,6 +27,12 @@ pub struct BodySeiStats {
     pub first_frame_counts: Vec<u32>,
     /// |timestamp_ns − capture time| <= 1 ms.
     pub ts_matched: u64,
+    /// Older than the unit: its frame had already gone out when the message
+    /// arrived, so it rides on a later unit (docs/body-sei.md "Which access
+    /// unit": allowed, and counted by the streamer as `body_late`).
+    pub ts_late: u64,
+    /// Newer than the unit: a message put in front of its own frame, which
+    /// the attachment rule never does.
     pub ts_mismatched: u64,
     /// No sender report for the unit's SSRC yet.
     pub ts_unchecked: u64,
@@ -88,11 +94,13 @@ impl BodySeiStats {
         self.max_ts_delta_ns = Some(self.max_ts_delta_ns.map_or(delta, |m| m.max(delta)));
         if delta <= TS_TOLERANCE_NS {
             self.ts_matched += 1;
+        } else if i128::from(h.timestamp_ns) < i128::from(capture) {
+            self.ts_late += 1;
         } else {
             self.ts_mismatched += 1;
             self.first_mismatch.get_or_insert_with(|| {
                 format!(
-                    "frame_count {} timestamp_ns {} is {delta} ns from the access unit's capture time {capture}",
+                    "frame_count {} timestamp_ns {} is {delta} ns after the access unit's capture time {capture}",
                     h.frame_count, h.timestamp_ns
                 )
             });
@@ -116,7 +124,7 @@ impl BodySeiStats {
         }
         if self.ts_mismatched > 0 {
             return Some(format!(
-                "{} body message(s) more than 1 ms from their access unit's capture time, first: {}",
+                "{} body message(s) more than 1 ms newer than their access unit's capture time, first: {}",
                 self.ts_mismatched,
                 self.first_mismatch.as_deref().unwrap_or("?")
             ));
@@ -187,14 +195,18 @@ mod tests {
         let idr = vec![0x65, 0x88];
         let au = vec![sei_nal(&[message(7, 1_000_000_000, 1)]), idr.clone()];
         s.observe(Codec::H264, &au, Some(1_000_500_000)); // 0.5 ms off: match
-        s.observe(Codec::H264, &au, Some(1_002_000_000)); // 2 ms off
+        s.observe(Codec::H264, &au, Some(1_002_000_000)); // 2 ms older: late
+        s.observe(Codec::H264, &au, Some(998_000_000)); // 2 ms newer
         s.observe(Codec::H264, &au, None);
         s.observe(Codec::H264, &[idr], Some(0)); // no SEI
         let two = vec![sei_nal(&[message(8, 5, 2), message(9, 5, 0)])];
         s.observe(Codec::H264, &two, Some(5));
-        assert_eq!((s.units_with_body, s.messages, s.invalid), (4, 5, 0));
-        assert_eq!(s.first_frame_counts, [7, 7, 7, 8, 9]);
-        assert_eq!((s.ts_matched, s.ts_mismatched, s.ts_unchecked), (3, 1, 1));
+        assert_eq!((s.units_with_body, s.messages, s.invalid), (5, 6, 0));
+        assert_eq!(s.first_frame_counts, [7, 7, 7, 7, 8, 9]);
+        assert_eq!(
+            (s.ts_matched, s.ts_late, s.ts_mismatched, s.ts_unchecked),
+            (3, 1, 1, 1)
+        );
         assert_eq!(s.max_ts_delta_ns, Some(2_000_000));
         assert!(s.violated());
         let f = s.failure(Some(1)).unwrap();

@@ -200,11 +200,12 @@ pub fn main_entry() -> i32 {
     let b = &report.body_sei.stats;
     if b.messages > 0 || report.body_sei.expect.is_some() {
         tracing::info!(
-            "body_sei units={} messages={} invalid={} ts_matched={} ts_mismatched={} ts_unchecked={} expect={:?}",
+            "body_sei units={} messages={} invalid={} ts_matched={} ts_late={} ts_mismatched={} ts_unchecked={} expect={:?}",
             b.units_with_body,
             b.messages,
             b.invalid,
             b.ts_matched,
+            b.ts_late,
             b.ts_mismatched,
             b.ts_unchecked,
             report.body_sei.expect
