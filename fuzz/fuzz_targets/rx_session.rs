@@ -45,6 +45,7 @@ fuzz_target!(|data: &[u8]| {
         decode: false,
         expect_body: (flags & 4 == 4).then_some(1),
         linger_ms: (flags & 8 == 8).then_some(500),
+        latency_warmup_units: u64::from(flags >> 5),
     };
     let linger = settings.linger_ms.is_some();
     let mut session = Session::new(settings, None, None);

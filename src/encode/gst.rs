@@ -108,6 +108,22 @@ fn stamp_of(buffer: &gst::BufferRef, reference: &str) -> Option<u64> {
         .map(|m| m.timestamp().nseconds())
 }
 
+/// Whether GStreamer's I420 layout for `info` is [`I420Layout`]'s (sizes,
+/// plane offsets and strides), so that frames the ingest converted can be
+/// handed over without a copy.
+fn layout_matches(info: &gst_video::VideoInfo, width: u32, height: u32) -> bool {
+    let layout = I420Layout::new(width, height);
+    info.format() == gst_video::VideoFormat::I420
+        && layout.size == info.size()
+        && info.offset() == [0, layout.u_offset, layout.v_offset]
+        && info.stride()
+            == [
+                layout.y_stride as i32,
+                layout.c_stride as i32,
+                layout.c_stride as i32,
+            ]
+}
+
 /// How frames reach the encoder element.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Feed {
@@ -127,6 +143,10 @@ struct Running {
     info: gst_video::VideoInfo,
     /// Buffers for the converted frames (`Feed::Convert`).
     pool: Option<gst::BufferPool>,
+    /// Whether `info` is the layout the ingest converts into ([`I420Layout`]
+    /// of this geometry): then its frames go to `appsrc` as they are.
+    /// Decided once here; a new geometry starts a new pipeline.
+    layout_is_ours: bool,
 }
 
 /// The frame rate assumed until the source's is known.
@@ -385,7 +405,6 @@ impl GstEncoder {
                 .new_sample(move |appsink| {
                     let sample = appsink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
                     let buffer = sample.buffer().ok_or(gst::FlowError::Error)?;
-                    let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
                     let raw_pts = buffer.pts().map(|t| t.nseconds()).unwrap_or(PTS_BASE_NS);
                     let raw_dts = buffer.dts().map(|t| t.nseconds()).unwrap_or(raw_pts);
                     let pts_ns = raw_pts.saturating_sub(PTS_BASE_NS);
@@ -402,9 +421,15 @@ impl GstEncoder {
                     if keyframe {
                         incr(&stats.keyframes);
                     }
+                    // The encoder's buffer itself, mapped, becomes the
+                    // unit's bytes: no copy towards the sinks.
+                    let owned = sample.buffer_owned().ok_or(gst::FlowError::Error)?;
+                    let mapped = owned
+                        .into_mapped_buffer_readable()
+                        .map_err(|_| gst::FlowError::Error)?;
                     sink(AccessUnit {
                         codec,
-                        data: map.as_slice().to_vec(),
+                        data: bytes::Bytes::from_owner(mapped),
                         pts_ns,
                         dts_ns,
                         keyframe,
@@ -431,12 +456,14 @@ impl GstEncoder {
         if let Some(want) = &self.announce {
             want.set(matches!(feed, Feed::Convert(_)));
         }
+        let layout_is_ours = layout_matches(&info, geometry.width, geometry.height);
         self.running = Some(Running {
             pipeline,
             appsrc,
             geometry,
             info,
             pool,
+            layout_is_ours,
         });
         Ok(())
     }
@@ -516,17 +543,9 @@ impl Running {
     /// converted them (they return to the ingest pool when GStreamer is
     /// done), else converted here into a pooled buffer.
     fn i420(&self, input: EncodeInput, matrix: Matrix) -> Result<gst::Buffer, EncodeError> {
-        let layout = I420Layout::new(input.frame.geometry.width, input.frame.geometry.height);
-        let ours = layout.size == self.info.size()
-            && self.info.offset() == [0, layout.u_offset, layout.v_offset]
-            && self.info.stride()
-                == [
-                    layout.y_stride as i32,
-                    layout.c_stride as i32,
-                    layout.c_stride as i32,
-                ];
+        let whole = input.frame.data.len() == self.info.size();
         match input.frame.form {
-            Form::I420(m) if m == matrix && ours && input.frame.data.len() == layout.size => {
+            Form::I420(m) if m == matrix && self.layout_is_ours && whole => {
                 Ok(gst::Buffer::from_mut_slice(input.frame.data))
             }
             _ => self.converted(&input, matrix),

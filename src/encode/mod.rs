@@ -73,7 +73,9 @@ pub struct EncoderSettings {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessUnit {
     pub codec: Codec,
-    pub data: Vec<u8>,
+    /// Annex-B bytes. From a GStreamer encoder, the encoder's own output
+    /// buffer, mapped (no copy); every sink shares it.
+    pub data: bytes::Bytes,
     /// Presentation time on the output timeline (ns since the first frame).
     pub pts_ns: u64,
     /// Decode time on the output timeline; equals `pts_ns` without B-frames

@@ -168,7 +168,7 @@ pub fn take_announced(
     let (data, encoded) = match encoded {
         Some(e) => match copy_plane(region, &e.plane, vec![0u8; e.plane.size]) {
             Ok(au) => (
-                (FrameBuf::default(), Form::Raw, Reference::Copy, None),
+                Taken::raw(FrameBuf::default()),
                 Some(EncodedPayload {
                     codec: e.codec,
                     keyframe: e.keyframe,
@@ -183,7 +183,12 @@ pub fn take_announced(
             Err(e) => return Snapshot::OutOfBounds(e),
         },
     };
-    let (data, form, reference, stamps) = data;
+    let Taken {
+        data,
+        form,
+        reference,
+        stamps,
+    } = data;
     let mut ids = [0u8; 0x18];
     if let Err(e) = region.read_at(0, &mut ids) {
         return Snapshot::OutOfBounds(e);
@@ -268,10 +273,27 @@ fn sample(
     }
 }
 
-/// The raw plane: converted to I420 in place from the mapping when the
-/// encoder wants I420 and the region lends its bytes (the conversion is the
-/// one copy), else copied as it is.
-type Taken = (FrameBuf, Form, Reference, Option<(u32, u32)>);
+/// A plane taken out of the segment.
+struct Taken {
+    data: FrameBuf,
+    form: Form,
+    /// What the rewrite check compares with afterwards.
+    reference: Reference,
+    /// The simulator's first- and last-row stamps (`--verify-stamps`), when
+    /// read during a conversion (a raw copy keeps them in its bytes).
+    stamps: Option<(u32, u32)>,
+}
+
+impl Taken {
+    fn raw(data: FrameBuf) -> Self {
+        Self {
+            data,
+            form: Form::Raw,
+            reference: Reference::Copy,
+            stamps: None,
+        }
+    }
+}
 
 /// The u32 (LE) at `at`, if the bytes reach.
 fn stamp_at(bytes: &[u8], at: usize) -> Option<u32> {
@@ -280,6 +302,9 @@ fn stamp_at(bytes: &[u8], at: usize) -> Option<u32> {
     ))
 }
 
+/// The raw plane: converted to I420 in place from the mapping when the
+/// encoder wants I420 and the region lends its bytes (the conversion is the
+/// one copy), else copied as it is.
 fn take_plane(
     region: &impl SharedRegion,
     plane: &Plane,
@@ -315,12 +340,16 @@ fn take_plane(
             // The parser checked the plane's size against its geometry, so
             // the conversion cannot refuse it; if it did, copy it raw.
             if converted.is_ok() {
-                return Ok((out, Form::I420(matrix), Reference::Samples(before), stamps));
+                return Ok(Taken {
+                    data: out,
+                    form: Form::I420(matrix),
+                    reference: Reference::Samples(before),
+                    stamps,
+                });
             }
         }
     }
-    let raw = copy_plane(region, plane, pool.take(len))?;
-    Ok((raw, Form::Raw, Reference::Copy, None))
+    Ok(Taken::raw(copy_plane(region, plane, pool.take(len))?))
 }
 
 /// Whether [`SAMPLES`] slices of the plane, read again now, still equal the

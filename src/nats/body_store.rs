@@ -74,7 +74,10 @@ impl BodyStore {
             return au;
         }
         let data = sei::insert_before_first_vcl(au.codec == Codec::H265, &au.data, &sei_units);
-        AccessUnit { data, ..au }
+        AccessUnit {
+            data: data.into(),
+            ..au
+        }
     }
 }
 
@@ -96,7 +99,7 @@ mod tests {
     fn au(ts: u64) -> AccessUnit {
         AccessUnit {
             codec: Codec::H264,
-            data: vec![0, 0, 0, 1, 0x65, 1],
+            data: vec![0, 0, 0, 1, 0x65, 1].into(),
             pts_ns: 0,
             dts_ns: 0,
             keyframe: true,

@@ -11,7 +11,7 @@ use crate::encode::Codec;
 fn unit(i: u64, keyframe: bool) -> AccessUnit {
     AccessUnit {
         codec: Codec::H264,
-        data: vec![0, 0, 0, 1, if keyframe { 0x65 } else { 0x41 }, i as u8],
+        data: vec![0, 0, 0, 1, if keyframe { 0x65 } else { 0x41 }, i as u8].into(),
         pts_ns: i,
         dts_ns: i as i64,
         keyframe,

@@ -181,7 +181,7 @@ impl Passthrough {
         incr(&stats.frames_passthrough);
         (gate.sink)(AccessUnit {
             codec: self.codec,
-            data,
+            data: data.into(),
             pts_ns: times.pts_ns,
             dts_ns: times.dts_ns,
             keyframe: unit.keyframe,

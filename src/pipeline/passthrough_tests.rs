@@ -17,7 +17,7 @@ fn rig() -> (Passthrough, Seen, Arc<EncodeCounters>) {
         let seen = seen.clone();
         Arc::new(move |au: AccessUnit| {
             let who = if au.width == 1 { "producer" } else { "encoder" };
-            seen.lock().unwrap().push((who, au.keyframe, au.data));
+            seen.lock().unwrap().push((who, au.keyframe, au.data.to_vec()));
         })
     };
     let stats = Arc::new(EncodeCounters::default());
@@ -54,7 +54,7 @@ fn producer(count: u32, keyframe: bool, data: &[u8]) -> Frame {
 fn ours(keyframe: bool) -> AccessUnit {
     AccessUnit {
         codec: Codec::H264,
-        data: if keyframe { IDR.to_vec() } else { P.to_vec() },
+        data: bytes::Bytes::from_static(if keyframe { IDR } else { P }),
         pts_ns: 0,
         dts_ns: 0,
         keyframe,

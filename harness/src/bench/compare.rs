@@ -256,7 +256,7 @@ mod tests {
     }
 
     fn sides(s_cpu: f64, s_fps: f64, g_fps: f64) -> (StreamerSide, GstSide, FloorSide) {
-        let mut s = crate::bench::streamer_side(10, false);
+        let mut s = crate::bench::streamer_side(10, Default::default());
         s.paced = Some(run(s_cpu, 30.0, 40.0));
         s.unpaced = Some(run(0.0, s_fps, 0.0));
         s.latency_ms = Some(lat(11.0));

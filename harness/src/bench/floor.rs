@@ -79,7 +79,26 @@ pub fn measure(
         }
         ctx.phase(&format!("floor {mode}"));
         let description = pipeline::describe_floor(&ctx.cfg, &element, &props, files, pace);
-        let launched = match launch(ctx, &program, name, mode, pace, &description, env) {
+        // The paced CPU run beside the streamer's neighbours (a simulator
+        // at the same rate; nothing to receive): [`super::neighbours`].
+        let neighbours = match name {
+            "floor_paced" => {
+                match super::neighbours::Neighbours::start(ctx, "floor_neighbour", None) {
+                    Ok(n) => Some(n),
+                    Err(why) => {
+                        status = worst(status, Status::Failed);
+                        notes.push(why);
+                        continue;
+                    }
+                }
+            }
+            _ => None,
+        };
+        let launched = launch(ctx, &program, name, mode, pace, &description, env);
+        if let Some(n) = neighbours {
+            out.processes.extend(n.finish());
+        }
+        let launched = match launched {
             Ok(l) => l,
             Err((s, why)) => {
                 status = worst(status, s);

@@ -186,16 +186,38 @@ fn run_one(
         (_, Pace::Live) => ("gst_paced", "paced_30fps"),
     };
     ctx.phase(&format!("gst {mode}"));
-    let sink = UdpSink::bind().map_err(|e| (Status::Failed, format!("no UDP port: {e}")))?;
-    let description = pipeline::describe(
-        &ctx.cfg, element, props, source, ctx.frames, pace, sink.port,
-    );
+    // Unpaced, RTP goes to a port held open without reading; paced, to a
+    // receiver, beside a simulator ([`super::neighbours`]) as the streamer's.
+    let paced = matches!((source, pace), (Source::File(_), Pace::Live));
+    let (sink, port) = if paced {
+        let port = crate::ports::free_udp_pair()
+            .map_err(|e| (Status::Failed, format!("no UDP port pair: {e}")))?;
+        (None, port)
+    } else {
+        let sink = UdpSink::bind().map_err(|e| (Status::Failed, format!("no UDP port: {e}")))?;
+        let port = sink.port;
+        (Some(sink), port)
+    };
+    let description = pipeline::describe(&ctx.cfg, element, props, source, ctx.frames, pace, port);
     match (source, pace) {
         (Source::Smpte, _) => out.pipeline_smpte = Some(description.clone()),
         (_, Pace::Unpaced) => out.pipeline = Some(description.clone()),
         (_, Pace::Live) => out.pipeline_paced = Some(description.clone()),
     }
-    let run = launch(ctx, program, name, mode, pace, &description, &[])?;
+    let neighbours = if paced {
+        Some(
+            super::neighbours::Neighbours::start(ctx, "gst_neighbour", Some(port))
+                .map_err(|why| (Status::Failed, why))?,
+        )
+    } else {
+        None
+    };
+    let run = launch(ctx, program, name, mode, pace, &description, &[]);
+    if let Some(n) = neighbours {
+        out.processes.extend(n.finish());
+    }
+    drop(sink);
+    let run = run?;
     out.processes.extend(run.failed);
     run.figures
 }

@@ -14,6 +14,7 @@ mod frames;
 mod gst_side;
 mod measure;
 mod model;
+mod neighbours;
 mod output;
 mod paced;
 mod pipeline;
@@ -87,8 +88,14 @@ pub struct ConfigCtx<'a> {
     pub files: &'a frames::FrameFiles,
     /// Whether the streamer's --help lists --dummy-raw-file.
     pub streamer_raw_file: bool,
-    /// Whether the receiver's --help lists --linger-ms.
-    pub receiver_lingers: bool,
+    pub receiver: ReceiverFlags,
+}
+
+/// Which of the receiver's newer flags its --help lists.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReceiverFlags {
+    pub linger: bool,
+    pub warmup: bool,
 }
 
 impl<'a> Deref for ConfigCtx<'a> {
@@ -125,8 +132,9 @@ fn method() -> Vec<String> {
         "streamer unpaced: --input-mode dummy at --dummy-fps 1000 (the highest it accepts) with --queue-size 64 (the most it takes); the dummy source does not wait for the encoder, so under sustained overload frames are dropped and counted (frames_dropped), and that run's cpu_ms_per_frame includes making them; fps_limited_by is encoder when frames were dropped (the rate is the encoder's), lower_bound when none were (the streamer can do at least this); its peak memory includes the queued frames",
         "the table's cpu ms/frame and peak MiB come from the paced runs, where both sides encode every frame",
         "gst unpaced: videotestsrc non-live, udpsink sync=false: one streaming thread, each element waits for the next; frames encoded = num-buffers, confirmed by gst-launch -e's EOS message",
-        "paced_30fps: the streamer fed by cvmmap_sim at 30 fps over shared memory and ZeroMQ, sending RTP to rtp_receiver_tester; gst with videotestsrc is-live=true",
-        "latency_ms: rtp_receiver_tester's capture-to-arrival latency (RTCP sender reports map RTP time to the capture clock; same host, same clock), over the complete access units it measured: all of them with --linger-ms (receiver_linger_ms), else those up to its threshold of 95% of the frames",
+        "paced_30fps: the streamer fed by cvmmap_sim at 30 fps over shared memory and ZeroMQ, sending RTP to rtp_receiver_tester; gst-launch and the floor read the frame file through clocksync, each beside the same neighbours (a cvmmap_sim publishing the same frames at 30 fps to nobody; gst-launch's RTP to an rtp_receiver_tester), so that all three paced runs share one load on the cores; only the measured process's CPU is counted",
+        "latency_ms: rtp_receiver_tester's capture-to-arrival latency (RTCP sender reports map RTP time to the capture clock; same host, same clock), over the complete access units it measured: all of them with --linger-ms (receiver_linger_ms), else those up to its threshold of 95% of the frames; with --latency-warmup-units (receiver_warmup_units) the first second's units are left out (the streamer attaching to the segment and starting its encoder), as the floor's tracer leaves out the encoder's start",
+        "stage_latency_ms: the streamer's own capture stamp -> into the encoder, out of it, sent by the RTP sink (every frame, warm-up included)",
         "RTP in unpaced runs goes to a UDP port pair the harness holds open without reading, so sends succeed as real ones do",
         "NATS: the streamer runs with --no-nats, as gst has none",
     ]
@@ -202,7 +210,7 @@ fn entry(c: &ConfigResult, title: String) -> RowEntry {
     }
 }
 
-pub(crate) fn streamer_side(frames: u64, linger: bool) -> StreamerSide {
+pub(crate) fn streamer_side(frames: u64, rx: ReceiverFlags) -> StreamerSide {
     StreamerSide {
         status: Status::Ok,
         reason: String::new(),
@@ -216,7 +224,8 @@ pub(crate) fn streamer_side(frames: u64, linger: bool) -> StreamerSide {
         latency_note: None,
         units_received: None,
         receive_threshold: (frames * 95).div_ceil(100),
-        receiver_linger_ms: linger.then_some(paced::LINGER_MS),
+        receiver_linger_ms: rx.linger.then_some(paced::LINGER_MS),
+        receiver_warmup_units: rx.warmup.then_some(paced::WARMUP_UNITS),
         sim_late_frames: None,
     }
 }
@@ -224,7 +233,7 @@ pub(crate) fn streamer_side(frames: u64, linger: bool) -> StreamerSide {
 /// Every side of a configuration once: the streamer, then gst-launch and
 /// the floor with the element the streamer reported using.
 fn measure_round(c: &ConfigCtx, tool: &model::GstTool, prepared: Result<(), String>) -> Round {
-    let mut streamer = streamer_side(c.frames, c.receiver_lingers);
+    let mut streamer = streamer_side(c.frames, c.receiver);
     let mut gst = gst_side::side("not run");
     let mut floor = floor::side("not run");
     match prepared {
@@ -300,7 +309,10 @@ pub fn run(opts: &Options, progress: &dyn Progress) -> Result<Finished, BenchErr
     let bench_dir = ctx.folder.sub_dir("bench")?;
     let streamer_no_nats = supports_flag(&ctx.bins.streamer, "--no-nats");
     let streamer_raw_file = supports_flag(&ctx.bins.streamer, "--dummy-raw-file");
-    let receiver_lingers = supports_flag(&ctx.bins.rtp_receiver, "--linger-ms");
+    let receiver = ReceiverFlags {
+        linger: supports_flag(&ctx.bins.rtp_receiver, "--linger-ms"),
+        warmup: supports_flag(&ctx.bins.rtp_receiver, "--latency-warmup-units"),
+    };
     let mut result = model::skeleton(ctx.header(), opts, &plan, gst_side::find_tool());
     result.build_profile = build_profile(&ctx.bins.dir);
     result.method = method();
@@ -333,7 +345,7 @@ pub fn run(opts: &Options, progress: &dyn Progress) -> Result<Finished, BenchErr
                 streamer_no_nats,
                 files: &files,
                 streamer_raw_file,
-                receiver_lingers,
+                receiver,
             };
             let prepared = if r == 1 {
                 prepare_frames(&c, &result.gst_launch)

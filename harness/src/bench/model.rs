@@ -85,6 +85,11 @@ pub struct StreamerSide {
     /// until the stream goes quiet); null when its --help does not list it,
     /// and the latency covers the units up to the threshold.
     pub receiver_linger_ms: Option<u64>,
+    /// `--latency-warmup-units` given to the receiver: the first units
+    /// (segment attach, encoder start) are left out of `latency_ms`, as the
+    /// floor's tracer leaves out the encoder's start; null when its --help
+    /// does not list it.
+    pub receiver_warmup_units: Option<u64>,
     /// The simulator's frames published later than one period after their
     /// deadline (a producer that cannot keep 30 fps skews the latency).
     pub sim_late_frames: Option<u64>,
@@ -106,7 +111,8 @@ pub struct GstSide {
     /// (other content, so other encoder cost; not part of any ratio).
     pub pipeline_smpte: Option<String>,
     pub smpte_unpaced: Option<Run>,
-    /// A gst-launch-1.0 run that produced no figures.
+    /// A gst-launch-1.0 run that produced no figures, and the paced run's
+    /// neighbours (simulator, receiver: `gst_neighbour_*`).
     pub processes: Vec<ProcessRecord>,
 }
 
@@ -125,6 +131,8 @@ pub struct FloorSide {
     /// latency tracer, a separate paced run).
     pub latency_ms: Option<Latency>,
     pub latency_note: Option<String>,
+    /// A run that produced no figures, and the paced run's neighbour
+    /// simulator (`floor_neighbour_sim`).
     pub processes: Vec<ProcessRecord>,
 }
 

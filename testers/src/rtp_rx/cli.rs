@@ -75,6 +75,11 @@ pub struct RxArgs {
     /// whole stream is measured, not only its first N units.
     #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
     pub linger_ms: Option<u64>,
+    /// Leave the first N complete units out of `latency_ms` (a warm-up:
+    /// the sender attaching to its source and starting its encoder); they
+    /// are counted in `latency_warmup_units_skipped` [default: 0]
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub latency_warmup_units: u64,
 }
 
 impl RxArgs {

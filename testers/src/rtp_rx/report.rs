@@ -73,6 +73,9 @@ pub struct Report {
     pub last_unit_unix_ns: Option<i64>,
     /// `--linger-ms`, when given.
     pub linger_ms: Option<u64>,
+    /// `--latency-warmup-units`, and how many units it left out.
+    pub latency_warmup_units: u64,
+    pub latency_warmup_units_skipped: u64,
 }
 
 impl Report {
@@ -163,6 +166,8 @@ impl Report {
             first_unit_unix_ns: session.timing.first_unit_unix_ns,
             last_unit_unix_ns: session.timing.last_unit_unix_ns(),
             linger_ms: s.linger_ms,
+            latency_warmup_units: s.latency_warmup_units,
+            latency_warmup_units_skipped: session.latency_warmup_skipped,
         }
     }
 }

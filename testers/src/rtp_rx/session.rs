@@ -40,6 +40,8 @@ pub struct Session {
     pub latency: LatencySamples,
     /// Complete AUs that arrived with no sender report of their SSRC yet.
     pub latency_without_sr: u64,
+    /// Complete units left out of `latency` (`--latency-warmup-units`).
+    pub latency_warmup_skipped: u64,
     pub decoder: Option<Decoder>,
     pub dump: Option<UnitDump>,
     pub dump_error: Option<String>,
@@ -76,6 +78,7 @@ impl Session {
             rtcp: RtcpStats::default(),
             latency: LatencySamples::default(),
             latency_without_sr: 0,
+            latency_warmup_skipped: 0,
             decoder,
             dump,
             dump_error: None,
@@ -147,6 +150,9 @@ impl Session {
         }
         let sr = self.rtcp.latest_sr.get(&au.ssrc);
         match sr {
+            _ if self.latency_warmup_skipped < self.settings.latency_warmup_units => {
+                self.latency_warmup_skipped += 1;
+            }
             Some(sr) => {
                 self.latency
                     .push(latency::latency_ms(sr, au.timestamp, unix_ns(au.arrival)))

@@ -38,6 +38,8 @@ pub struct Settings {
     pub expect_body: Option<u64>,
     /// `--linger-ms`.
     pub linger_ms: Option<u64>,
+    /// `--latency-warmup-units`.
+    pub latency_warmup_units: u64,
 }
 
 impl Settings {
@@ -92,6 +94,7 @@ pub fn resolve(args: &RxArgs) -> Result<Settings, String> {
         decode: args.decode,
         expect_body: args.expect_body,
         linger_ms: args.linger_ms,
+        latency_warmup_units: args.latency_warmup_units,
     })
 }
 
