@@ -17,7 +17,9 @@ fn rig() -> (Passthrough, Seen, Arc<EncodeCounters>) {
         let seen = seen.clone();
         Arc::new(move |au: AccessUnit| {
             let who = if au.width == 1 { "producer" } else { "encoder" };
-            seen.lock().unwrap().push((who, au.keyframe, au.data.to_vec()));
+            seen.lock()
+                .unwrap()
+                .push((who, au.keyframe, au.data.to_vec()));
         })
     };
     let stats = Arc::new(EncodeCounters::default());

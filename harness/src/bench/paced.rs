@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use super::ConfigCtx;
 use super::measure::{BY_REALTIME, Frames, run_figures};
 use super::model::{Status, StreamerSide};
-use super::plan::{FPS, PAYLOAD_TYPE, QUEUE_SIZE};
+use super::neighbours::{receiver_args, sim_args};
+use super::plan::{FPS, QUEUE_SIZE};
 use super::streamer::{Failed, Summary};
 use crate::acceptance::judge::{latency, u};
 use crate::evidence::read_json;
@@ -30,8 +31,6 @@ pub const LINGER_MS: u64 = 1000;
 /// starting its encoder cost the first 1-3 units 12-19 ms here), as the
 /// floor's tracer leaves out the encoder's start.
 pub const WARMUP_UNITS: u64 = 30;
-/// The simulator's `--label`.
-const LABEL: &str = "bench";
 
 fn fail(why: String) -> Failed {
     (Status::Failed, why)
@@ -47,24 +46,9 @@ pub fn run(ctx: &ConfigCtx, side: &mut StreamerSide) -> Result<(), Failed> {
     let port = ports::free_udp_pair().map_err(|e| fail(format!("no UDP port pair: {e}")))?;
     // The receiver stops at its threshold (95% of the frames, the
     // acceptance bar); it has no other end but its timeout.
-    let timeout_ms = ctx.frames * 1000 / u64::from(FPS) + 20_000;
     let rx_json = ctx.dir.join("receiver.json");
-    let mut rx_args = strings(&[
-        "--listen-host",
-        "127.0.0.1",
-        "--port",
-        &port.to_string(),
-        "--expect-pt",
-        &PAYLOAD_TYPE.to_string(),
-        "--expect-codec",
-        ctx.cfg.codec.as_str(),
-        "--frame-threshold",
-        &side.receive_threshold.to_string(),
-        "--timeout-ms",
-        &timeout_ms.to_string(),
-        "--json",
-        &rx_json.display().to_string(),
-    ]);
+    let mut rx_args = receiver_args(ctx, port, side.receive_threshold);
+    rx_args.extend(["--json".to_owned(), rx_json.display().to_string()]);
     // Newer receivers can keep measuring after the threshold until the
     // stream goes quiet: then the latency covers every unit, not the first 95%.
     if let Some(ms) = side.receiver_linger_ms {
@@ -120,24 +104,8 @@ fn steps(
     }
     ctx.phase("streamer paced: streaming");
     let sim_json = ctx.dir.join("sim.json");
-    let sim_args = strings(&[
-        "--label",
-        LABEL,
-        "--shm-name",
-        &ctx.names.shm,
-        "--zmq-endpoint",
-        &ctx.names.endpoint,
-        "--frames",
-        &n,
-        "--fps",
-        &FPS.to_string(),
-        "--width",
-        &ctx.cfg.width.to_string(),
-        "--height",
-        &ctx.cfg.height.to_string(),
-        "--json",
-        &sim_json.display().to_string(),
-    ]);
+    let mut sim_args = sim_args(ctx, &ctx.names);
+    sim_args.extend(["--json".to_owned(), sim_json.display().to_string()]);
     procs.push(
         ctx.spawn("sim", &ctx.run.bins.sim, sim_args)
             .map_err(|e| fail(e.to_string()))?,
