@@ -89,18 +89,20 @@ pub fn figures(s: &StreamerSide, g: &GstSide, f: &FloorSide) -> Comparison {
 /// The median of each figure over the rounds (of the rounds that have it;
 /// the lower middle one for an even count, never flattering a ratio).
 pub fn median(rounds: &[Comparison]) -> Comparison {
-    let m = |get: &dyn Fn(&Comparison) -> Option<f64>| {
-        let mut v: Vec<f64> = rounds.iter().filter_map(get).collect();
-        v.sort_by(f64::total_cmp);
-        (!v.is_empty()).then(|| v[(v.len() - 1) / 2])
-    };
     // Lower-is-better figures take the upper middle, higher-is-better ones
     // the lower middle: with an even count the median never flatters.
-    let hi = |get: &dyn Fn(&Comparison) -> Option<f64>| {
+    let middle = |get: &dyn Fn(&Comparison) -> Option<f64>, upper: bool| {
         let mut v: Vec<f64> = rounds.iter().filter_map(get).collect();
         v.sort_by(f64::total_cmp);
-        (!v.is_empty()).then(|| v[v.len() / 2])
+        let at = if upper {
+            v.len() / 2
+        } else {
+            v.len().saturating_sub(1) / 2
+        };
+        v.get(at).copied()
     };
+    let m = |get: &dyn Fn(&Comparison) -> Option<f64>| middle(get, false);
+    let hi = |get: &dyn Fn(&Comparison) -> Option<f64>| middle(get, true);
     let g_fps = m(&|c| c.gst_unpaced_fps);
     Comparison {
         rounds: rounds.len() as u32,
@@ -334,17 +336,17 @@ mod tests {
         assert_eq!(two.overhead_ratio, Some(0.75));
     }
 
+    fn goal<'a>(c: &'a Comparison, name: &str) -> &'a Goal {
+        c.goals.iter().find(|g| g.name == name).unwrap()
+    }
+
     #[test]
     fn latency_is_not_judged_when_the_encoder_itself_overruns_the_frame_period() {
         let (mut s, g, f) = sides(8.5, 150.0, 100.0);
         s.encode_latency_ms = Some(lat(37.5));
         s.latency_ms = Some(lat(47.7));
         let c = compare(Codec::H265, 1280 * 720, true, &s, &g, &f);
-        let latency = c
-            .goals
-            .iter()
-            .find(|g| g.name == "latency_p99_excess")
-            .unwrap();
+        let latency = goal(&c, "latency_p99_excess");
         assert_eq!(latency.outcome, GoalOutcome::NotJudged);
         assert!(
             latency
@@ -356,11 +358,7 @@ mod tests {
         // Within the period it is judged (and this excess misses).
         s.encode_latency_ms = Some(lat(30.0));
         let c = compare(Codec::H265, 1280 * 720, true, &s, &g, &f);
-        let latency = c
-            .goals
-            .iter()
-            .find(|g| g.name == "latency_p99_excess")
-            .unwrap();
+        let latency = goal(&c, "latency_p99_excess");
         assert_eq!(latency.outcome, GoalOutcome::Missed);
     }
 
