@@ -259,6 +259,10 @@ pub fn launch(
     let mut p = ctx
         .spawn(name, &program, args)
         .map_err(|e| (Status::Failed, e.to_string()))?;
+    if matches!(pace, Pace::Live) {
+        // Paced runs are split at the encoder's worker threads (compare.rs).
+        p.sample_threads();
+    }
     let waited = p.wait_until(ctx.unpaced_deadline());
     // With -e, gst-launch says this once the end of the stream (after
     // num-buffers frames) has gone through every element, the encoder

@@ -3,9 +3,10 @@
 
 use std::net::UdpSocket;
 
-use super::model::Run;
+use super::model::{Run, ThreadSplit};
 use crate::ports;
 use crate::supervisor::Proc;
+use crate::supervisor::threads::Split;
 
 /// An even/odd UDP port pair bound by the harness (RTP, RTCP) and never
 /// read: the unpaced runs need a destination whose sends succeed like real
@@ -70,6 +71,15 @@ pub fn run_figures(
     let wall_ms = ended.wall.as_secs_f64() * 1000.0;
     let cpu_ms = u.user_ms + u.sys_ms;
     let per_frame = frames.encoded.filter(|&n| n > 0);
+    let threads = m.threads().zip(per_frame).map(|(t, n)| {
+        let split = Split::new(t, cpu_ms);
+        ThreadSplit {
+            threads: split.threads,
+            encoder_workers: split.workers,
+            encoder_workers_cpu_ms_per_frame: round3(split.workers_cpu_ms / n as f64),
+            outside_encoder_cpu_ms_per_frame: round3(split.outside_cpu_ms / n as f64),
+        }
+    });
     Some(Run {
         mode,
         process: m.record(),
@@ -86,6 +96,7 @@ pub fn run_figures(
             .filter(|_| wall_ms > 0.0)
             .map(|n| round3(n as f64 * 1000.0 / wall_ms)),
         fps_limited_by: limited_by,
+        threads,
     })
 }
 

@@ -195,6 +195,9 @@ fn entry(c: &ConfigResult, title: String) -> RowEntry {
             c.comparison.rounds
         ));
     }
+    if let Some(r) = c.comparison.overhead_ratio_outside_encoder {
+        detail.push_str(&format!(", outside the encoder {r:.2}"));
+    }
     RowEntry {
         row: c.id.clone(),
         title,

@@ -51,6 +51,25 @@ pub struct Run {
     /// `back_pressure` (gst: one streaming thread, each element waits for
     /// the next), `realtime` (paced runs).
     pub fps_limited_by: &'static str,
+    /// Paced runs: the CPU split at the encoder library's worker threads
+    /// (sampled from /proc; `supervisor::threads`). Null for unpaced runs.
+    pub threads: Option<ThreadSplit>,
+}
+
+/// A run's CPU inside and outside the encoder's worker threads.
+#[derive(Debug, Clone, Serialize)]
+pub struct ThreadSplit {
+    /// Threads seen by the sampler over the run.
+    pub threads: u32,
+    /// Of those, the encoder library's workers (x264/x265 threads started
+    /// from the streaming thread that opened the encoder).
+    pub encoder_workers: u32,
+    /// The workers' CPU (user + sys) per frame.
+    pub encoder_workers_cpu_ms_per_frame: f64,
+    /// The process total (wait4) minus the workers', per frame: the
+    /// streaming thread (with the encoder's calling-thread work), and
+    /// everything the side does around the encoder.
+    pub outside_encoder_cpu_ms_per_frame: f64,
 }
 
 /// The streamer's side of one configuration.
@@ -168,6 +187,16 @@ pub struct Comparison {
     pub gst_overhead_ms: Option<f64>,
     /// streamer overhead / gst overhead.
     pub overhead_ratio: Option<f64>,
+    /// The same three figures on CPU outside the encoder's worker threads
+    /// (each side's outside-encoder CPU per frame minus the floor's): what
+    /// the overhead goal judges where every side's threads were sampled.
+    pub streamer_overhead_outside_encoder_ms: Option<f64>,
+    pub gst_overhead_outside_encoder_ms: Option<f64>,
+    pub overhead_ratio_outside_encoder: Option<f64>,
+    /// The streamer's encoder workers' CPU per frame minus the floor's:
+    /// the same element on the same bytes, so near 0 but for noise (this is
+    /// what total - floor carries and the outside figure leaves out).
+    pub encoder_workers_delta_ms: Option<f64>,
     /// streamer / gst paced CPU per frame.
     pub cpu_ratio: Option<f64>,
     /// streamer / gst unpaced frames per second.
@@ -184,6 +213,8 @@ pub struct Comparison {
     pub gst_holds_realtime: Option<bool>,
     pub streamer_unpaced_fps: Option<f64>,
     pub gst_unpaced_fps: Option<f64>,
+    /// Complete units the paced run's receiver got / frames published.
+    pub paced_delivery: Option<f64>,
     /// The streamer's encoder p99 in its paced run (`encode_latency_ms`):
     /// above the frame period, the latency goal is not judged (queueing).
     pub encoder_p99_ms: Option<f64>,

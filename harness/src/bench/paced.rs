@@ -31,6 +31,8 @@ pub const LINGER_MS: u64 = 1000;
 /// starting its encoder cost the first 1-3 units 12-19 ms here), as the
 /// floor's tracer leaves out the encoder's start.
 pub const WARMUP_UNITS: u64 = 30;
+/// rtp_receiver_tester's exit code for "timed out below --threshold".
+const RECEIVER_BELOW_THRESHOLD: i32 = 4;
 
 fn fail(why: String) -> Failed {
     (Status::Failed, why)
@@ -97,6 +99,8 @@ fn steps(
     let mut st = ctx
         .spawn_streamer("streamer_paced", args)
         .map_err(|e| fail(e.to_string()))?;
+    // Split at the encoder's worker threads like gst-launch and the floor.
+    st.sample_threads();
     if let Err(waited) = ctx.ingest_started(&mut st) {
         st.stop("streamer not ready");
         side.processes.push(st.record());
@@ -147,7 +151,12 @@ fn steps(
     if sim_wait != Wait::Exited(Exit::Code(0)) {
         return Err(fail(format!("paced run: simulator {sim_wait:?}")));
     }
-    if rx_wait != Wait::Exited(Exit::Code(0)) || side.latency_ms.is_none() {
+    // Below its threshold the receiver exits 4 at its timeout: a host that
+    // cannot encode this size in real time (x265 1080p on 2 cores) loses
+    // frames in any pipeline. That is a figure (`paced_delivery`, judged
+    // where gst-launch holds real time), not a failed measurement.
+    let short = rx_wait == Wait::Exited(Exit::Code(RECEIVER_BELOW_THRESHOLD));
+    if (rx_wait != Wait::Exited(Exit::Code(0)) && !short) || side.latency_ms.is_none() {
         let got = side.units_received.map_or("no".into(), |n| n.to_string());
         return Err(fail(format!(
             "paced run: receiver {rx_wait:?} with {got} complete units (threshold {}); {}",

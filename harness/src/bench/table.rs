@@ -19,7 +19,7 @@ const HEADER: [&str; 10] = [
     "side",
     "encoder",
     "cpu ms/frame",
-    "overhead ms",
+    "overhead ms total / outside enc",
     "peak MiB",
     "unpaced fps",
     "unpaced cpu ms/frame",
@@ -54,6 +54,15 @@ fn ms(v: Option<f64>) -> String {
     num(v, 2)
 }
 
+/// The overhead cell: over the floor in total CPU, and outside the
+/// encoder's worker threads (what the goal judges where it is known).
+fn overhead(total: Option<f64>, outside: Option<f64>) -> String {
+    match outside {
+        Some(_) => format!("{} / {}", ms(total), ms(outside)),
+        None => ms(total),
+    }
+}
+
 /// One line per configuration: the ratios and the goals.
 fn verdict(id: &str, c: &Comparison, rounds: &[Comparison]) -> String {
     let x = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.2}x"));
@@ -83,21 +92,28 @@ fn verdict(id: &str, c: &Comparison, rounds: &[Comparison]) -> String {
             v.join("/")
         };
         format!(
-            " [median of {} rounds; per round: overhead ratio {}, p99 - encoder p99 {} ms]",
+            " [median of {} rounds; per round: overhead ratio {} (outside the encoder {}), \
+             p99 - encoder p99 {} ms]",
             rounds.len(),
             list(&|r| r.overhead_ratio),
+            list(&|r| r.overhead_ratio_outside_encoder),
             list(&|r| r.latency_p99_excess_ms)
         )
     } else {
         String::new()
     };
     format!(
-        "{id}{per_round}: overhead ratio {} (streamer {} ms, gst {} ms over the floor's {} ms); cpu {}, \
+        "{id}{per_round}: overhead ratio {} (streamer {} ms, gst {} ms over the floor's {} ms); \
+         outside the encoder's workers {} (streamer {} ms, gst {} ms; workers streamer - floor {} ms); cpu {}, \
          unpaced fps {}, p99 - encoder p99 {} ms (- floor's {} ms), peak RSS - gst {} MiB; {}{why}",
         num(c.overhead_ratio, 2),
         ms(c.streamer_overhead_ms),
         ms(c.gst_overhead_ms),
         ms(c.floor_cpu_ms_per_frame),
+        num(c.overhead_ratio_outside_encoder, 2),
+        ms(c.streamer_overhead_outside_encoder_ms),
+        ms(c.gst_overhead_outside_encoder_ms),
+        ms(c.encoder_workers_delta_ms),
         x(c.cpu_ratio),
         x(c.unpaced_fps_ratio),
         num(c.latency_p99_excess_ms, 1),
@@ -130,7 +146,10 @@ pub fn render(r: &BenchResult) -> String {
             "streamer".into(),
             encoder,
             cpu,
-            ms(cmp.streamer_overhead_ms),
+            overhead(
+                cmp.streamer_overhead_ms,
+                cmp.streamer_overhead_outside_encoder_ms,
+            ),
             mem,
             fps(s.unpaced.as_ref()),
             ucpu,
@@ -145,7 +164,7 @@ pub fn render(r: &BenchResult) -> String {
             "gst-launch".into(),
             g.element.clone().unwrap_or_else(|| "-".into()),
             cpu,
-            ms(cmp.gst_overhead_ms),
+            overhead(cmp.gst_overhead_ms, cmp.gst_overhead_outside_encoder_ms),
             mem,
             fps(g.unpaced.as_ref()),
             ucpu,

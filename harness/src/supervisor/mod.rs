@@ -8,6 +8,7 @@
 //! TERM, a grace period, KILL.
 
 mod reap;
+pub mod threads;
 mod wait;
 
 use std::fs::File;
@@ -100,6 +101,10 @@ pub struct Proc {
     ended: Option<Ended>,
     /// Why the harness stopped it, when it did.
     stopped_by: Option<String>,
+    /// Its threads' CPU, while [`Proc::sample_threads`] reads them.
+    sampler: Option<threads::Sampler>,
+    /// Every thread the sampler saw, once the process has ended.
+    threads: Option<Vec<threads::ThreadCpu>>,
 }
 
 fn log_paths(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
@@ -122,6 +127,8 @@ impl Proc {
             stderr_log,
             ended: None,
             stopped_by: None,
+            sampler: None,
+            threads: None,
         }
     }
 
@@ -229,7 +236,29 @@ impl Proc {
         self.ended
     }
 
+    /// Reads its threads' CPU every [`threads::PERIOD`] until it ends
+    /// (a local child only; a container's threads are not ours to read).
+    pub fn sample_threads(&mut self) {
+        if let Backend::Local(child) = &self.backend
+            && self.sampler.is_none()
+        {
+            match threads::Sampler::start(child.id()) {
+                Ok(s) => self.sampler = Some(s),
+                Err(e) => tracing::warn!(name = %self.name, error = %e, "no thread sampler"),
+            }
+        }
+    }
+
+    /// The threads [`Proc::sample_threads`] saw, each at its last sample;
+    /// None before the end or without sampling.
+    pub fn threads(&self) -> Option<&[threads::ThreadCpu]> {
+        self.threads.as_deref()
+    }
+
     fn set_ended(&mut self, exit: Exit, usage: Option<Usage>) {
+        if let Some(s) = self.sampler.take() {
+            self.threads = Some(s.finish());
+        }
         if let Backend::Container(c) = &mut self.backend {
             // Flush the log pumps before anyone reads the logs.
             c.finish();
