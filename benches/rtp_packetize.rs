@@ -86,7 +86,7 @@ fn encode(codec: Codec) -> (Vec<(Bytes, u32)>, u64) {
     println!("{codec}: {n} AUs ({keys} keyframes), {total} bytes");
     let set = aus
         .into_iter()
-        .map(|u| (Bytes::from(u.data), (u.pts_ns * 9 / 100_000) as u32));
+        .map(|u| (u.data, (u.pts_ns * 9 / 100_000) as u32));
     (set.collect(), total)
 }
 

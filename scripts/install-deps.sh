@@ -23,16 +23,25 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# A modern static ffmpeg (9.x) for the decoder checks: Debian's 5.1 cannot
-# read H.265 over RTMP. The PyPI package ships the binary.
-if ! python3 -c 'import imageio_ffmpeg' >/dev/null 2>&1; then
-  echo "install-deps: installing imageio-ffmpeg (static ffmpeg)" >&2
+# Python packages from PyPI: a modern static ffmpeg (9.x) for the decoder
+# checks (Debian's 5.1 cannot read H.265 over RTMP; imageio-ffmpeg ships the
+# binary), and the reference MCAP readers the recording tests read every
+# file with (scripts/mcap_check.py).
+pip_install() {
   if ! python3 -m pip --version >/dev/null 2>&1; then
     $SUDO apt-get install -y -qq --no-install-recommends python3-pip >/dev/null
   fi
   # Debian's own python3 refuses system-wide installs (PEP 668); others don't.
-  python3 -m pip install --quiet --root-user-action=ignore imageio-ffmpeg 2>/dev/null \
-    || python3 -m pip install --quiet --root-user-action=ignore --break-system-packages imageio-ffmpeg
+  python3 -m pip install --quiet --root-user-action=ignore "$@" 2>/dev/null \
+    || python3 -m pip install --quiet --root-user-action=ignore --break-system-packages "$@"
+}
+if ! python3 -c 'import imageio_ffmpeg' >/dev/null 2>&1; then
+  echo "install-deps: installing imageio-ffmpeg (static ffmpeg)" >&2
+  pip_install imageio-ffmpeg
+fi
+if ! python3 -c 'import mcap, mcap_protobuf' >/dev/null 2>&1; then
+  echo "install-deps: installing mcap and mcap-protobuf-support (reference MCAP readers)" >&2
+  pip_install 'mcap>=1.2' 'mcap-protobuf-support>=0.5'
 fi
 
 if ! cargo nextest --version >/dev/null 2>&1; then

@@ -6,13 +6,13 @@
 //!   cv-mmap wire contract), [`codec`] (Annex-B, parameter sets, SEI),
 //!   [`rtp`] (payloaders, packetizer, RTCP, SDP), [`flv`] (FLV video tags),
 //!   [`rtmp`] (AMF0, handshake, chunking, commands), [`pixels`] (raw frames
-//!   to I420, SIMD).
+//!   to I420, SIMD), [`record`] (the MCAP recording layout).
 //! - Leaves every stage may use: [`telemetry`] (per-stage counters, the
 //!   `--events` file), `signals` (keyframe requests, producer state), `queue`
 //!   (the bounded queue between stages).
 //! - Stages: [`ingest`] (shared memory + sync -> frames), [`encode`] (the
 //!   only GStreamer part: frames -> access units), [`output`] (sinks, each on
-//!   its own thread: RTP over UDP, RTMP), `nats` (producer status, body
+//!   its own thread: RTP over UDP, RTMP, the `--record` file), `nats` (producer status, body
 //!   tracking, our status and service).
 //! - [`pipeline`] wires the stages; [`config`] turns the command line into
 //!   the validated [`config::Config`]. Only the binaries use these two.
@@ -28,6 +28,7 @@ pub mod output;
 pub mod pipeline;
 pub mod pixels;
 pub(crate) mod queue;
+pub mod record;
 pub mod rtmp;
 pub mod rtp;
 pub(crate) mod signals;

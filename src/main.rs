@@ -20,6 +20,7 @@ use cvmmap_streamer::config::Cli;
 use cvmmap_streamer::encode::EncodeError;
 use cvmmap_streamer::output::OutputError;
 use cvmmap_streamer::pipeline::{self, PipelineError};
+use cvmmap_streamer::record::RecordError;
 use tracing_subscriber::EnvFilter;
 
 /// Exit code when a second SIGINT/SIGTERM arrives during the clean stop.
@@ -31,7 +32,11 @@ fn exit_code(e: &PipelineError) -> u8 {
         PipelineError::Encode(EncodeError::Build { .. } | EncodeError::NvencUnavailable { .. }) => {
             5
         }
-        PipelineError::Output(OutputError::Bind { .. } | OutputError::Config { .. }) => 2,
+        PipelineError::Output(
+            OutputError::Bind { .. }
+            | OutputError::Config { .. }
+            | OutputError::Record(RecordError::Create { .. }),
+        ) => 2,
         PipelineError::Events { .. } => 2,
         PipelineError::Output(OutputError::RtmpRejected { .. }) => 7,
         _ => 1,

@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
-use super::{Config, ConfigError, RtmpMode, RtmpOutput, RtpOutput, Source};
+use super::{
+    Config, ConfigError, RecordCompressionArg, RecordOutput, RtmpMode, RtmpOutput, RtpOutput,
+    Source,
+};
 use crate::contract::{EncodedCodec, Target};
 use crate::encode::{Codec, EncoderDevice, EncoderSettings};
 use crate::ingest::IngestConfig;
@@ -198,6 +201,19 @@ pub struct Cli {
     /// required for H.265, domestic is rejected for H.264.
     #[arg(long, value_enum)]
     pub rtmp_mode: Option<RtmpMode>,
+
+    // --- recording ---------------------------------------------------------
+    /// Also record the published access units to this MCAP file
+    /// (`/<label>/video`, foxglove.CompressedVideo; docs/mcap-layout.md).
+    #[arg(long, value_name = "PATH.mcap")]
+    pub record: Option<PathBuf>,
+    /// The recording's source label (topic `/<label>/video`); default: the
+    /// --source-label, the --source instance, the shm name, or --dummy-label.
+    #[arg(long, value_name = "LABEL", requires = "record")]
+    pub record_label: Option<String>,
+    /// Chunk compression of the recording.
+    #[arg(long, value_enum, default_value = "zstd", requires = "record")]
+    pub record_compression: RecordCompressionArg,
 
     // --- limits ------------------------------------------------------------
     /// Process at most N frames, then exit (0 = unlimited).
@@ -434,12 +450,54 @@ impl Cli {
         })
     }
 
+    /// The recording (`--record*`).
+    fn record_config(&self, source: &Source) -> Result<Option<RecordOutput>, ConfigError> {
+        let Some(path) = &self.record else {
+            return Ok(None);
+        };
+        if path.extension().and_then(|e| e.to_str()) != Some("mcap") {
+            return Err(ConfigError::new(
+                "--record",
+                format!(
+                    "{}: only MCAP (.mcap) is recorded here so far",
+                    path.display()
+                ),
+            ));
+        }
+        if self.b_frames > 0 {
+            return Err(ConfigError::new(
+                "--record",
+                "recorded video has no B-frames (Foxglove's CompressedVideo cannot show them): use --b-frames 0",
+            ));
+        }
+        let label = match (&self.record_label, source) {
+            (Some(l), _) => l.clone(),
+            (None, Source::Cvmmap(i)) => i.label.clone().unwrap_or_else(|| i.shm_name.clone()),
+            (None, Source::Dummy(d)) => d.label.clone(),
+        };
+        if label.is_empty() || label.contains('/') || label.chars().any(char::is_control) {
+            return Err(ConfigError::new(
+                "--record-label",
+                format!("{label:?}: a topic part needs a non-empty label without '/'"),
+            ));
+        }
+        Ok(Some(RecordOutput {
+            path: path.clone(),
+            label,
+            options: crate::record::RecordOptions {
+                zstd: self.record_compression == RecordCompressionArg::Zstd,
+                compression_threads: 0,
+            },
+        }))
+    }
+
     /// Validates flag combinations and builds the pipeline configuration.
     pub fn into_config(self) -> Result<Config, ConfigError> {
         let codec = Codec::from(self.codec);
         let (source, nats_key, nats_instance) = self.source_config(codec)?;
         let rtp = self.rtp_config()?;
         let rtmp = self.rtmp_config()?;
+        let record = self.record_config(&source)?;
         let nats = self.nats.into_config(nats_key, nats_instance)?;
 
         Ok(Config {
@@ -471,6 +529,7 @@ impl Cli {
             test_hooks: crate::encode::TestHooks,
             rtp,
             rtmp,
+            record,
             summary_json: self.summary_json.clone(),
             events: self.events.clone(),
             keyframe_min_spacing: self.keyframe_min_spacing.map_or_else(

@@ -49,6 +49,22 @@ pub struct RtmpOutput {
     pub form: crate::flv::VideoTagForm,
 }
 
+/// `--record`: the MCAP file, the source's label in its topics, and how
+/// its chunks are compressed.
+#[derive(Debug, Clone)]
+pub struct RecordOutput {
+    pub path: PathBuf,
+    pub label: String,
+    pub options: crate::record::RecordOptions,
+}
+
+/// `--record-compression`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RecordCompressionArg {
+    Zstd,
+    None,
+}
+
 /// Everything the pipeline needs, validated.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -60,6 +76,8 @@ pub struct Config {
     pub test_hooks: TestHooks,
     pub rtp: Option<RtpOutput>,
     pub rtmp: Option<RtmpOutput>,
+    /// `--record`.
+    pub record: Option<RecordOutput>,
     /// Counters and outcome as one JSON object, written at exit.
     pub summary_json: Option<PathBuf>,
     /// Named events as JSON Lines (`--events`).

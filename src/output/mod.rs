@@ -2,6 +2,7 @@
 //! is a [`Sink`] on its own thread behind its own bounded queue ([`sink`]),
 //! so none can block the encoder or another output.
 
+pub(crate) mod record;
 pub(crate) mod rtmp;
 pub(crate) mod rtp_udp;
 pub(crate) mod sdp_file;
@@ -33,6 +34,8 @@ pub enum OutputError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Record(#[from] crate::record::RecordError),
     #[error("RTMP server refused {step}: {code} {description}")]
     RtmpRejected {
         step: &'static str,
@@ -66,6 +69,15 @@ pub fn open_sinks(
             Box::new(sink),
             Arc::new(move |n| add(&c.rtmp_units_dropped, n)),
             Some(counters.latency.clone()),
+        );
+    }
+    if let Some(cfg) = &config.record {
+        let sink = record::McapSink::open(cfg, config.encoder.codec, counters.record.clone())?;
+        let c = counters.record.clone();
+        fanout.add_timed(
+            Box::new(sink),
+            Arc::new(move |n| add(&c.record_units_dropped, n)),
+            None,
         );
     }
     if fanout.is_empty() {

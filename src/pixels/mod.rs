@@ -14,6 +14,8 @@
 //! strides; every size is checked here, so a frame that does not fit is an
 //! error, never a panic.
 
+pub mod depth;
+
 use yuvutils_rs::{
     BufferStoreMut, YuvConversionMode, YuvPlanarImageMut, YuvRange, YuvStandardMatrix,
 };

@@ -130,6 +130,19 @@ counter_group! {
 }
 
 counter_group! {
+    /// The recording (`--record`).
+    RecordCounters / RecordSnapshot {
+        /// Access units written to the recording.
+        record_units_written,
+        /// Access-unit bytes written (before the container's framing).
+        record_bytes_written,
+        /// Access units not recorded because the recorder's queue was full
+        /// (a slow disk): dropped to the next keyframe.
+        record_units_dropped,
+    }
+}
+
+counter_group! {
     /// NATS: the connection, the producer's status and body tracking.
     NatsCounters / NatsSnapshot {
         /// NATS connections established (the first and every reconnect).
@@ -170,6 +183,7 @@ pub struct Counters {
     pub latency: Arc<super::StageLatency>,
     pub rtp: Arc<RtpCounters>,
     pub rtmp: Arc<RtmpCounters>,
+    pub record: Arc<RecordCounters>,
     pub nats: Arc<NatsCounters>,
 }
 
@@ -186,6 +200,8 @@ pub struct StatsSnapshot {
     #[serde(flatten)]
     pub rtmp: RtmpSnapshot,
     #[serde(flatten)]
+    pub record: RecordSnapshot,
+    #[serde(flatten)]
     pub nats: NatsSnapshot,
 }
 
@@ -196,6 +212,7 @@ impl Counters {
             encode: self.encode.snapshot(),
             rtp: self.rtp.snapshot(),
             rtmp: self.rtmp.snapshot(),
+            record: self.record.snapshot(),
             nats: self.nats.snapshot(),
         }
     }

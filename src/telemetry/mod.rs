@@ -13,8 +13,8 @@ pub mod events;
 pub mod latency;
 
 pub use counters::{
-    Counters, EncodeCounters, IngestCounters, NatsCounters, RtmpCounters, RtpCounters,
-    StatsSnapshot, add, incr,
+    Counters, EncodeCounters, IngestCounters, NatsCounters, RecordCounters, RtmpCounters,
+    RtpCounters, StatsSnapshot, add, incr,
 };
 pub use events::Events;
 pub use latency::{LatencyHistogram, LatencySummary, StageLatency, StageSummary};

@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""Reads an MCAP recording with the reference Python readers (PyPI `mcap`
+and `mcap-protobuf-support`, code we did not write) and reports what a
+viewer would see, as one JSON object on stdout:
+
+  {"library": ..., "statistics": {...}, "channels": {topic: {...}}}
+
+Per channel: schema name and encoding, message encoding, metadata, the
+message count, whether log_time rises strictly, how many messages have
+publish_time == the protobuf timestamp, the CompressedVideo formats and
+frame ids seen, and how many keyframe messages lack parameter sets.
+
+With --dump-dir DIR, each CompressedVideo channel's payloads go to
+DIR/<topic with / as _>.units: u32 LE length, then the Annex-B bytes (the
+layout of rtp_receiver_tester --dump-units).
+
+Exit 0 when the file reads to the end, 1 (with the reader's error on
+stderr) when it does not.
+"""
+import argparse
+import json
+import os
+import struct
+import sys
+
+from mcap.reader import make_reader
+from mcap_protobuf.decoder import DecoderFactory
+
+
+def nal_types(data, fmt):
+    """NAL unit types of an Annex-B access unit (start codes 3 or 4 bytes)."""
+    types, i, n = [], 0, len(data)
+    while True:
+        j = data.find(b"\x00\x00\x01", i)
+        if j < 0 or j + 3 >= n:
+            return types
+        h = data[j + 3]
+        types.append(h & 0x1F if fmt == "h264" else (h >> 1) & 0x3F)
+        i = j + 3
+
+
+def is_key(types, fmt):
+    if fmt == "h264":
+        return 5 in types
+    return any(16 <= t <= 23 for t in types)  # IRAP (H.265 Table 7-1)
+
+
+def has_parameter_sets(types, fmt):
+    if fmt == "h264":
+        return 7 in types and 8 in types
+    return 32 in types and 33 in types and 34 in types
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("path")
+    ap.add_argument("--dump-dir")
+    args = ap.parse_args()
+    channels, dumps = {}, {}
+    with open(args.path, "rb") as f:
+        reader = make_reader(f, decoder_factories=[DecoderFactory()])
+        header = reader.get_header()
+        summary = reader.get_summary()
+        stats = summary.statistics if summary else None
+        try:
+            for schema, channel, message, proto in reader.iter_decoded_messages(log_time_order=False):
+                c = channels.setdefault(channel.topic, {
+                    "schema": schema.name if schema else None,
+                    "schema_encoding": schema.encoding if schema else None,
+                    "message_encoding": channel.message_encoding,
+                    "metadata": dict(channel.metadata),
+                    "messages": 0,
+                    "log_time_strictly_rising": True,
+                    "publish_time_is_timestamp": 0,
+                    "formats": [],
+                    "frame_ids": [],
+                    "keyframes": 0,
+                    "keyframes_without_parameter_sets": 0,
+                    "first_log_time": message.log_time,
+                    "last_log_time": None,
+                })
+                if c["last_log_time"] is not None and message.log_time <= c["last_log_time"]:
+                    c["log_time_strictly_rising"] = False
+                c["last_log_time"] = message.log_time
+                c["messages"] += 1
+                if schema and schema.name == "foxglove.CompressedVideo":
+                    ts = proto.timestamp.seconds * 1_000_000_000 + proto.timestamp.nanos
+                    if ts == message.publish_time:
+                        c["publish_time_is_timestamp"] += 1
+                    if proto.format not in c["formats"]:
+                        c["formats"].append(proto.format)
+                    if proto.frame_id not in c["frame_ids"]:
+                        c["frame_ids"].append(proto.frame_id)
+                    types = nal_types(proto.data, proto.format)
+                    if is_key(types, proto.format):
+                        c["keyframes"] += 1
+                        if not has_parameter_sets(types, proto.format):
+                            c["keyframes_without_parameter_sets"] += 1
+                    if args.dump_dir:
+                        if channel.topic not in dumps:
+                            name = channel.topic.strip("/").replace("/", "_") + ".units"
+                            dumps[channel.topic] = open(os.path.join(args.dump_dir, name), "wb")
+                        d = dumps[channel.topic]
+                        d.write(struct.pack("<I", len(proto.data)))
+                        d.write(proto.data)
+        except Exception as e:  # the reader's own words, for the test's message
+            print(f"mcap_check: {args.path}: {type(e).__name__}: {e}", file=sys.stderr)
+            return 1
+        finally:
+            for d in dumps.values():
+                d.close()
+    out = {
+        "library": header.library,
+        "profile": header.profile,
+        "statistics": None if stats is None else {
+            "message_count": stats.message_count,
+            "channel_count": stats.channel_count,
+            "chunk_count": stats.chunk_count,
+            "message_start_time": stats.message_start_time,
+            "message_end_time": stats.message_end_time,
+        },
+        "channels": channels,
+    }
+    json.dump(out, sys.stdout, indent=1)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
