@@ -10,8 +10,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::decoder::nal_units;
-use common::stack::{T, names, read_au_log, ready_streamer, sim, summary};
-use common::{Proc, Scratch, assert_exit, bin, free_udp_port, modern_ffmpeg, wait_udp_bound};
+use common::stack::{T, names, read_au_log, ready_streamer, receiver, rx_report, sim, summary};
+use common::{Proc, Scratch, assert_exit, bin, free_udp_port, modern_ffmpeg};
 
 const FRAMES: u64 = 90;
 const W: u32 = 320;
@@ -68,28 +68,18 @@ fn records_what_it_streams(codec: &str) {
     let n = names("rec");
     let port = free_udp_port();
     let rx_units = s.path("rx.units");
-    let (port_s, threshold) = (port.to_string(), (FRAMES - 2).to_string());
-    let mut rx = Proc::spawn(
-        &bin("rtp_receiver_tester"),
+    let mut rx = receiver(
+        &s,
+        port,
+        codec,
+        FRAMES - 2,
         &[
-            "--port",
-            &port_s,
-            "--expect-pt",
-            "96",
-            "--expect-codec",
-            codec,
-            "--frame-threshold",
-            &threshold,
             "--linger-ms",
             "1500",
-            "--timeout-ms",
-            "30000",
             "--dump-units",
             rx_units.to_str().unwrap(),
         ],
-        s.path("rx.log"),
     );
-    assert!(wait_udp_bound(port, Duration::from_secs(10)));
     let mcap = s.path("out.mcap");
     let mut st = ready_streamer(
         &s,
@@ -252,28 +242,7 @@ fn tools(args: &[&str]) -> (i32, String) {
 fn e2e_record_killed_streamer_leaves_a_recoverable_file() {
     let s = Scratch::new("e2e_record_kill");
     let port = free_udp_port();
-    let (port_s, rx_json) = (port.to_string(), s.path("rx.json"));
-    let mut rx = Proc::spawn(
-        &bin("rtp_receiver_tester"),
-        &[
-            "--port",
-            &port_s,
-            "--expect-pt",
-            "96",
-            "--expect-codec",
-            "h264",
-            "--frame-threshold",
-            "1",
-            "--linger-ms",
-            "1500",
-            "--timeout-ms",
-            "30000",
-            "--json",
-            rx_json.to_str().unwrap(),
-        ],
-        s.path("rx.log"),
-    );
-    assert!(wait_udp_bound(port, Duration::from_secs(10)));
+    let mut rx = receiver(&s, port, "h264", 1, &["--linger-ms", "1500"]);
     let (mcap, events) = (s.path("killed.mcap"), s.path("events.jsonl"));
     let endpoint = format!("127.0.0.1:{port}");
     let mut st = Proc::spawn(
@@ -308,9 +277,7 @@ fn e2e_record_killed_streamer_leaves_a_recoverable_file() {
     st.signal(9);
     st.wait(Duration::from_secs(10));
     assert_exit(&mut rx, T, 0);
-    let rx_report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&rx_json).unwrap()).unwrap();
-    let sent = rx_report["access_units_complete"].as_u64().unwrap();
+    let sent = rx_report(&s)["access_units_complete"].as_u64().unwrap();
     assert!(sent >= 100, "RTP carried {sent} units in 5 s");
 
     let (code, out) = tools(&["probe", mcap.to_str().unwrap()]);

@@ -12,17 +12,21 @@ fn camera(start_ms: u64, step_ms: f64, n: u32) -> Vec<Frame> {
         .collect()
 }
 
-/// Feeds the cameras interleaved in capture order, as a live recorder
-/// sees them, then ends them all.
-fn run(b: &mut Bundler, cams: &[Vec<Frame>]) -> Vec<Bundle> {
+/// The cameras' frames in capture order, as a live recorder sees them.
+fn interleaved(cams: &[Vec<Frame>]) -> Vec<(usize, Frame)> {
     let mut all: Vec<(usize, Frame)> = cams
         .iter()
         .enumerate()
         .flat_map(|(i, c)| c.iter().map(move |f| (i, *f)))
         .collect();
     all.sort_by_key(|(i, f)| (f.ts_ns, *i));
+    all
+}
+
+/// Feeds the cameras interleaved, then ends them all.
+fn run(b: &mut Bundler, cams: &[Vec<Frame>]) -> Vec<Bundle> {
     let mut out = Vec::new();
-    for (i, f) in all {
+    for (i, f) in interleaved(cams) {
         out.extend(b.push(i, f));
     }
     for i in 0..cams.len() {
@@ -132,13 +136,7 @@ fn a_stalled_camera_holds_at_most_max_pending_reference_frames() {
     let cams = [camera(0, 1000.0 / 15.0, 200), camera(0, 1000.0 / 30.0, 3)];
     let mut b = Bundler::new(Policy::Nearest, 2, 0, None);
     let mut out = Vec::new();
-    let mut all: Vec<(usize, Frame)> = cams
-        .iter()
-        .enumerate()
-        .flat_map(|(i, c)| c.iter().map(move |f| (i, *f)))
-        .collect();
-    all.sort_by_key(|(i, f)| (f.ts_ns, *i));
-    for (i, f) in all {
+    for (i, f) in interleaved(&cams) {
         out.extend(b.push(i, f));
         assert!(b.sources[0].frames.len() <= MAX_PENDING + 1);
     }

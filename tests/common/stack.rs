@@ -123,6 +123,11 @@ pub fn read_au_log(path: &std::path::Path) -> Vec<Vec<u8>> {
 /// `rtp_receiver_tester` for H.264 on `port` (PT 96) until `threshold`
 /// complete units, its JSON at `rx.json`; returns once its socket is bound.
 pub fn h264_receiver(s: &Scratch, port: u16, threshold: u64, extra: &[&str]) -> Proc {
+    receiver(s, port, "h264", threshold, extra)
+}
+
+/// [`h264_receiver`] for `codec` (`h264` or `h265`).
+pub fn receiver(s: &Scratch, port: u16, codec: &str, threshold: u64, extra: &[&str]) -> Proc {
     let json = s.path("rx.json");
     let (port_s, threshold) = (port.to_string(), threshold.to_string());
     let mut args = vec![
@@ -131,7 +136,7 @@ pub fn h264_receiver(s: &Scratch, port: u16, threshold: u64, extra: &[&str]) -> 
         "--expect-pt",
         "96",
         "--expect-codec",
-        "h264",
+        codec,
         "--frame-threshold",
         &threshold,
         "--timeout-ms",
