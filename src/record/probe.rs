@@ -15,8 +15,10 @@ use std::fs::File;
 use std::io::{Read, Seek};
 use std::path::Path;
 
-use mcap::sans_io::linear_reader::{LinearReadEvent, LinearReader, LinearReaderOptions};
-use mcap::sans_io::summary_reader::{SummaryReadEvent, SummaryReader};
+use mcap::sans_io::linear_reader::{LinearReadEvent, LinearReaderOptions};
+use mcap::sans_io::summary_reader::{SummaryReadEvent, SummaryReader, SummaryReaderOptions};
+
+use super::recover::{MAX_RECORD_BYTES, feed, linear_reader};
 
 /// What a probe found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,12 +90,27 @@ fn read_up_to(file: &mut File, buf: &mut [u8]) -> usize {
 }
 
 fn probe_mcap(mut file: File, deep: bool) -> Verdict {
-    let mut reader = SummaryReader::new();
+    let mut reader = SummaryReader::new_with_options(
+        SummaryReaderOptions::default().with_record_length_limit(MAX_RECORD_BYTES),
+    );
+    let file_len = match file.metadata() {
+        Ok(m) => usize::try_from(m.len()).unwrap_or(usize::MAX),
+        Err(e) => return broken(format!("cannot stat: {e}")),
+    };
     while let Some(event) = reader.next_event() {
         let step = match event {
-            Ok(SummaryReadEvent::ReadRequest(need)) => file
-                .read(reader.insert(need))
-                .map(|n| reader.notify_read(n)),
+            // No request can want more than the file holds; one that gets
+            // nothing more is at the end (a footer pointing past it).
+            Ok(SummaryReadEvent::ReadRequest(need)) => {
+                match file.read(reader.insert(need.min(file_len).max(1))) {
+                    Ok(0) => return broken("the summary runs past the end of the file"),
+                    Ok(n) => {
+                        reader.notify_read(n);
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                }
+            }
             Ok(SummaryReadEvent::SeekRequest(to)) => {
                 file.seek(to).map(|pos| reader.notify_seeked(pos))
             }
@@ -139,9 +156,12 @@ fn probe_mcap(mut file: File, deep: bool) -> Verdict {
 
 /// Reads every record with chunk CRCs checked; the number of messages.
 fn count_messages(mut file: File) -> Result<u64, String> {
-    let mut reader = LinearReader::new_with_options(
+    let mut left = file
+        .metadata()
+        .map_err(|e| format!("read error: {e}"))?
+        .len();
+    let mut reader = linear_reader(
         LinearReaderOptions::default()
-            .with_validate_chunk_crcs(true)
             .with_validate_data_section_crc(true)
             .with_validate_summary_section_crc(true),
     );
@@ -149,10 +169,11 @@ fn count_messages(mut file: File) -> Result<u64, String> {
     while let Some(event) = reader.next_event() {
         match event.map_err(|e| format!("{e}"))? {
             LinearReadEvent::ReadRequest(need) => {
-                let n = file
-                    .read(reader.insert(need))
+                let n = feed(&mut reader, &mut file, need, &mut left)
                     .map_err(|e| format!("read error: {e}"))?;
-                reader.notify_read(n);
+                if n == 0 {
+                    return Err("the file ends inside a record".into());
+                }
             }
             LinearReadEvent::Record { opcode, .. } => {
                 if opcode == mcap::records::op::MESSAGE {

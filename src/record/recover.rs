@@ -20,6 +20,41 @@ use std::path::{Path, PathBuf};
 use mcap::records::Record;
 use mcap::sans_io::linear_reader::{LinearReadEvent, LinearReader, LinearReaderOptions};
 
+/// The longest record (a chunk's compressed or uncompressed records field
+/// included) the readers accept: our writer closes chunks at 4 MiB, other
+/// writers default to 1 MiB. A crafted length is an error, never an
+/// allocation of that size.
+pub const MAX_RECORD_BYTES: usize = 256 << 20;
+
+/// Answers a sans-io reader's read request from `file`, never asking it to
+/// hold more than what is left of the file (`left`, updated): a record that
+/// claims more is cut, and its claimed length must not become a buffer.
+/// Returns the bytes read; 0 at the end of the file.
+pub(crate) fn feed(
+    reader: &mut LinearReader,
+    file: &mut File,
+    need: usize,
+    left: &mut u64,
+) -> std::io::Result<usize> {
+    let want = need.min(usize::try_from(*left).unwrap_or(usize::MAX));
+    if want == 0 {
+        return Ok(0);
+    }
+    let n = file.read(reader.insert(want))?;
+    reader.notify_read(n);
+    *left = left.saturating_sub(n as u64);
+    Ok(n)
+}
+
+/// The linear reader both tools use: chunk CRCs checked, records bounded.
+pub(crate) fn linear_reader(options: LinearReaderOptions) -> LinearReader {
+    LinearReader::new_with_options(
+        options
+            .with_validate_chunk_crcs(true)
+            .with_record_length_limit(MAX_RECORD_BYTES),
+    )
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RecoverError {
     #[error("cannot read {path}: {source}")]
@@ -155,11 +190,8 @@ pub fn recover(input: &Path, output: &Path) -> Result<Recovered, RecoverError> {
         reason,
     };
     let mut file = File::open(input).map_err(read_err)?;
-    let mut reader = LinearReader::new_with_options(
-        LinearReaderOptions::default()
-            .with_skip_end_magic(true)
-            .with_validate_chunk_crcs(true),
-    );
+    let mut left = file.metadata().map_err(read_err)?.len();
+    let mut reader = linear_reader(LinearReaderOptions::default().with_skip_end_magic(true));
     let mut copier = Copier {
         out_path: output.to_owned(),
         writer: None,
@@ -174,8 +206,7 @@ pub fn recover(input: &Path, output: &Path) -> Result<Recovered, RecoverError> {
                 break;
             }
             Ok(LinearReadEvent::ReadRequest(need)) => {
-                let n = file.read(reader.insert(need)).map_err(read_err)?;
-                reader.notify_read(n);
+                let n = feed(&mut reader, &mut file, need, &mut left).map_err(read_err)?;
                 if n == 0 {
                     // The input ends inside a record: the chunk a kill cut.
                     copier.got.lost = Some(format!(
@@ -219,4 +250,78 @@ pub fn recover(input: &Path, output: &Path) -> Result<Recovered, RecoverError> {
         .finish()
         .map_err(|source| RecoverError::Write { path: out, source })?;
     Ok(copier.got)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::encode::Codec;
+    use crate::record::probe::{Verdict, probe};
+    use crate::record::{McapRecording, RecordOptions};
+
+    fn scratch(tag: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("recover_{tag}_{}.mcap", std::process::id()))
+    }
+
+    /// A whole two-message recording's bytes.
+    fn recording() -> Vec<u8> {
+        let path = scratch("src");
+        let mut rec = McapRecording::create(&path, RecordOptions::default()).unwrap();
+        let v = rec.add_video("c", Codec::H264).unwrap();
+        for t in [1, 2] {
+            rec.write_video(v, t, &bytes::Bytes::from_static(&[0, 0, 1, 0x65, 1]))
+                .unwrap();
+        }
+        rec.write_metadata("m", BTreeMap::new()).unwrap();
+        rec.finish().unwrap();
+        let b = std::fs::read(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        b
+    }
+
+    #[test]
+    fn a_whole_file_recovers_whole_and_a_cut_one_keeps_its_complete_records() {
+        let (input, output) = (scratch("in"), scratch("out"));
+        let whole = recording();
+        std::fs::write(&input, &whole).unwrap();
+        let got = recover(&input, &output).unwrap();
+        assert_eq!(
+            (got.messages, got.metadata, got.lost.as_deref()),
+            (2, 1, None)
+        );
+        assert!(matches!(probe(&output, true), Verdict::Ok { .. }));
+        // Cut inside the summary: the data section is whole.
+        std::fs::write(&input, &whole[..whole.len() - 40]).unwrap();
+        let got = recover(&input, &output).unwrap();
+        assert_eq!(got.messages, 2);
+        assert!(matches!(probe(&input, false), Verdict::Broken { .. }));
+        for f in [input, output] {
+            let _ = std::fs::remove_file(f);
+        }
+    }
+
+    /// Found by fuzzing: a record claiming 2^63 bytes made the crate's
+    /// reader allocate its length (capacity overflow, a panic).
+    #[test]
+    fn a_crafted_record_length_is_an_error_never_an_allocation() {
+        let (input, output) = (scratch("huge_in"), scratch("huge_out"));
+        let mut b = recording();
+        // The header record: opcode at 8, length at 9..17; the next record
+        // starts right after it.
+        let header_len = u64::from_le_bytes(b[9..17].try_into().unwrap()) as usize;
+        let next = 8 + 9 + header_len;
+        b[next + 1..next + 9].copy_from_slice(&(u64::MAX - 7).to_le_bytes());
+        std::fs::write(&input, &b).unwrap();
+        let got = recover(&input, &output).unwrap();
+        assert!(
+            got.lost.as_deref().unwrap().contains("exceeds limit"),
+            "{got:?}"
+        );
+        assert!(probe(&input, true).is_broken());
+        for f in [input, output] {
+            let _ = std::fs::remove_file(f);
+        }
+    }
 }
