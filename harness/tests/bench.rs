@@ -44,7 +44,7 @@ fn quick_bench_measures_both_sides() {
     let stdout = harness_passes(
         &args,
         // A debug build: nothing is judged (4 goals not judged).
-        "bench configs=1 sides=3 measured=3 failed=0 skipped=0 goals_met=0 goals_missed=0 goals_not_judged=4",
+        "bench configs=1 sides=3 measured=3 failed=0 skipped=0 goals_met=0 goals_missed=0 goals_not_judged=5",
     );
     let run = run_dir(&stdout);
     assert_eq!(
@@ -120,6 +120,19 @@ fn quick_bench_measures_both_sides() {
         "{cmp:#}"
     );
     assert!(cmp["overhead_ratio"].is_number(), "{cmp:#}");
+    // Every paced run's threads were sampled and split at the encoder's
+    // workers; the outside figures follow from those splits.
+    let outside = |side: &serde_json::Value| {
+        let t = &side["paced"]["threads"];
+        assert!(t["threads"].as_u64().unwrap() > 1, "{t:#}");
+        t["outside_encoder_cpu_ms_per_frame"].as_f64().unwrap()
+    };
+    let (s_out, f_out) = (outside(s), outside(f));
+    outside(g);
+    if let Some(v) = cmp["streamer_overhead_outside_encoder_ms"].as_f64() {
+        assert!((v - (s_out - f_out)).abs() < 0.01, "{cmp:#}");
+    }
+    assert!(cmp["paced_delivery"].as_f64().unwrap() > 0.0, "{cmp:#}");
     for goal in cmp["goals"].as_array().unwrap() {
         assert_eq!(goal["outcome"], "not_judged", "{goal:#}");
         assert_eq!(goal["why_not_judged"], "not a release build", "{goal:#}");
@@ -228,7 +241,7 @@ fn without_gst_launch_the_gst_side_is_skipped_with_a_reason() {
     assert_eq!(
         stdout.lines().last(),
         Some(
-            "bench configs=1 sides=3 measured=1 failed=0 skipped=2 goals_met=0 goals_missed=0 goals_not_judged=4"
+            "bench configs=1 sides=3 measured=1 failed=0 skipped=2 goals_met=0 goals_missed=0 goals_not_judged=5"
         ),
         "{stdout}"
     );

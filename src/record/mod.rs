@@ -18,6 +18,7 @@
 pub mod bundle;
 mod mcap_file;
 pub mod probe;
+pub mod records;
 pub mod recover;
 
 pub use mcap_file::{

@@ -15,10 +15,10 @@ use std::fs::File;
 use std::io::{Read, Seek};
 use std::path::Path;
 
-use mcap::sans_io::linear_reader::{LinearReadEvent, LinearReaderOptions};
+use mcap::sans_io::linear_reader::LinearReaderOptions;
 use mcap::sans_io::summary_reader::{SummaryReadEvent, SummaryReader, SummaryReaderOptions};
 
-use super::recover::{MAX_RECORD_BYTES, feed, linear_reader};
+use super::records::{MAX_RECORD_BYTES, Next, Stop, for_each_record, is_message};
 
 /// What a probe found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,33 +155,19 @@ fn probe_mcap(mut file: File, deep: bool) -> Verdict {
 }
 
 /// Reads every record with chunk CRCs checked; the number of messages.
-fn count_messages(mut file: File) -> Result<u64, String> {
-    let mut left = file
-        .metadata()
-        .map_err(|e| format!("read error: {e}"))?
-        .len();
-    let mut reader = linear_reader(
-        LinearReaderOptions::default()
-            .with_validate_data_section_crc(true)
-            .with_validate_summary_section_crc(true),
-    );
+fn count_messages(file: File) -> Result<u64, String> {
     let mut messages = 0u64;
-    while let Some(event) = reader.next_event() {
-        match event.map_err(|e| format!("{e}"))? {
-            LinearReadEvent::ReadRequest(need) => {
-                let n = feed(&mut reader, &mut file, need, &mut left)
-                    .map_err(|e| format!("read error: {e}"))?;
-                if n == 0 {
-                    return Err("the file ends inside a record".into());
-                }
-            }
-            LinearReadEvent::Record { opcode, .. } => {
-                if opcode == mcap::records::op::MESSAGE {
-                    messages += 1;
-                }
-            }
-        }
-    }
+    let options = LinearReaderOptions::default()
+        .with_validate_data_section_crc(true)
+        .with_validate_summary_section_crc(true);
+    for_each_record(file, options, |record| {
+        messages += u64::from(is_message(&record));
+        Ok(Next::Continue)
+    })
+    .map_err(|stop| match stop {
+        Stop::Io(e) => format!("read error: {e}"),
+        Stop::Invalid { reason, .. } => reason,
+    })?;
     Ok(messages)
 }
 

@@ -1,9 +1,9 @@
 //! `cvmmap_tools recover IN.mcap OUT.mcap`: a new, indexed file from what a
 //! killed writer left.
 //!
-//! The data section is read record by record with the `mcap` crate's
-//! sans-io linear reader (plain reads, no mapping; the trailing magic not
-//! required, chunk CRCs checked) and every schema, channel, message,
+//! The data section is read record by record ([`super::records`]: plain
+//! reads, no mapping, every length bounded, chunk CRCs checked; the
+//! trailing magic not required) and every schema, channel, message,
 //! attachment and metadata record is written again with its ids, so the
 //! summary, indexes and statistics are rebuilt. Reading stops at the data
 //! section's end (a finished file: nothing lost) or at the first record
@@ -14,46 +14,13 @@
 
 use std::borrow::Cow;
 use std::fs::File;
-use std::io::{BufWriter, Read};
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use mcap::records::Record;
-use mcap::sans_io::linear_reader::{LinearReadEvent, LinearReader, LinearReaderOptions};
+use mcap::sans_io::linear_reader::LinearReaderOptions;
 
-/// The longest record (a chunk's compressed or uncompressed records field
-/// included) the readers accept: our writer closes chunks at 4 MiB, other
-/// writers default to 1 MiB. A crafted length is an error, never an
-/// allocation of that size.
-pub const MAX_RECORD_BYTES: usize = 256 << 20;
-
-/// Answers a sans-io reader's read request from `file`, never asking it to
-/// hold more than what is left of the file (`left`, updated): a record that
-/// claims more is cut, and its claimed length must not become a buffer.
-/// Returns the bytes read; 0 at the end of the file.
-pub(crate) fn feed(
-    reader: &mut LinearReader,
-    file: &mut File,
-    need: usize,
-    left: &mut u64,
-) -> std::io::Result<usize> {
-    let want = need.min(usize::try_from(*left).unwrap_or(usize::MAX));
-    if want == 0 {
-        return Ok(0);
-    }
-    let n = file.read(reader.insert(want))?;
-    reader.notify_read(n);
-    *left = left.saturating_sub(n as u64);
-    Ok(n)
-}
-
-/// The linear reader both tools use: chunk CRCs checked, records bounded.
-pub(crate) fn linear_reader(options: LinearReaderOptions) -> LinearReader {
-    LinearReader::new_with_options(
-        options
-            .with_validate_chunk_crcs(true)
-            .with_record_length_limit(MAX_RECORD_BYTES),
-    )
-}
+use super::records::{Next, Stop, for_each_record};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecoverError {
@@ -181,59 +148,57 @@ impl Copier {
 
 /// Recovers `input` into `output` (created or truncated).
 pub fn recover(input: &Path, output: &Path) -> Result<Recovered, RecoverError> {
-    let read_err = |source| RecoverError::Read {
+    let file = File::open(input).map_err(|source| RecoverError::Read {
         path: input.to_owned(),
         source,
-    };
-    let not_mcap = |reason: String| RecoverError::NotMcap {
-        path: input.to_owned(),
-        reason,
-    };
-    let mut file = File::open(input).map_err(read_err)?;
-    let mut left = file.metadata().map_err(read_err)?.len();
-    let mut reader = linear_reader(LinearReaderOptions::default().with_skip_end_magic(true));
+    })?;
     let mut copier = Copier {
         out_path: output.to_owned(),
         writer: None,
         got: Recovered::default(),
     };
-    let (mut records, mut ended) = (0u64, false);
-    while let Some(event) = reader.next_event() {
-        match event {
-            Err(e) if records == 0 => return Err(not_mcap(e.to_string())),
+    let mut ended = false;
+    // A write error stops the walk; it is the one error that is ours.
+    let mut failed = None;
+    let read = for_each_record(
+        file,
+        LinearReaderOptions::default().with_skip_end_magic(true),
+        |record| match copier.copy(record) {
+            Ok(true) => Ok(Next::Continue),
+            Ok(false) => {
+                ended = true;
+                Ok(Next::Done)
+            }
             Err(e) => {
-                copier.got.lost = Some(e.to_string());
-                break;
+                failed = Some(e);
+                Ok(Next::Done)
             }
-            Ok(LinearReadEvent::ReadRequest(need)) => {
-                let n = feed(&mut reader, &mut file, need, &mut left).map_err(read_err)?;
-                if n == 0 {
-                    // The input ends inside a record: the chunk a kill cut.
-                    copier.got.lost = Some(format!(
-                        "the input ends inside a record ({need} more bytes wanted): cut short"
-                    ));
-                    break;
-                }
-            }
-            Ok(LinearReadEvent::Record { data, opcode }) => {
-                records += 1;
-                let record = match mcap::parse_record(opcode, data) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        copier.got.lost =
-                            Some(format!("record {records} (opcode {opcode:#04x}): {e}"));
-                        break;
-                    }
-                };
-                if !copier.copy(record)? {
-                    ended = true;
-                    break;
-                }
-            }
-        }
+        },
+    );
+    if let Some(e) = failed {
+        return Err(e);
     }
-    if records == 0 {
-        return Err(not_mcap("no record after the magic".into()));
+    match read {
+        Err(Stop::Io(e)) => {
+            return Err(RecoverError::Read {
+                path: input.to_owned(),
+                source: std::io::Error::other(e),
+            });
+        }
+        Err(Stop::Invalid { records: 0, reason }) => {
+            return Err(RecoverError::NotMcap {
+                path: input.to_owned(),
+                reason,
+            });
+        }
+        Err(Stop::Invalid { reason, .. }) => copier.got.lost = Some(reason),
+        Ok(0) => {
+            return Err(RecoverError::NotMcap {
+                path: input.to_owned(),
+                reason: "no record after the magic".into(),
+            });
+        }
+        Ok(_) => {}
     }
     if !ended && copier.got.lost.is_none() {
         copier.got.lost = Some("the input ends before its DataEnd record".into());
