@@ -90,7 +90,7 @@ pub fn for_each_record(
                 }
             }
             LinearReadEvent::Record { data, opcode } => {
-                let record = mcap::parse_record(opcode, data).map_err(|e| {
+                let record = parse(opcode, data).map_err(|e| {
                     invalid(
                         records,
                         format!("record {} (opcode {opcode:#04x}): {e}", records + 1),
@@ -110,7 +110,7 @@ pub fn for_each_record(
                     let (opcode, body) =
                         inner_record(content, at).map_err(|reason| invalid(records, reason))?;
                     at += 9 + body.len();
-                    let record = mcap::parse_record(opcode, body).map_err(|e| {
+                    let record = parse(opcode, body).map_err(|e| {
                         invalid(records, format!("record {} in a chunk: {e}", records + 1))
                     })?;
                     records += 1;
@@ -137,8 +137,13 @@ fn open_chunk<'a>(
     let content: &[u8] = match header.compression.as_str() {
         "" => data,
         "zstd" => {
+            // Into the buffer the last chunk used: it grows to the largest
+            // chunk once, and never past what this chunk's header states
+            // (decompression stops at the capacity).
             scratch.clear();
-            *scratch = zstd::bulk::decompress(data, size)
+            scratch.reserve(size);
+            zstd::bulk::Decompressor::new()
+                .and_then(|mut d| d.decompress_to_buffer(data, scratch))
                 .map_err(|e| format!("a zstd chunk does not decompress: {e}"))?;
             scratch
         }
@@ -170,6 +175,36 @@ fn inner_record(content: &[u8], at: usize) -> Result<(u8, &[u8]), String> {
     Ok((head[0], body))
 }
 
+/// `mcap::parse_record`, after the checks it lacks: the crate 0.26 slices
+/// an Attachment's body to `len - 4` for its CRC without checking that the
+/// header fits before it (a slice-index panic, found by fuzzing
+/// `record_recover`).
+fn parse(opcode: u8, body: &[u8]) -> Result<Record<'_>, String> {
+    if opcode == op::ATTACHMENT && !attachment_fits(body) {
+        return Err("an attachment record too short for its own fields".into());
+    }
+    mcap::parse_record(opcode, body).map_err(|e| e.to_string())
+}
+
+/// Whether an Attachment body (MCAP spec, "Attachment": log_time u64,
+/// create_time u64, name and media_type as u32-length strings, data_len
+/// u64, data, crc u32) holds its fields and data.
+fn attachment_fits(body: &[u8]) -> bool {
+    let string_end = |at: usize| -> Option<usize> {
+        let len = u32::from_le_bytes(body.get(at..at + 4)?.try_into().ok()?);
+        (at + 4).checked_add(len as usize)
+    };
+    let fits = || -> Option<bool> {
+        let data_len_at = string_end(string_end(16)?)?;
+        let data_len = u64::from_le_bytes(body.get(data_len_at..data_len_at + 8)?.try_into().ok()?);
+        let end = (data_len_at + 8)
+            .checked_add(usize::try_from(data_len).ok()?)?
+            .checked_add(4)?;
+        Some(end <= body.len())
+    };
+    fits().unwrap_or(false)
+}
+
 /// Whether `opcode` is a Message record (for counting).
 pub fn is_message(record: &Record<'_>) -> bool {
     record.opcode() == op::MESSAGE
@@ -178,6 +213,27 @@ pub fn is_message(record: &Record<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_attachment_too_short_for_its_fields_is_refused_before_the_crate_slices_it() {
+        // log/create time, name "a", media type "", data_len 2, data, crc.
+        let mut b = vec![0u8; 16];
+        b.extend_from_slice(&1u32.to_le_bytes());
+        b.push(b'a');
+        b.extend_from_slice(&0u32.to_le_bytes());
+        b.extend_from_slice(&2u64.to_le_bytes());
+        b.extend_from_slice(&[7, 7, 0, 0, 0, 0]);
+        assert!(attachment_fits(&b));
+        assert!(matches!(
+            parse(op::ATTACHMENT, &b),
+            Ok(Record::Attachment { .. })
+        ));
+        // Cut after data_len (the crate panicked here): refused.
+        let cut = &b[..16 + 5 + 4 + 8];
+        assert!(!attachment_fits(cut));
+        assert!(parse(op::ATTACHMENT, cut).is_err());
+        assert!(!attachment_fits(&[]));
+    }
 
     #[test]
     fn inner_records_never_run_past_their_chunk() {
