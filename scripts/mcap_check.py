@@ -10,6 +10,10 @@ message count, whether log_time rises strictly, how many messages have
 publish_time == the protobuf timestamp, the CompressedVideo formats and
 frame ids seen, and how many keyframe messages lack parameter sets.
 
+Every channel also lists its messages' log times and sequences (in file
+order), video channels whether their first message is a keyframe, and JSON
+channels (the recorder's /bundle) their decoded messages.
+
 With --dump-dir DIR, each CompressedVideo channel's payloads go to
 DIR/<topic with / as _>.units: u32 LE length, then the Annex-B bytes (the
 layout of rtp_receiver_tester --dump-units).
@@ -58,12 +62,19 @@ def main():
     args = ap.parse_args()
     channels, dumps = {}, {}
     with open(args.path, "rb") as f:
-        reader = make_reader(f, decoder_factories=[DecoderFactory()])
+        reader = make_reader(f)
+        factory, decoders = DecoderFactory(), {}
         header = reader.get_header()
         summary = reader.get_summary()
         stats = summary.statistics if summary else None
         try:
-            for schema, channel, message, proto in reader.iter_decoded_messages(log_time_order=False):
+            for schema, channel, message in reader.iter_messages(log_time_order=False):
+                if channel.message_encoding == "json":
+                    proto = json.loads(message.data)
+                else:
+                    if channel.id not in decoders:
+                        decoders[channel.id] = factory.decoder_for(channel.message_encoding, schema)
+                    proto = decoders[channel.id](message.data)
                 c = channels.setdefault(channel.topic, {
                     "schema": schema.name if schema else None,
                     "schema_encoding": schema.encoding if schema else None,
@@ -78,7 +89,13 @@ def main():
                     "keyframes_without_parameter_sets": 0,
                     "first_log_time": message.log_time,
                     "last_log_time": None,
+                    "log_times": [],
+                    "sequences": [],
                 })
+                c["log_times"].append(message.log_time)
+                c["sequences"].append(message.sequence)
+                if channel.message_encoding == "json":
+                    c.setdefault("json", []).append(proto)
                 if c["last_log_time"] is not None and message.log_time <= c["last_log_time"]:
                     c["log_time_strictly_rising"] = False
                 c["last_log_time"] = message.log_time
@@ -92,7 +109,9 @@ def main():
                     if proto.frame_id not in c["frame_ids"]:
                         c["frame_ids"].append(proto.frame_id)
                     types = nal_types(proto.data, proto.format)
-                    if is_key(types, proto.format):
+                    key = is_key(types, proto.format)
+                    c.setdefault("first_is_keyframe", key)
+                    if key:
                         c["keyframes"] += 1
                         if not has_parameter_sets(types, proto.format):
                             c["keyframes_without_parameter_sets"] += 1

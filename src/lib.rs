@@ -29,6 +29,7 @@ pub mod pipeline;
 pub mod pixels;
 pub(crate) mod queue;
 pub mod record;
+pub mod recorder;
 pub mod rtmp;
 pub mod rtp;
 pub(crate) mod signals;

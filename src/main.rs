@@ -1,4 +1,5 @@
-//! `cvmmap_streamer`: maps errors to the documented exit codes, in one place.
+//! `cvmmap_streamer`: maps errors to the documented exit codes, in one place
+//! (`PipelineError::exit_code`, shared with `cvmmap_record`).
 //!
 //! | code | meaning |
 //! |---|---|
@@ -17,31 +18,11 @@ use std::sync::atomic::AtomicBool;
 use clap::Parser;
 use clap::error::ErrorKind;
 use cvmmap_streamer::config::Cli;
-use cvmmap_streamer::encode::EncodeError;
-use cvmmap_streamer::output::OutputError;
-use cvmmap_streamer::pipeline::{self, PipelineError};
-use cvmmap_streamer::record::RecordError;
+use cvmmap_streamer::pipeline;
 use tracing_subscriber::EnvFilter;
 
 /// Exit code when a second SIGINT/SIGTERM arrives during the clean stop.
 const SECOND_SIGNAL_EXIT: i32 = 130;
-
-fn exit_code(e: &PipelineError) -> u8 {
-    match e {
-        PipelineError::Encode(EncodeError::MissingElement { .. } | EncodeError::Init(_)) => 5,
-        PipelineError::Encode(EncodeError::Build { .. } | EncodeError::NvencUnavailable { .. }) => {
-            5
-        }
-        PipelineError::Output(
-            OutputError::Bind { .. }
-            | OutputError::Config { .. }
-            | OutputError::Record(RecordError::Create { .. }),
-        ) => 2,
-        PipelineError::Events { .. } => 2,
-        PipelineError::Output(OutputError::RtmpRejected { .. }) => 7,
-        _ => 1,
-    }
-}
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -96,7 +77,7 @@ fn main() -> ExitCode {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(exit_code(&e))
+            ExitCode::from(e.exit_code())
         }
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod nats_args;
+pub mod record_cli;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

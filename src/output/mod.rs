@@ -18,7 +18,14 @@ use crate::config::Config;
 use crate::signals::KeyframeRequests;
 use crate::telemetry::{Counters, Events, add};
 
-pub use sink::{Fanout, Flow, Sink};
+pub use sink::{DropCounter, Fanout, Flow, Sink};
+
+/// A sink its caller brings (the recorder's forwarding sink), with the
+/// counter its dropped units go to.
+pub struct ExtraSink {
+    pub sink: Box<dyn Sink>,
+    pub dropped: DropCounter,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
@@ -44,13 +51,15 @@ pub enum OutputError {
     },
 }
 
-/// Starts every enabled output as a sink on its own thread.
+/// Starts every enabled output, and the caller's `extra` sinks, each on
+/// its own thread.
 pub fn open_sinks(
     config: &Config,
     counters: &Counters,
     keyframes: KeyframeRequests,
     events: Events,
     stop: Arc<AtomicBool>,
+    extra: Vec<ExtraSink>,
 ) -> Result<Fanout, OutputError> {
     let mut fanout = Fanout::new(keyframes.clone(), events.clone(), stop);
     if let Some(cfg) = &config.rtp {
@@ -79,6 +88,9 @@ pub fn open_sinks(
             Arc::new(move |n| add(&c.record_units_dropped, n)),
             None,
         );
+    }
+    for e in extra {
+        fanout.add_timed(e.sink, e.dropped, None);
     }
     if fanout.is_empty() {
         tracing::warn!("no output enabled: frames are encoded and discarded");

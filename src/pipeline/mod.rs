@@ -26,7 +26,7 @@ use crate::encode::{AccessUnitSink, EncodeError, EncoderReport, select};
 use crate::ingest::dummy::run_dummy;
 use crate::ingest::{Frame, IngestEnd, IngestError, LatestQueue, WantI420, run_ingest};
 use crate::nats::{BodyStore, NatsContext, NatsLink, NatsSummary};
-use crate::output::{Fanout, OutputError, open_sinks};
+use crate::output::{ExtraSink, Fanout, OutputError, open_sinks};
 pub use crate::signals::KeyframeRequests;
 use crate::signals::ProducerSignals;
 use crate::telemetry::{Counters, Events, LatencySummary, StageSummary, StatsSnapshot, add};
@@ -51,6 +51,30 @@ pub enum PipelineError {
         path: String,
         source: std::io::Error,
     },
+}
+
+impl PipelineError {
+    /// The documented exit code (README "Exit codes"): every binary that
+    /// runs a pipeline maps its errors here.
+    pub fn exit_code(&self) -> u8 {
+        use crate::record::RecordError;
+        match self {
+            PipelineError::Encode(
+                EncodeError::MissingElement { .. }
+                | EncodeError::Init(_)
+                | EncodeError::Build { .. }
+                | EncodeError::NvencUnavailable { .. },
+            ) => 5,
+            PipelineError::Output(
+                OutputError::Bind { .. }
+                | OutputError::Config { .. }
+                | OutputError::Record(RecordError::Create { .. }),
+            ) => 2,
+            PipelineError::Events { .. } => 2,
+            PipelineError::Output(OutputError::RtmpRejected { .. }) => 7,
+            _ => 1,
+        }
+    }
 }
 
 /// Why a run ended.
@@ -115,6 +139,17 @@ pub fn run_with(
     stop: Arc<AtomicBool>,
     keyframes: KeyframeRequests,
 ) -> Result<RunSummary, PipelineError> {
+    run_with_sinks(config, stop, keyframes, Vec::new())
+}
+
+/// [`run_with`], and the units also go to `extra` sinks (the recorder's:
+/// one pipeline per camera, each forwarding to one file writer).
+pub fn run_with_sinks(
+    config: &Config,
+    stop: Arc<AtomicBool>,
+    keyframes: KeyframeRequests,
+    extra: Vec<ExtraSink>,
+) -> Result<RunSummary, PipelineError> {
     let started = Instant::now();
     let events = open_events(config)?;
     let counters = Counters::default();
@@ -130,6 +165,7 @@ pub fn run_with(
         keyframes.clone(),
         events.clone(),
         stop.clone(),
+        extra,
     )?));
     let sink = unit_sink(
         fanout.clone(),

@@ -257,7 +257,7 @@ impl McapRecording {
         channel: VideoChannel,
         capture_ts_ns: u64,
         unit: &Bytes,
-    ) -> Result<(), RecordError> {
+    ) -> Result<u64, RecordError> {
         let Template::Video(m) = &mut self.channels[channel.0].template else {
             unreachable!("a VideoChannel indexes a video channel");
         };
@@ -277,7 +277,7 @@ impl McapRecording {
         capture_ts_ns: u64,
         (width, height, step): (u32, u32, u32),
         data: &Bytes,
-    ) -> Result<(), RecordError> {
+    ) -> Result<u64, RecordError> {
         let Template::Image(m) = &mut self.channels[channel.0].template else {
             unreachable!("an ImageChannel indexes an image channel");
         };
@@ -296,7 +296,7 @@ impl McapRecording {
         channel: JsonChannel,
         ts_ns: u64,
         json: &[u8],
-    ) -> Result<(), RecordError> {
+    ) -> Result<u64, RecordError> {
         self.scratch.clear();
         self.scratch.extend_from_slice(json);
         self.finish_message(channel.0, ts_ns, Ok(()), json.len())
@@ -316,14 +316,15 @@ impl McapRecording {
             .map_err(|e| self.write_err(e))
     }
 
-    /// Writes the message in `scratch` on channel `index`.
+    /// Writes the message in `scratch` on channel `index`; returns its log
+    /// time (what a `/bundle` names it by).
     fn finish_message(
         &mut self,
         index: usize,
         ts_ns: u64,
         encoded: Result<(), prost::EncodeError>,
         payload_len: usize,
-    ) -> Result<(), RecordError> {
+    ) -> Result<u64, RecordError> {
         let ch = &mut self.channels[index];
         encoded.map_err(|source| RecordError::Encode {
             path: self.path.clone(),
@@ -351,7 +352,8 @@ impl McapRecording {
                 path: self.path.clone(),
                 source: e,
             })?;
-        self.after_message(log_ns, len)
+        self.after_message(log_ns, len)?;
+        Ok(log_ns)
     }
 
     /// The sequence the next message of a channel gets (a `/bundle` names

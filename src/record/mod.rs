@@ -17,6 +17,7 @@
 
 pub mod bundle;
 mod mcap_file;
+pub mod merge;
 pub mod probe;
 pub mod records;
 pub mod recover;
