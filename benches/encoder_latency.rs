@@ -73,6 +73,7 @@ fn run(codec: Codec, preset: &str, frames: u64, source: &[Vec<u8>]) -> (f64, f64
             stamps: None,
             encoded: None,
             frame_rate: None,
+            aux: None,
         };
         pushed.lock().unwrap().insert(pts_ns, Instant::now());
         enc.encode(EncodeInput {

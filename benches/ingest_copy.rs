@@ -113,6 +113,7 @@ fn benches(c: &mut Criterion) {
                     Want {
                         i420: true,
                         stamps: false,
+                        aux: false,
                     },
                 ))
             })

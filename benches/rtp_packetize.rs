@@ -70,6 +70,7 @@ fn encode(codec: Codec) -> (Vec<(Bytes, u32)>, u64) {
             stamps: None,
             encoded: None,
             frame_rate: None,
+            aux: None,
         };
         let input = EncodeInput {
             frame,

@@ -69,6 +69,7 @@ fn encode_sizes(
             stamps: None,
             encoded: None,
             frame_rate: None,
+            aux: None,
         };
         enc.encode(EncodeInput {
             frame,

@@ -67,6 +67,7 @@ fn encode(
             stamps: None,
             encoded: None,
             frame_rate: None,
+            aux: None,
         };
         enc.encode(EncodeInput {
             frame,

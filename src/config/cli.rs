@@ -413,6 +413,8 @@ impl Cli {
                         .then(|| Duration::from_millis(self.ingest_idle_timeout_ms)),
                     poll_interval: Duration::from_millis(10),
                     verify_stamps: self.verify_stamps,
+                    // The streamer publishes video only.
+                    aux_planes: false,
                     passthrough: self.passthrough.then_some(match codec {
                         Codec::H264 => EncodedCodec::H264,
                         Codec::H265 => EncodedCodec::H265,

@@ -15,7 +15,9 @@ use crate::contract::{EncodedCodec, Target};
 use crate::encode::{Codec, EncoderDevice, EncoderSettings};
 use crate::ingest::IngestConfig;
 use crate::record::RecordOptions;
-use crate::recorder::{BundlePolicy, CameraConfig, CopyRange, ProgressMode, RecorderConfig};
+use crate::recorder::{
+    BundlePolicy, CameraConfig, CopyRange, DepthFormat, ProgressMode, RecorderConfig,
+};
 
 /// `--bundle-policy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -51,6 +53,10 @@ pub struct RecordCli {
     /// Chunk compression.
     #[arg(long, value_enum, default_value = "zstd")]
     pub record_compression: RecordCompressionArg,
+    /// How a producer's DEPTH plane is recorded: 16UC1 millimetres, or its
+    /// floats unchanged (32FC1).
+    #[arg(long, value_enum, default_value = "mm16")]
+    pub depth_format: DepthFormat,
 
     // --- bundling (the seed's recording tools) ------------------------------
     /// How several cameras are grouped [default: copy for one camera,
@@ -187,6 +193,7 @@ impl RecordCli {
                         .then(|| Duration::from_millis(self.ingest_idle_timeout_ms)),
                     poll_interval: Duration::from_millis(10),
                     verify_stamps: false,
+                    aux_planes: true,
                     passthrough: self.passthrough.then_some(match codec {
                         Codec::H264 => EncodedCodec::H264,
                         Codec::H265 => EncodedCodec::H265,
@@ -253,6 +260,7 @@ impl RecordCli {
             summary_json: self.summary_json,
             status_interval: Duration::from_secs(self.status_interval_s),
             progress: self.progress,
+            depth_format: self.depth_format,
         })
     }
 
@@ -385,7 +393,7 @@ mod tests {
             }
         );
         assert_eq!(one.cameras[0].label, "zed1");
-        let three = parse(&["--source", "a", "--source", "b", "--source", "c@rig"]).unwrap();
+        let three = parse(&["--source", "a", "--source", "b", "--source", "cvmmap://c@/tmp/rig"]).unwrap();
         assert_eq!(three.policy, BundlePolicy::Nearest);
         let labels: Vec<_> = three.cameras.iter().map(|c| c.label.as_str()).collect();
         assert_eq!(labels, ["a", "b", "c"]);
@@ -460,7 +468,7 @@ mod tests {
                 "--end-frame",
             ),
             (
-                &["--source", "a", "--duration-seconds", "-1"][..],
+                &["--source", "a", "--duration-seconds=-1"][..],
                 "--duration-seconds",
             ),
         ] {

@@ -40,6 +40,7 @@ fn frame(i: u64) -> EncodeInput {
             stamps: None,
             encoded: None,
             frame_rate: None,
+            aux: None,
         },
         pts_ns: i * FRAME_NS,
         force_keyframe: false,

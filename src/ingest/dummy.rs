@@ -126,6 +126,7 @@ pub fn run_dummy(
             stamps: None,
             encoded: None,
             frame_rate: None,
+            aux: None,
         };
         if queue.push(frame).is_some() {
             incr(&stats.frames_dropped_queue);

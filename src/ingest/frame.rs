@@ -54,6 +54,28 @@ pub struct Frame {
     /// The producer's nominal frame rate (num, den), when its metadata
     /// says (v2.1 extension); otherwise the encoder measures the cadence.
     pub frame_rate: Option<(u32, u32)>,
+    /// The DEPTH and CONFIDENCE planes, copied with the frame (same
+    /// coherence check) when a recorder asks (`IngestConfig::aux_planes`).
+    pub aux: Option<Box<AuxPlanes>>,
+}
+
+/// The producer's DEPTH and CONFIDENCE planes (contract §2, v2 slots 1 and
+/// 2, GRAY/F32); the recorder writes them beside the video.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuxPlanes {
+    pub depth: Option<AuxPlane>,
+    pub confidence: Option<AuxPlane>,
+    /// v2 `depth_unit` (0x2C): 0 unknown, 1 millimetre, 2 metre.
+    pub depth_unit: u8,
+}
+
+/// One F32 plane as the producer laid it out (`stride` bytes a row).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuxPlane {
+    pub width: u32,
+    pub height: u32,
+    pub stride: usize,
+    pub data: Vec<u8>,
 }
 
 /// Whether the encoder running now takes I420: set by the software encoder

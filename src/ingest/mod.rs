@@ -32,7 +32,7 @@ pub mod bench_hooks {
     pub use super::shm::Segment;
     pub use super::snapshot::{Snapshot, Want, take_announced};
 }
-pub use frame::{EncodedPayload, Form, Frame, VideoGeometry, WantI420};
+pub use frame::{AuxPlane, AuxPlanes, EncodedPayload, Form, Frame, VideoGeometry, WantI420};
 pub use pool::{FrameBuf, FramePool};
 pub use runtime::{IngestConfig, IngestEnd, run_ingest};
 

@@ -41,6 +41,8 @@ pub struct IngestConfig {
     /// simulator writes the frame counter (u32 LE) at the start of the first
     /// and the last row, so a torn frame that slipped through shows.
     pub verify_stamps: bool,
+    /// Copy the DEPTH and CONFIDENCE planes with each frame (the recorder).
+    pub aux_planes: bool,
 }
 
 /// Why ingest ended normally.
@@ -285,6 +287,7 @@ impl Ingest<'_> {
             snapshot::Want {
                 i420: self.want_i420.get(),
                 stamps: self.cfg.verify_stamps,
+                aux: self.cfg.aux_planes,
             },
         );
         if !matches!(taken, Snapshot::Unannounced { .. }) {

@@ -97,6 +97,7 @@ fn config(shm: &str, endpoint: &str) -> IngestConfig {
         poll_interval: Duration::from_millis(5),
         passthrough: None,
         verify_stamps: false,
+        aux_planes: false,
     }
 }
 
@@ -228,6 +229,7 @@ fn stamps_are_checked_on_the_first_and_last_rows() {
             stamps: None,
             encoded: None,
             frame_rate: None,
+            aux: None,
         }
     };
     let stats = IngestCounters::default();

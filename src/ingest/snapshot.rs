@@ -10,10 +10,11 @@
 
 use std::sync::Arc;
 
-use super::frame::{EncodedPayload, Form, Frame, VideoGeometry};
+use super::frame::{AuxPlane, AuxPlanes, EncodedPayload, Form, Frame, VideoGeometry};
 use super::pool::{FrameBuf, FramePool};
 use crate::contract::{
-    self, Depth, EncodedCodec, FrameLayout, METADATA_SIZE, MetadataError, PAYLOAD_OFFSET, Plane,
+    self, Depth, EncodedCodec, FrameLayout, METADATA_SIZE, MetadataError, PAYLOAD_OFFSET,
+    PixelFormat, Plane,
 };
 use crate::pixels::{self, I420Layout, Matrix};
 
@@ -54,6 +55,8 @@ pub struct Want {
     /// The simulator's stamps (`--verify-stamps`) read from the source bytes
     /// as the conversion passes them (a converted frame no longer has them).
     pub stamps: bool,
+    /// The DEPTH and CONFIDENCE planes too (the recorder).
+    pub aux: bool,
 }
 
 /// What one snapshot attempt found.
@@ -189,6 +192,12 @@ pub fn take_announced(
         reference,
         stamps,
     } = data;
+    // Before the second read of the counter: a torn aux plane is caught
+    // with the frame.
+    let aux = match want.aux.then(|| take_aux(region, &layout)).transpose() {
+        Ok(aux) => aux.flatten(),
+        Err(e) => return Snapshot::OutOfBounds(e),
+    };
     let mut ids = [0u8; 0x18];
     if let Err(e) = region.read_at(0, &mut ids) {
         return Snapshot::OutOfBounds(e);
@@ -224,7 +233,39 @@ pub fn take_announced(
             .as_ref()
             .filter(|e| e.frame_rate_num > 0 && e.frame_rate_den > 0)
             .map(|e| (u32::from(e.frame_rate_num), u32::from(e.frame_rate_den))),
+        aux,
     })
+}
+
+/// The DEPTH and CONFIDENCE planes when present as GRAY/F32 (the only form
+/// the contract gives them); `None` when the frame has neither.
+fn take_aux(
+    region: &impl SharedRegion,
+    layout: &FrameLayout,
+) -> Result<Option<Box<AuxPlanes>>, OutOfBounds> {
+    let copy = |p: &Option<Plane>| -> Result<Option<AuxPlane>, OutOfBounds> {
+        let Some(p) = p
+            .as_ref()
+            .filter(|p| p.depth == Depth::F32 && p.pixel_format == PixelFormat::Gray)
+        else {
+            return Ok(None);
+        };
+        let data = copy_plane(region, p, vec![0u8; p.size])?;
+        Ok(Some(AuxPlane {
+            width: p.width,
+            height: p.height,
+            stride: p.stride,
+            data: data.into_vec(),
+        }))
+    };
+    let (depth, confidence) = (copy(&layout.depth)?, copy(&layout.confidence)?);
+    Ok((depth.is_some() || confidence.is_some()).then(|| {
+        Box::new(AuxPlanes {
+            depth,
+            confidence,
+            depth_unit: layout.depth_unit,
+        })
+    }))
 }
 
 /// Samples compared after a copy, spread over the plane.

@@ -287,6 +287,7 @@ fn a_frame_wanted_in_i420_is_converted_in_place() {
         Want {
             i420: true,
             stamps: false,
+            aux: false,
         },
     ) else {
         panic!("expected a frame")
@@ -329,6 +330,7 @@ fn a_shrunk_segment_refuses_the_in_place_conversion() {
         Want {
             i420: true,
             stamps: false,
+            aux: false,
         },
     );
     assert!(matches!(got, Snapshot::OutOfBounds(_)), "{got:?}");

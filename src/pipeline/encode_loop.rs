@@ -26,6 +26,8 @@ pub(crate) struct LoopContext<'a> {
     pub status_interval: Duration,
     /// Fewest frames between two forced keyframes (the limiter's window).
     pub keyframe_min_spacing: u64,
+    /// Where the frames' aux planes go (the recorder), if anywhere.
+    pub aux: Option<&'a super::AuxSink>,
 }
 
 /// Runs until the queue closes (ingest ended) or the encoder fails.
@@ -39,7 +41,12 @@ pub(crate) fn encode_loop(
     let mut last_status = Instant::now();
     loop {
         match queue.pop_timeout(Duration::from_millis(200)) {
-            Pop::Item(frame) => {
+            Pop::Item(mut frame) => {
+                if let Some(aux) = frame.aux.take()
+                    && let Some(sink) = ctx.aux
+                {
+                    sink(frame.capture_ts_ns, aux);
+                }
                 let placed = placer.place(&frame, ctx);
                 if frame.encoded.is_some() {
                     passthrough.publish(frame, placed.pts_ns, &ctx.counters.encode);

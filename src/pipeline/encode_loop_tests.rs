@@ -19,6 +19,7 @@ fn frame(count: u32, ts: u64) -> Frame {
         stamps: None,
         encoded: None,
         frame_rate: None,
+        aux: None,
     }
 }
 
@@ -46,6 +47,7 @@ impl Rig {
             producer: &self.producer,
             events: &self.events,
             status_interval: Duration::ZERO,
+            aux: None,
             keyframe_min_spacing: 15,
         }
     }

@@ -24,7 +24,9 @@ use tracing::info;
 use crate::config::{Config, Source};
 use crate::encode::{AccessUnitSink, EncodeError, EncoderReport, select};
 use crate::ingest::dummy::run_dummy;
-use crate::ingest::{Frame, IngestEnd, IngestError, LatestQueue, WantI420, run_ingest};
+use crate::ingest::{
+    AuxPlanes, Frame, IngestEnd, IngestError, LatestQueue, WantI420, run_ingest,
+};
 use crate::nats::{BodyStore, NatsContext, NatsLink, NatsSummary};
 use crate::output::{ExtraSink, Fanout, OutputError, open_sinks};
 pub use crate::signals::KeyframeRequests;
@@ -139,17 +141,32 @@ pub fn run_with(
     stop: Arc<AtomicBool>,
     keyframes: KeyframeRequests,
 ) -> Result<RunSummary, PipelineError> {
-    run_with_sinks(config, stop, keyframes, Vec::new())
+    run_with_extras(config, stop, keyframes, Extras::default())
 }
 
-/// [`run_with`], and the units also go to `extra` sinks (the recorder's:
-/// one pipeline per camera, each forwarding to one file writer).
-pub fn run_with_sinks(
+/// Where a frame's DEPTH and CONFIDENCE planes go (with its capture time),
+/// on the encode loop's thread before the frame is encoded: must not block.
+pub type AuxSink = Arc<dyn Fn(u64, Box<AuxPlanes>) + Send + Sync>;
+
+/// What a caller adds to a pipeline (the recorder: one pipeline per camera,
+/// each forwarding to one file writer).
+#[derive(Default)]
+pub struct Extras {
+    /// More sinks for the access units, each on its own thread.
+    pub sinks: Vec<ExtraSink>,
+    /// The frames' aux planes (the ingest copies them only when its config
+    /// says `aux_planes`).
+    pub aux: Option<AuxSink>,
+}
+
+/// [`run_with`], with the caller's [`Extras`].
+pub fn run_with_extras(
     config: &Config,
     stop: Arc<AtomicBool>,
     keyframes: KeyframeRequests,
-    extra: Vec<ExtraSink>,
+    extras: Extras,
 ) -> Result<RunSummary, PipelineError> {
+    let Extras { sinks: extra, aux } = extras;
     let started = Instant::now();
     let events = open_events(config)?;
     let counters = Counters::default();
@@ -215,6 +232,7 @@ pub fn run_with_sinks(
         events: &events,
         status_interval: config.status_interval,
         keyframe_min_spacing: config.keyframe_min_spacing,
+        aux: aux.as_ref(),
     };
     let encode_result = encode_loop(&queue, encoder.as_mut(), &mut passthrough, &ctx);
     if encode_result.is_err() {

@@ -50,6 +50,7 @@ fn producer(count: u32, keyframe: bool, data: &[u8]) -> Frame {
             data: data.to_vec(),
         }),
         frame_rate: None,
+        aux: None,
     }
 }
 

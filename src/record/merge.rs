@@ -36,6 +36,10 @@ pub enum Range {
 pub struct Item<T> {
     pub ts_ns: u64,
     pub keyframe: bool,
+    /// A side message of the source (a depth image): written whenever it is
+    /// inside the window, whether or not the video has started; it never
+    /// starts the video nor counts towards `max_units`.
+    pub side: bool,
     pub payload: T,
 }
 
@@ -77,6 +81,7 @@ struct Lane<T> {
     /// A keyframe was written: later units decode.
     started: bool,
     written: u64,
+    side_written: u64,
     trimmed: Trimmed,
 }
 
@@ -91,6 +96,7 @@ impl<T> Default for Lane<T> {
             ended_said: false,
             started: false,
             written: 0,
+            side_written: 0,
             trimmed: Trimmed::default(),
         }
     }
@@ -144,8 +150,14 @@ impl<T> Merger<T> {
             .unwrap_or_default()
     }
 
+    /// Video units of `source` released for writing.
     pub fn written(&self, source: usize) -> u64 {
         self.lanes.get(source).map_or(0, |l| l.written)
+    }
+
+    /// Side items of `source` released for writing.
+    pub fn side_written(&self, source: usize) -> u64 {
+        self.lanes.get(source).map_or(0, |l| l.side_written)
     }
 
     /// Every source has ended or is past the window: the recording is
@@ -278,6 +290,11 @@ impl<T> Merger<T> {
                 lane.trimmed.before_start += 1;
                 return;
             }
+        }
+        if item.side {
+            lane.side_written += 1;
+            out.push(Out::Write { source, item });
+            return;
         }
         if !lane.started {
             if !item.keyframe {

@@ -6,6 +6,7 @@ fn unit(source: usize, ts_ms: u64, key: bool) -> Item<(usize, u64)> {
     Item {
         ts_ns: ts_ms * 1_000_000,
         keyframe: key,
+        side: false,
         payload: (source, ts_ms),
     }
 }
@@ -151,4 +152,26 @@ fn a_source_that_never_gave_a_unit_takes_no_part_in_the_overlap() {
     let outs = m.end(1);
     assert!(outs.contains(&Out::CommonStart(0)));
     assert_eq!(writes(&outs), [(0, 0), (0, 10)]);
+}
+
+#[test]
+fn side_items_are_written_inside_the_window_before_the_video_starts() {
+    let mut m = Merger::new(Range::Common, 2, None, None, 64);
+    let side = |s: usize, t: u64| Item {
+        side: true,
+        ..unit(s, t, false)
+    };
+    let mut outs = m.push(0, unit(0, 0, true));
+    outs.extend(m.push(0, side(0, 0)));
+    outs.extend(m.push(1, unit(1, 20, true)));
+    outs.extend(m.push(0, side(0, 30)));
+    outs.extend(m.push(0, unit(0, 30, false)));
+    outs.extend(m.push(1, unit(1, 40, false)));
+    outs.extend(m.end(0));
+    outs.extend(m.end(1));
+    // Source 0's video waits for a keyframe after 20 ms; its depth at 30
+    // is in the window and written; the one at 0 is not.
+    assert_eq!(writes(&outs), [(1, 20), (0, 30)]);
+    assert_eq!(m.side_written(0), 1);
+    assert_eq!(m.written(0), 0);
 }

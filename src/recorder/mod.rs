@@ -14,6 +14,7 @@
 //! every camera when the window is complete; the run ends when every
 //! camera has ended (idle, frame limit, signal).
 
+mod aux;
 mod forward;
 mod progress;
 mod writer;
@@ -38,6 +39,7 @@ use crate::record::merge::{Range, Trimmed};
 use crate::record::{ChannelStats, RecordError, RecordOptions};
 use crate::telemetry::StatsSnapshot;
 
+pub use aux::DepthFormat;
 pub use progress::ProgressMode;
 
 /// Units queued between the cameras and the writer (all cameras).
@@ -131,6 +133,7 @@ pub struct RecorderConfig {
     pub summary_json: Option<PathBuf>,
     pub status_interval: Duration,
     pub progress: ProgressMode,
+    pub depth_format: DepthFormat,
 }
 
 /// What one camera did.
@@ -144,6 +147,8 @@ pub struct CameraSummary {
     pub encoder: Option<EncoderReport>,
     /// Video messages written.
     pub written: u64,
+    /// Depth and confidence images written.
+    pub aux_written: u64,
     pub trimmed: Trimmed,
     /// Units its lane dropped because the writer was behind.
     pub units_dropped: u64,
@@ -189,6 +194,7 @@ pub fn run(cfg: &RecorderConfig, stop: Arc<AtomicBool>) -> Result<RecordSummary,
             max_frames: cfg.max_frames,
             max_hold: MAX_HOLD,
             max_start_spread_ns: (cfg.cameras.len() > 1).then_some(MAX_START_SPREAD_NS),
+            depth_format: cfg.depth_format,
         },
         rx,
         keyframes.clone(),
@@ -220,8 +226,22 @@ pub fn run(cfg: &RecorderConfig, stop: Arc<AtomicBool>) -> Result<RecordSummary,
                                 progress.dropped(i, n);
                             }),
                         };
+                        let aux_tx = tx.clone();
+                        let aux: pipeline::AuxSink = Arc::new(move |ts_ns, planes| {
+                            // On the encode loop's thread: never block it;
+                            // a full queue drops the planes.
+                            let _ = aux_tx.try_send(writer::Msg::Aux {
+                                source: i,
+                                ts_ns,
+                                planes,
+                            });
+                        });
+                        let extras = pipeline::Extras {
+                            sinks: vec![sink],
+                            aux: Some(aux),
+                        };
                         let result =
-                            pipeline::run_with_sinks(&cam.pipeline, stop.clone(), kf, vec![sink]);
+                            pipeline::run_with_extras(&cam.pipeline, stop.clone(), kf, extras);
                         if result.is_err() {
                             // One camera failing ends the recording: the
                             // others stop and the file is finished.
@@ -281,6 +301,7 @@ pub fn run(cfg: &RecorderConfig, stop: Arc<AtomicBool>) -> Result<RecordSummary,
                 device_reason: cam.device_reason.clone(),
                 encoder,
                 written: report.written.get(i).copied().unwrap_or(0),
+                aux_written: report.aux_written.get(i).copied().unwrap_or(0),
                 trimmed: report.trimmed.get(i).copied().unwrap_or_default(),
                 units_dropped: dropped[i].load(Ordering::Relaxed),
                 stats,

@@ -14,7 +14,9 @@ use tracing::{info, warn};
 
 use super::progress::Progress;
 use super::{RecorderConfig, RecorderError};
+use super::aux::{AuxWriter, DepthFormat};
 use crate::encode::AccessUnit;
+use crate::ingest::AuxPlanes;
 use crate::pipeline::KeyframeRequests;
 use crate::record::bundle::{
     BUNDLE_JSON_SCHEMA, BUNDLE_SCHEMA_NAME, Bundle, BundleStats, Bundler, Frame, Policy,
@@ -27,6 +29,12 @@ pub(crate) enum Msg {
     Unit {
         source: usize,
         unit: AccessUnit,
+    },
+    /// A frame's DEPTH/CONFIDENCE planes, with its capture time.
+    Aux {
+        source: usize,
+        ts_ns: u64,
+        planes: Box<AuxPlanes>,
     },
     /// The producer's `source.info`, as an MCAP metadata record.
     Metadata {
@@ -51,11 +59,20 @@ pub(super) struct Plan {
     pub max_hold: usize,
     /// Refuse cameras whose first capture times are further apart.
     pub max_start_spread_ns: Option<u64>,
+    pub depth_format: DepthFormat,
+}
+
+/// What the merger carries.
+enum Payload {
+    Video(AccessUnit),
+    Aux(Box<AuxPlanes>),
 }
 
 /// What the writer did.
 pub(super) struct Report {
     pub channels: Vec<ChannelStats>,
+    /// Depth/confidence images written, per camera.
+    pub aux_written: Vec<u64>,
     pub bundles: Option<BundleStats>,
     pub written: Vec<u64>,
     pub trimmed: Vec<Trimmed>,
@@ -115,7 +132,8 @@ pub(super) fn spawn(
 struct Writer {
     file: Option<File>,
     labels: Vec<String>,
-    merger: Merger<AccessUnit>,
+    merger: Merger<Payload>,
+    aux: AuxWriter,
     bundler: Option<Bundler>,
     keyframes: Vec<KeyframeRequests>,
     stop: Arc<AtomicBool>,
@@ -151,6 +169,7 @@ impl Writer {
             bundler: plan
                 .bundle
                 .map(|p| Bundler::new(p, n, plan.start_frame, end_frame)),
+            aux: AuxWriter::new(n, plan.depth_format),
             labels: plan.labels,
             keyframes,
             stop,
@@ -170,10 +189,24 @@ impl Writer {
                     let item = Item {
                         ts_ns: unit.capture_ts_ns,
                         keyframe: unit.keyframe,
-                        payload: unit,
+                        side: false,
+                        payload: Payload::Video(unit),
                     };
                     self.merger.push(source, item)
                 }
+                Msg::Aux {
+                    source,
+                    ts_ns,
+                    planes,
+                } => self.merger.push(
+                    source,
+                    Item {
+                        ts_ns,
+                        keyframe: false,
+                        side: true,
+                        payload: Payload::Aux(planes),
+                    },
+                ),
                 Msg::Metadata { name, values } => {
                     if let Some(f) = self.file.as_mut()
                         && let Err(e) = f.mcap.write_metadata(&name, values)
@@ -200,7 +233,7 @@ impl Writer {
         self.finish()
     }
 
-    fn apply(&mut self, out: Out<AccessUnit>) -> Result<(), RecorderError> {
+    fn apply(&mut self, out: Out<Payload>) -> Result<(), RecorderError> {
         match out {
             Out::CommonStart(ts) => {
                 info!(common_start_ns = ts, "common start");
@@ -211,11 +244,24 @@ impl Writer {
                 let Some(file) = self.file.as_mut() else {
                     return Ok(());
                 };
+                let unit = match item.payload {
+                    Payload::Video(unit) => unit,
+                    Payload::Aux(planes) => {
+                        let label = &self.labels[source];
+                        return Ok(self.aux.write(
+                            &mut file.mcap,
+                            source,
+                            label,
+                            item.ts_ns,
+                            &planes,
+                        )?);
+                    }
+                };
                 let sequence = file.mcap.next_sequence(file.video[source]);
-                let log_ns =
-                    file.mcap
-                        .write_video(file.video[source], item.ts_ns, &item.payload.data)?;
-                self.progress.written(source, item.payload.data.len());
+                let log_ns = file
+                    .mcap
+                    .write_video(file.video[source], item.ts_ns, &unit.data)?;
+                self.progress.written(source, unit.data.len());
                 if let Some(b) = self.bundler.as_mut() {
                     let bundles = b.push(
                         source,
@@ -300,6 +346,7 @@ impl Writer {
         };
         let n = self.labels.len();
         Report {
+            aux_written: (0..n).map(|i| self.aux.written(i)).collect(),
             channels,
             bundles: self.bundler.as_ref().map(Bundler::stats),
             written: (0..n).map(|i| self.merger.written(i)).collect(),

@@ -9,7 +9,9 @@ use std::path::PathBuf;
 use clap::Parser;
 
 use super::body::MAX_BODY_COUNT;
-use super::layout::{Abi, Codec, FrameRate, Geometry, LABEL_CAPACITY, PixelFormat};
+use super::layout::{
+    Abi, Codec, DepthUnit, FloatPlanes, FrameRate, Geometry, LABEL_CAPACITY, PixelFormat,
+};
 use super::naming::{self, MAX_IPC_PATH};
 use super::nats::NatsConfig;
 use super::nats::subjects::{self, ControlPrefix};
@@ -48,6 +50,20 @@ pub struct SimArgs {
     /// does not fit. Only with --abi v2.1.
     #[arg(long, value_name = "BYTES")]
     pub au_capacity: Option<u32>,
+    /// Also publish a DEPTH plane (v2 plane slot 1, GRAY/F32, the video
+    /// plane's width and height, stride width*4, right after the video
+    /// plane) in this unit: `mm` (depth_unit 1) or `m` (depth_unit 2). The
+    /// samples are `sim::depth_pattern::depth_value` (a ramp, special values
+    /// such as NaN, ±inf and ties in row 0). Not with --abi v1.
+    #[arg(long, value_enum, value_name = "UNIT")]
+    pub depth_unit: Option<DepthUnit>,
+    /// Also publish a CONFIDENCE plane (v2 plane slot 2, GRAY/F32, values
+    /// 0..=100, `sim::depth_pattern::confidence_value`) after the DEPTH
+    /// plane. With --abi v2 it needs --depth-unit (a minor 0 mask is
+    /// contiguous); with --abi v2.1 it may come alone (sparse mask). Not
+    /// with --abi v1.
+    #[arg(long)]
+    pub confidence: bool,
     /// Pixel format of the payload.
     #[arg(long, value_enum, default_value_t = PixelFormat::Bgr)]
     pub format: PixelFormat,
@@ -182,6 +198,8 @@ pub struct SimConfig {
     /// Present exactly for `--abi v2.1`.
     pub encoded: Option<EncodedConfig>,
     pub geometry: Geometry,
+    /// `--depth-unit` / `--confidence`: the F32 planes after the video plane.
+    pub planes: FloatPlanes,
     pub fps: f64,
     /// 0 = endless.
     pub frames: u64,
@@ -310,12 +328,54 @@ fn check_geometry(a: &SimArgs) -> Result<Geometry, ArgError> {
             "--width/--height/--row-padding give {size} payload bytes, more than the u32 size field"
         ));
     }
+    let floats = float_planes(a).bytes(a.width, a.height);
+    if size + floats > u64::from(u32::MAX) {
+        return fail(format!(
+            "--width/--height with --depth-unit/--confidence give {} payload bytes, more than the u32 size field",
+            size + floats
+        ));
+    }
     Ok(Geometry {
         width: a.width,
         height: a.height,
         stride: stride as u32,
         format: a.format,
     })
+}
+
+/// The float planes the flags ask for, unchecked.
+fn float_planes(a: &SimArgs) -> FloatPlanes {
+    FloatPlanes {
+        depth: a.depth_unit,
+        confidence: a.confidence,
+    }
+}
+
+/// `--depth-unit` / `--confidence` against the ABI (§2: only v2 has plane
+/// slots 1 and 2; minor 0 needs a contiguous mask, minor 1 may be sparse).
+fn check_planes(a: &SimArgs) -> Result<FloatPlanes, ArgError> {
+    let planes = float_planes(a);
+    if a.abi == Abi::V1 {
+        if a.depth_unit.is_some() {
+            return fail(
+                "--depth-unit needs --abi v2 or v2.1 (the v1 header has no depth plane)"
+                    .to_string(),
+            );
+        }
+        if a.confidence {
+            return fail(
+                "--confidence needs --abi v2 or v2.1 (the v1 header has no confidence plane)"
+                    .to_string(),
+            );
+        }
+    }
+    if a.abi == Abi::V2 && a.confidence && a.depth_unit.is_none() {
+        return fail(
+            "--confidence needs --depth-unit with --abi v2 (a minor 0 plane mask is contiguous)"
+                .to_string(),
+        );
+    }
+    Ok(planes)
 }
 
 /// The NATS flags (contract §1 key, §4); `shm_name` is the base name.
@@ -401,7 +461,8 @@ fn check_reset_sizes(a: &SimArgs) -> Result<Vec<Geometry>, ArgError> {
             }
             let stride =
                 u64::from(width) * u64::from(a.format.channels()) + u64::from(a.row_padding);
-            if stride * u64::from(height) > u64::from(u32::MAX) {
+            let floats = float_planes(a).bytes(width, height);
+            if stride * u64::from(height) + floats > u64::from(u32::MAX) {
                 return Err(bad("more payload bytes than the u32 size field"));
             }
             let g = Geometry {
@@ -493,6 +554,7 @@ impl SimArgs {
                 return fail("--encoded-bframes is only meaningful with --abi v2.1".to_string());
             }
         }
+        let planes = check_planes(&self)?;
         let geometry = check_geometry(&self)?;
         let encoded = if self.abi == Abi::V2_1 {
             let frame_rate = FrameRate::from_fps(self.fps).ok_or_else(|| {
@@ -558,6 +620,7 @@ impl SimArgs {
             abi: self.abi,
             encoded,
             geometry,
+            planes,
             fps: self.fps,
             frames: self.frames,
             json: self.json,
@@ -1027,5 +1090,87 @@ mod tests {
             let e = config(&args).unwrap_err();
             assert!(e.0.contains(flag), "{extra:?}: {e}");
         }
+    }
+
+    #[test]
+    fn depth_and_confidence_flags() {
+        let planes = |extra: &[&str]| {
+            let mut args = vec!["--label", "c"];
+            args.extend_from_slice(extra);
+            config(&args).unwrap().planes
+        };
+        assert_eq!(planes(&[]), FloatPlanes::NONE);
+        assert_eq!(
+            planes(&["--depth-unit", "mm"]),
+            FloatPlanes {
+                depth: Some(DepthUnit::Millimetre),
+                confidence: false
+            }
+        );
+        assert_eq!(
+            planes(&["--depth-unit", "m", "--confidence"]),
+            FloatPlanes {
+                depth: Some(DepthUnit::Metre),
+                confidence: true
+            }
+        );
+        // Minor 1 masks may be sparse: CONFIDENCE alone is fine with v2.1.
+        assert_eq!(
+            planes(&["--abi", "v2.1", "--confidence"]),
+            FloatPlanes {
+                depth: None,
+                confidence: true
+            }
+        );
+        assert!(
+            SimArgs::try_parse_from(["cvmmap_sim", "--label", "c", "--depth-unit", "cm"]).is_err()
+        );
+    }
+
+    #[test]
+    fn bad_depth_flags_name_their_flag() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["--abi", "v1", "--depth-unit", "mm"], "--depth-unit"),
+            (
+                &["--abi", "v1", "--depth-unit", "m", "--confidence"],
+                "--depth-unit",
+            ),
+            (&["--abi", "v1", "--confidence"], "--confidence"),
+            (&["--confidence"], "--depth-unit"),
+            (
+                &[
+                    "--format",
+                    "gray",
+                    "--width",
+                    "30000",
+                    "--height",
+                    "30000",
+                    "--depth-unit",
+                    "mm",
+                ],
+                "--width",
+            ),
+            (
+                &[
+                    "--reset-every",
+                    "5",
+                    "--depth-unit",
+                    "mm",
+                    "--confidence",
+                    "--reset-sizes",
+                    "320x180,20000x20000",
+                ],
+                "--reset-sizes",
+            ),
+        ];
+        for (extra, flag) in cases {
+            let mut args = vec!["--label", "c"];
+            args.extend_from_slice(extra);
+            let e = config(&args).unwrap_err();
+            assert!(e.0.contains(flag) && !e.0.contains('\n'), "{extra:?}: {e}");
+        }
+        // The v1 message says why.
+        let e = config(&["--label", "c", "--abi", "v1", "--depth-unit", "mm"]).unwrap_err();
+        assert!(e.0.contains("v1"), "{e}");
     }
 }

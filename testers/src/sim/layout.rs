@@ -17,8 +17,14 @@ pub const LABEL_CAPACITY: usize = 24;
 
 /// Depth enum value `U8` (§2 "Enums").
 pub const DEPTH_U8: u8 = 0;
+/// Depth enum value `F32` (§2 "Enums"), 4 bytes per sample.
+pub const DEPTH_F32: u8 = 5;
 /// v2 plane slot 0 type `LEFT` (§2 "v2 header").
 pub const PLANE_TYPE_LEFT: u8 = 0;
+/// v2 plane slot 1 type `DEPTH` (§2 "v2 header": GRAY/F32).
+pub const PLANE_TYPE_DEPTH: u8 = 1;
+/// v2 plane slot 2 type `CONFIDENCE` (§2 "v2 header": GRAY/F32).
+pub const PLANE_TYPE_CONFIDENCE: u8 = 2;
 /// v2 plane descriptors start here (§2: `plane_descriptors_offset = 64`).
 pub const V2_DESCRIPTOR_OFFSET: u16 = 64;
 /// v2 plane descriptor size (§2: `plane_descriptor_size = 24`).
@@ -47,6 +53,77 @@ pub enum Abi {
     /// encoded-AU extension fields at 0x2D.
     #[value(name = "v2.1")]
     V2_1,
+}
+
+/// Unit of the DEPTH plane's F32 samples (§2, `depth_unit` at 0x2C).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DepthUnit {
+    /// Millimetres, `depth_unit` 1.
+    #[value(name = "mm")]
+    Millimetre,
+    /// Metres, `depth_unit` 2.
+    #[value(name = "m")]
+    Metre,
+}
+
+impl DepthUnit {
+    /// The contract's `depth_unit` code: 1 millimetre, 2 metre (0 = unknown
+    /// is written when there is no DEPTH plane).
+    pub fn code(self) -> u8 {
+        match self {
+            DepthUnit::Millimetre => 1,
+            DepthUnit::Metre => 2,
+        }
+    }
+
+    /// The CLI spelling, `mm` or `m`.
+    pub fn name(self) -> &'static str {
+        match self {
+            DepthUnit::Millimetre => "mm",
+            DepthUnit::Metre => "m",
+        }
+    }
+}
+
+/// The optional F32 planes of the v2 layout (§2): DEPTH in slot 1 and
+/// CONFIDENCE in slot 2, each GRAY/F32 with the LEFT plane's width and
+/// height and stride `width * 4`, packed back to back right after the LEFT
+/// plane in slot order (and before a v2.1 access unit).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FloatPlanes {
+    /// `--depth-unit`: a DEPTH plane in this unit.
+    pub depth: Option<DepthUnit>,
+    /// `--confidence`: a CONFIDENCE plane (values 0..=100).
+    pub confidence: bool,
+}
+
+impl FloatPlanes {
+    /// Neither plane: the LEFT-only layout.
+    pub const NONE: Self = Self {
+        depth: None,
+        confidence: false,
+    };
+
+    /// Number of float planes (0..=2).
+    pub fn count(self) -> u32 {
+        u32::from(self.depth.is_some()) + u32::from(self.confidence)
+    }
+
+    /// Bytes of one F32 plane of `width x height`: `width * 4 * height`.
+    pub fn plane_bytes(width: u32, height: u32) -> u64 {
+        u64::from(width) * 4 * u64::from(height)
+    }
+
+    /// Bytes of all float planes of `width x height`.
+    pub fn bytes(self, width: u32, height: u32) -> u64 {
+        u64::from(self.count()) * Self::plane_bytes(width, height)
+    }
+
+    /// Raw payload bytes of a frame: the LEFT plane plus the float planes
+    /// (v2 `payload_size_bytes`; v2.1 adds the access unit behind them).
+    pub fn raw_size(self, geom: &Geometry) -> u64 {
+        u64::from(geom.payload_size()) + self.bytes(geom.width, geom.height)
+    }
 }
 
 /// Codec of the encoded-AU plane (§2, extension `codec` at 0x2D).
@@ -209,19 +286,39 @@ fn put_u64(buf: &mut [u8], off: usize, v: u64) {
     buf[off..off + 8].copy_from_slice(&v.to_le_bytes());
 }
 
-/// Builds the full 256-byte metadata block for one frame (§2 v1 / v2 tables).
-///
-/// v1 needs width and height to fit `u16`, v2.1 the raw plane plus the access
-/// unit to fit the u32 `payload_size_bytes`; the caller checks both beforehand.
+/// Builds the full 256-byte metadata block for one frame (§2 v1 / v2 tables)
+/// with the LEFT plane only; see [`metadata_with_planes`].
 pub fn metadata(header: Header<'_>, geom: &Geometry, stamp: &Stamp) -> [u8; META_SIZE] {
+    metadata_with_planes(header, geom, FloatPlanes::NONE, stamp)
+}
+
+/// Builds the full 256-byte metadata block for one frame (§2 v1 / v2 tables),
+/// with the float planes `planes` in slots 1 and 2 (v2 and v2.1 only).
+///
+/// v1 needs width and height to fit `u16` and no float planes, v2 minor 0 a
+/// contiguous mask (CONFIDENCE only with DEPTH), v2.1 all planes plus the
+/// access unit to fit the u32 `payload_size_bytes`; the caller checks all
+/// of it beforehand (the CLI does).
+pub fn metadata_with_planes(
+    header: Header<'_>,
+    geom: &Geometry,
+    planes: FloatPlanes,
+    stamp: &Stamp,
+) -> [u8; META_SIZE] {
     let mut m = [0u8; META_SIZE];
     m[0..8].copy_from_slice(&SHM_MAGIC);
     put_u32(&mut m, 0x0C, stamp.frame_count);
     put_u64(&mut m, 0x10, stamp.timestamp_ns);
     match header {
-        Header::V1 => write_v1(&mut m, geom),
-        Header::V2 => write_v2(&mut m, geom, stamp.publish_seq),
-        Header::V2_1(au) => write_v2_1(&mut m, geom, stamp.publish_seq, au),
+        Header::V1 => {
+            debug_assert_eq!(planes, FloatPlanes::NONE, "v1 has no float planes");
+            write_v1(&mut m, geom);
+        }
+        Header::V2 => {
+            debug_assert!(planes.depth.is_some() || !planes.confidence, "minor 0 mask");
+            write_v2(&mut m, geom, planes, stamp.publish_seq, None);
+        }
+        Header::V2_1(au) => write_v2(&mut m, geom, planes, stamp.publish_seq, Some(au)),
     }
     m
 }
@@ -239,61 +336,142 @@ fn write_v1(m: &mut [u8; META_SIZE], geom: &Geometry) {
     put_u32(m, 0x20, geom.payload_size());
 }
 
-/// §2 "v2 header (major 2)", minor 0, one active plane in slot 0 (LEFT).
-fn write_v2(m: &mut [u8; META_SIZE], geom: &Geometry, publish_seq: u64) {
+/// One 24-byte v2 plane descriptor (§2): plane_type, pixel_format, depth,
+/// reserved, then u32 width, height, stride_bytes, offset_bytes, size_bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlaneDescriptor {
+    pub plane_type: u8,
+    pub pixel_format: u8,
+    pub depth: u8,
+    pub width: u32,
+    pub height: u32,
+    pub stride: u32,
+    /// Relative to the payload start (256).
+    pub offset: u32,
+    pub size: u32,
+}
+
+impl PlaneDescriptor {
+    fn write(&self, m: &mut [u8; META_SIZE], slot: usize) {
+        let d = usize::from(V2_DESCRIPTOR_OFFSET) + slot * usize::from(V2_DESCRIPTOR_SIZE);
+        m[d] = self.plane_type;
+        m[d + 1] = self.pixel_format;
+        m[d + 2] = self.depth;
+        m[d + 3] = 0;
+        put_u32(m, d + 4, self.width);
+        put_u32(m, d + 8, self.height);
+        put_u32(m, d + 12, self.stride);
+        put_u32(m, d + 16, self.offset);
+        put_u32(m, d + 20, self.size);
+    }
+}
+
+/// The active v2 descriptors by slot (§2: 0 LEFT, 1 DEPTH, 2 CONFIDENCE,
+/// 3 ENCODED_ACCESS_UNIT), packed back to back from offset 0 in slot order;
+/// inactive slots are `None` (written as all zero).
+pub fn v2_planes(
+    geom: &Geometry,
+    planes: FloatPlanes,
+    au_len: Option<u32>,
+) -> [Option<PlaneDescriptor>; 4] {
+    let mut slots = [None; 4];
+    let mut offset = 0u32;
+    let mut push = |slot: usize, d: PlaneDescriptor| {
+        slots[slot] = Some(PlaneDescriptor { offset, ..d });
+        offset += d.size;
+    };
+    push(
+        0,
+        PlaneDescriptor {
+            plane_type: PLANE_TYPE_LEFT,
+            pixel_format: geom.format.code(),
+            depth: DEPTH_U8,
+            width: geom.width,
+            height: geom.height,
+            stride: geom.stride,
+            offset: 0,
+            size: geom.payload_size(),
+        },
+    );
+    let float = |plane_type| PlaneDescriptor {
+        plane_type,
+        pixel_format: PIXEL_FORMAT_GRAY,
+        depth: DEPTH_F32,
+        width: geom.width,
+        height: geom.height,
+        stride: geom.width * 4,
+        offset: 0,
+        size: FloatPlanes::plane_bytes(geom.width, geom.height) as u32,
+    };
+    if planes.depth.is_some() {
+        push(1, float(PLANE_TYPE_DEPTH));
+    }
+    if planes.confidence {
+        push(2, float(PLANE_TYPE_CONFIDENCE));
+    }
+    if let Some(len) = au_len {
+        push(
+            3,
+            PlaneDescriptor {
+                plane_type: PLANE_TYPE_ENCODED_AU,
+                pixel_format: PIXEL_FORMAT_GRAY,
+                depth: DEPTH_U8,
+                width: len,
+                height: 1,
+                stride: len,
+                offset: 0,
+                size: len,
+            },
+        );
+    }
+    slots
+}
+
+/// §2 "v2 header (major 2)": minor 0 (`au` is `None`) with the LEFT plane
+/// and the float planes (contiguous mask), or minor 1 with the Annex-B access
+/// unit in slot 3 behind them (sparse mask allowed) and the encoded-AU
+/// extension in the 19 bytes at 0x2D.
+fn write_v2(
+    m: &mut [u8; META_SIZE],
+    geom: &Geometry,
+    planes: FloatPlanes,
+    publish_seq: u64,
+    au: Option<&AuMeta>,
+) {
+    let slots = v2_planes(geom, planes, au.map(|a| a.len));
+    let mask = slots
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d.is_some())
+        .fold(0u8, |mask, (slot, _)| mask | 1 << slot);
+    let payload = slots.iter().flatten().map(|d| d.offset + d.size).max();
     m[0x08] = 2; // versions_major
-    m[0x09] = 0; // versions_minor: base layout, no encoded-AU plane
+    m[0x09] = u8::from(au.is_some()); // versions_minor: 1 = encoded-AU plane present
     put_u16(m, 0x0A, 0); // flags (reserved)
     put_u64(m, 0x18, publish_seq);
-    m[0x20] = 1; // plane_count
-    m[0x21] = 0b0001; // plane_presence_mask: contiguous (1<<1)-1
+    m[0x20] = mask.count_ones() as u8; // plane_count = popcount(mask)
+    m[0x21] = mask; // plane_presence_mask
     put_u16(m, 0x22, V2_DESCRIPTOR_OFFSET);
     put_u16(m, 0x24, V2_DESCRIPTOR_SIZE);
     put_u16(m, 0x26, V2_DESCRIPTOR_CAPACITY);
-    put_u32(m, 0x28, geom.payload_size());
-    m[0x2C] = 0; // depth_unit unknown (no depth plane)
-    // Slot 0 descriptor at 64; slots 1..3 (88, 112, 136) stay all zero.
-    let d = usize::from(V2_DESCRIPTOR_OFFSET);
-    m[d] = PLANE_TYPE_LEFT;
-    m[d + 1] = geom.format.code();
-    m[d + 2] = DEPTH_U8;
-    m[d + 3] = 0;
-    put_u32(m, d + 4, geom.width);
-    put_u32(m, d + 8, geom.height);
-    put_u32(m, d + 12, geom.stride);
-    put_u32(m, d + 16, 0); // offset_bytes, relative to the payload start
-    put_u32(m, d + 20, geom.payload_size());
-}
-
-/// §2 "v2 header", minor 1: the v2 LEFT plane in slot 0, the Annex-B access
-/// unit right behind it in slot 3 (sparse mask 0b1001), and the encoded-AU
-/// extension in the 19 bytes at 0x2D.
-fn write_v2_1(m: &mut [u8; META_SIZE], geom: &Geometry, publish_seq: u64, au: &AuMeta) {
-    write_v2(m, geom, publish_seq);
-    let raw = geom.payload_size();
-    m[0x09] = 1; // versions_minor: encoded-AU plane present
-    m[0x20] = 2; // plane_count = popcount(mask)
-    m[0x21] = 0b1001; // slot 0 LEFT + slot 3 ENCODED_ACCESS_UNIT
-    put_u32(m, 0x28, raw + au.len); // payload_size_bytes: both planes
-    // Extension (19 bytes, 0x2D..0x40).
-    m[0x2D] = au.codec.code();
-    m[0x2E] = BITSTREAM_ANNEX_B;
-    put_u16(m, 0x2F, if au.keyframe { AU_FLAG_KEYFRAME } else { 0 });
-    put_u16(m, 0x31, au.frame_rate.num);
-    put_u16(m, 0x33, au.frame_rate.den);
-    put_u64(m, 0x35, au.stream_pts_ns);
-    // 0x3D..0x40 reserved, zero.
-    // Slot 3 descriptor at 64 + 3*24 = 136; slots 1 and 2 stay all zero.
-    let d = usize::from(V2_DESCRIPTOR_OFFSET) + 3 * usize::from(V2_DESCRIPTOR_SIZE);
-    m[d] = PLANE_TYPE_ENCODED_AU;
-    m[d + 1] = PIXEL_FORMAT_GRAY;
-    m[d + 2] = DEPTH_U8;
-    m[d + 3] = 0;
-    put_u32(m, d + 4, au.len); // width
-    put_u32(m, d + 8, 1); // height
-    put_u32(m, d + 12, au.len); // stride_bytes
-    put_u32(m, d + 16, raw); // offset_bytes: packed right after slot 0
-    put_u32(m, d + 20, au.len); // size_bytes
+    put_u32(m, 0x28, payload.unwrap_or(0)); // payload_size_bytes: all planes
+    m[0x2C] = planes.depth.map_or(0, DepthUnit::code); // 0 unknown without depth
+    if let Some(au) = au {
+        // Extension (19 bytes, 0x2D..0x40).
+        m[0x2D] = au.codec.code();
+        m[0x2E] = BITSTREAM_ANNEX_B;
+        put_u16(m, 0x2F, if au.keyframe { AU_FLAG_KEYFRAME } else { 0 });
+        put_u16(m, 0x31, au.frame_rate.num);
+        put_u16(m, 0x33, au.frame_rate.den);
+        put_u64(m, 0x35, au.stream_pts_ns);
+        // 0x3D..0x40 reserved, zero.
+    }
+    // Descriptors at 64, 88, 112, 136; inactive ones stay all zero.
+    for (slot, d) in slots.iter().enumerate() {
+        if let Some(d) = d {
+            d.write(m, slot);
+        }
+    }
 }
 
 /// Builds one 48-byte sync message (§3). `label` must be at most 24 bytes
@@ -529,5 +707,208 @@ mod tests {
             den: 1000,
         };
         assert_eq!(ntsc.pts_ns(1), 33_366_700);
+    }
+
+    fn u32_at(m: &[u8], at: usize) -> u32 {
+        u32::from_le_bytes(m[at..at + 4].try_into().unwrap())
+    }
+
+    /// Slot `slot`'s descriptor as (type, format, depth, reserved, w, h, stride, offset, size).
+    fn desc(m: &[u8], slot: usize) -> ([u8; 4], [u32; 5]) {
+        let d = 64 + 24 * slot;
+        let f = |i: usize| u32_at(m, d + 4 + 4 * i);
+        (
+            m[d..d + 4].try_into().unwrap(),
+            [f(0), f(1), f(2), f(3), f(4)],
+        )
+    }
+
+    const DEPTH_MM_CONF: FloatPlanes = FloatPlanes {
+        depth: Some(DepthUnit::Millimetre),
+        confidence: true,
+    };
+
+    #[test]
+    fn no_float_planes_is_todays_layout() {
+        for (header, format) in [
+            (Header::V1, PixelFormat::Bgr),
+            (Header::V2, PixelFormat::Rgba),
+            (Header::V2, PixelFormat::Gray),
+        ] {
+            let g = geom(format, 4);
+            assert_eq!(
+                metadata_with_planes(header, &g, FloatPlanes::NONE, &STAMP),
+                metadata(header, &g, &STAMP)
+            );
+        }
+        assert_eq!(FloatPlanes::default(), FloatPlanes::NONE);
+        assert_eq!(
+            (DepthUnit::Millimetre.code(), DepthUnit::Metre.code()),
+            (1, 2)
+        );
+    }
+
+    #[test]
+    fn v2_depth_and_confidence_bytes() {
+        // BGR 640x360: LEFT 691200 bytes; each F32 plane 640*4*360 = 921600.
+        let g = geom(PixelFormat::Bgr, 0);
+        let m = metadata_with_planes(Header::V2, &g, DEPTH_MM_CONF, &STAMP);
+        assert_eq!((m[0x08], m[0x09]), (2, 0), "major 2, minor 0");
+        assert_eq!(m[0x20], 3, "plane_count");
+        assert_eq!(m[0x21], 0b0111, "contiguous mask (1<<3)-1");
+        assert_eq!(&m[0x22..0x28], &[64, 0, 24, 0, 4, 0]);
+        // payload = 691200 + 2*921600 = 2534400 = 0x0026_AC00
+        assert_eq!(&m[0x28..0x2C], &[0x00, 0xAC, 0x26, 0x00]);
+        assert_eq!(m[0x2C], 1, "depth_unit millimetre");
+        assert!(m[0x2D..64].iter().all(|&b| b == 0), "reserved (minor 0)");
+        assert_eq!(desc(&m, 0), ([0, 1, 0, 0], [640, 360, 1920, 0, 691200]));
+        // Slot 1 DEPTH, GRAY, F32: width 640, height 360, stride 2560,
+        // offset 691200 (0x000A_8C00), size 921600 (0x000E_1000).
+        assert_eq!(
+            &m[88..112],
+            &[
+                1, 4, 5, 0, 0x80, 0x02, 0, 0, 0x68, 0x01, 0, 0, 0x00, 0x0A, 0, 0, 0x00, 0x8C, 0x0A,
+                0x00, 0x00, 0x10, 0x0E, 0x00
+            ]
+        );
+        assert_eq!(
+            desc(&m, 2),
+            ([2, 4, 5, 0], [640, 360, 2560, 1_612_800, 921_600])
+        );
+        assert!(m[136..].iter().all(|&b| b == 0), "slot 3 and padding");
+        assert_eq!(u64::from(u32_at(&m, 0x28)), DEPTH_MM_CONF.raw_size(&g));
+    }
+
+    #[test]
+    fn v2_depth_only_in_metres_with_padded_rows() {
+        // GRAY 640x360 with 64 bytes of row padding: LEFT stride 704, 253440
+        // bytes; the depth plane's stride is width*4, padding does not apply.
+        let g = geom(PixelFormat::Gray, 64);
+        let planes = FloatPlanes {
+            depth: Some(DepthUnit::Metre),
+            confidence: false,
+        };
+        let m = metadata_with_planes(Header::V2, &g, planes, &STAMP);
+        assert_eq!((m[0x09], m[0x20], m[0x21], m[0x2C]), (0, 2, 0b0011, 2));
+        assert_eq!(u32_at(&m, 0x28), 253_440 + 921_600);
+        assert_eq!(desc(&m, 0), ([0, 4, 0, 0], [640, 360, 704, 0, 253_440]));
+        assert_eq!(
+            desc(&m, 1),
+            ([1, 4, 5, 0], [640, 360, 2560, 253_440, 921_600])
+        );
+        assert!(m[112..].iter().all(|&b| b == 0), "slots 2, 3 and padding");
+        assert_eq!(planes.raw_size(&g), 253_440 + 921_600);
+    }
+
+    fn au(len: u32) -> AuMeta {
+        AuMeta {
+            codec: Codec::H264,
+            len,
+            keyframe: true,
+            frame_rate: FrameRate { num: 30, den: 1 },
+            stream_pts_ns: 0,
+        }
+    }
+
+    #[test]
+    fn v2_1_depth_confidence_and_access_unit() {
+        let g = geom(PixelFormat::Bgr, 0);
+        let a = au(0x1234);
+        let m = metadata_with_planes(Header::V2_1(&a), &g, DEPTH_MM_CONF, &STAMP);
+        assert_eq!((m[0x08], m[0x09]), (2, 1));
+        assert_eq!((m[0x20], m[0x21]), (4, 0b1111));
+        assert_eq!(u32_at(&m, 0x28), 2_534_400 + 0x1234);
+        assert_eq!(m[0x2C], 1);
+        assert_eq!((m[0x2D], m[0x2E], &m[0x2F..0x31]), (1, 1, &[1u8, 0][..]));
+        assert_eq!(desc(&m, 0), ([0, 1, 0, 0], [640, 360, 1920, 0, 691_200]));
+        assert_eq!(
+            desc(&m, 1),
+            ([1, 4, 5, 0], [640, 360, 2560, 691_200, 921_600])
+        );
+        assert_eq!(
+            desc(&m, 2),
+            ([2, 4, 5, 0], [640, 360, 2560, 1_612_800, 921_600])
+        );
+        // The access unit behind both float planes.
+        assert_eq!(
+            desc(&m, 3),
+            ([3, 4, 0, 0], [0x1234, 1, 0x1234, 2_534_400, 0x1234])
+        );
+        assert!(m[160..].iter().all(|&b| b == 0), "padding");
+    }
+
+    #[test]
+    fn v2_1_sparse_masks() {
+        let g = geom(PixelFormat::Bgr, 0);
+        let a = au(100);
+        // CONFIDENCE without DEPTH: slots 0, 2, 3; depth_unit unknown.
+        let conf_only = FloatPlanes {
+            depth: None,
+            confidence: true,
+        };
+        let m = metadata_with_planes(Header::V2_1(&a), &g, conf_only, &STAMP);
+        assert_eq!((m[0x20], m[0x21], m[0x2C]), (3, 0b1101, 0));
+        assert_eq!(u32_at(&m, 0x28), 691_200 + 921_600 + 100);
+        assert!(m[88..112].iter().all(|&b| b == 0), "slot 1 inactive");
+        assert_eq!(
+            desc(&m, 2),
+            ([2, 4, 5, 0], [640, 360, 2560, 691_200, 921_600])
+        );
+        assert_eq!(desc(&m, 3).1, [100, 1, 100, 1_612_800, 100]);
+        // DEPTH in metres without CONFIDENCE: slots 0, 1, 3.
+        let depth_m = FloatPlanes {
+            depth: Some(DepthUnit::Metre),
+            confidence: false,
+        };
+        let m = metadata_with_planes(Header::V2_1(&a), &g, depth_m, &STAMP);
+        assert_eq!((m[0x20], m[0x21], m[0x2C]), (3, 0b1011, 2));
+        assert!(m[112..136].iter().all(|&b| b == 0), "slot 2 inactive");
+        assert_eq!(desc(&m, 3).1, [100, 1, 100, 1_612_800, 100]);
+        // No float planes: exactly the v2.1 layout of before.
+        let plain = metadata_with_planes(Header::V2_1(&a), &g, FloatPlanes::NONE, &STAMP);
+        assert_eq!(plain, metadata(Header::V2_1(&a), &g, &STAMP));
+        assert_eq!((plain[0x20], plain[0x21]), (2, 0b1001));
+    }
+
+    #[test]
+    fn descriptors_are_packed_and_inside_the_payload() {
+        // The contract's bounds rules for every combination (§2): packed back
+        // to back from 0 in slot order, stride >= width*channels*bytes(depth),
+        // size >= stride*height, the last end == payload_size_bytes.
+        for padding in [0, 3] {
+            let g = geom(PixelFormat::Yuyv, padding);
+            for depth in [None, Some(DepthUnit::Millimetre), Some(DepthUnit::Metre)] {
+                for confidence in [false, true] {
+                    let planes = FloatPlanes { depth, confidence };
+                    for au_len in [None, Some(77)] {
+                        let a = au(au_len.unwrap_or(0));
+                        let header = match au_len {
+                            Some(_) => Header::V2_1(&a),
+                            None if depth.is_none() && confidence => continue,
+                            None => Header::V2,
+                        };
+                        let m = metadata_with_planes(header, &g, planes, &STAMP);
+                        let mut end = 0;
+                        for slot in 0..4 {
+                            let (head, [w, h, stride, offset, size]) = desc(&m, slot);
+                            if m[0x21] & (1 << slot) == 0 {
+                                assert_eq!((head, [w, h, stride, offset, size]), ([0; 4], [0; 5]));
+                                continue;
+                            }
+                            let bytes: u32 = [1, 1, 2, 2, 4, 4, 8, 2][usize::from(head[2])];
+                            let channels: u32 = [3, 3, 4, 4, 1, 3, 2][usize::from(head[1])];
+                            assert_eq!(usize::from(head[0]), slot);
+                            assert!(stride >= w * channels * bytes && size >= stride * h);
+                            assert_eq!(offset, end, "packed");
+                            end = offset + size;
+                        }
+                        assert_eq!(u32_at(&m, 0x28), end, "{planes:?} {au_len:?}");
+                        assert_eq!(u32::from(m[0x20]), m[0x21].count_ones());
+                        let expect = planes.raw_size(&g) + u64::from(au_len.unwrap_or(0));
+                        assert_eq!(u64::from(end), expect);
+                    }
+                }
+            }
+        }
     }
 }

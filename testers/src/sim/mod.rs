@@ -9,6 +9,10 @@
 //! `source.info` / `source.reset`; `--reset-every` resets the frame counter
 //! ([`timeline`]).
 //!
+//! `--depth-unit mm|m` and `--confidence` (v2 and v2.1) add the GRAY/F32
+//! DEPTH and CONFIDENCE planes (slots 1 and 2) after the video plane, with
+//! the documented patterns of [`depth_pattern`].
+//!
 //! `--stamp`, `--torn-writes`, `--reset-recreate` and `--reset-sizes` are
 //! the fault modes of `harness faults` ([`faults`]).
 //!
@@ -18,6 +22,7 @@
 
 pub mod body;
 pub mod cli;
+pub mod depth_pattern;
 pub mod encoder;
 pub mod faults;
 pub mod layout;
@@ -80,6 +85,8 @@ fn summary_json(cfg: &SimConfig, s: &RunSummary) -> String {
         "frames_written_in_place": s.frames_written_in_place,
         "first_frame_unix_ns": s.first_frame_unix_ns,
         "last_frame_unix_ns": s.last_frame_unix_ns,
+        "depth_unit": cfg.planes.depth.map(|u| u.name()),
+        "confidence": cfg.planes.confidence,
         "width": cfg.geometry.width,
         "height": cfg.geometry.height,
         "nats_url": cfg.nats.as_ref().map(|c| c.url.as_str()),

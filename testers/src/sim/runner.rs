@@ -9,6 +9,12 @@
 //! back to back (growing it when the AU does not fit), then the metadata is
 //! written, then the sync is sent.
 //!
+//! With `--depth-unit` / `--confidence` every frame also carries its F32
+//! DEPTH and CONFIDENCE planes ([`super::depth_pattern`]), right after the
+//! video plane and before a v2.1 access unit; they are rendered with the
+//! video plane (into the same reused buffer where it is rendered ahead) and
+//! the segment is sized for all of them.
+//!
 //! With `--nats-url` (contract §4, §5) ONLINE is published once the segment
 //! and the socket exist; a reset (`--reset-every`, or a `source.reset`
 //! request) sends the counter back to 0 and publishes STREAM_RESET before the
@@ -32,9 +38,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::body::{self, BodyStamp};
 use super::cli::{EncodedConfig, SimConfig};
+use super::depth_pattern::FloatRenderer;
 use super::encoder::{AuEncoder, EncodedAu, EncoderError};
 use super::faults::{self, ResetEvent, TornWriter};
-use super::layout::{self, Abi, AuMeta, Geometry, Header, Stamp};
+use super::layout::{self, Abi, AuMeta, FloatPlanes, Geometry, Header, Stamp};
 use super::nats::proto::ModuleStatusCode;
 use super::nats::{NatsLink, NatsReport, SourceState};
 use super::pattern::{self, PatternTables};
@@ -107,6 +114,9 @@ struct AuStage {
     cfg: EncodedConfig,
     encoder: AuEncoder,
     scratch: Vec<u8>,
+    /// The float planes of the frame being published (`--depth-unit`,
+    /// `--confidence`), reused from frame to frame.
+    floats: Vec<u8>,
     grew: u64,
     /// `--au-log`: every access unit, length-prefixed.
     log: Option<std::io::BufWriter<std::fs::File>>,
@@ -141,6 +151,7 @@ impl AuStage {
             cfg,
             encoder: AuEncoder::new(cfg.codec, geom, cfg.frame_rate, cfg.bframes)?,
             scratch: vec![0; geom.payload_size() as usize],
+            floats: Vec::new(),
             pushed: 0,
             ahead: Vec::new(),
             grew: 0,
@@ -174,17 +185,19 @@ impl AuStage {
         Ok(self.encoder.pull_next()?)
     }
 
-    /// Renders and encodes frame `f` (the `index`-th published), writes raw
-    /// plane + AU into the payload, then returns the AU's metadata fields.
+    /// Renders and encodes frame `f` (the `index`-th published), writes the
+    /// raw plane, frame `f`'s float planes and the AU back to back into the
+    /// payload, then returns the AU's metadata fields.
     fn write_frame(
         &mut self,
         shm: &mut ShmSegment,
         shm_name: &str,
-        tables: &PatternTables,
+        render: &Renderer,
         geom: &Geometry,
         f: u64,
         index: u64,
     ) -> Result<AuMeta, SimError> {
+        let tables = &render.tables;
         pattern::fill_frame(tables, geom, f, &mut self.scratch);
         if self.stamp {
             faults::stamp_frame(geom, f as u32, &mut self.scratch);
@@ -208,7 +221,10 @@ impl AuStage {
                 source,
             })?;
         }
-        let raw = self.scratch.len();
+        self.floats.resize(render.floats.len(), 0);
+        render.floats.fill(f, &mut self.floats);
+        let left = self.scratch.len();
+        let raw = left + self.floats.len();
         let needed = raw + au.data.len();
         let len = u32::try_from(au.data.len())
             .ok()
@@ -235,7 +251,8 @@ impl AuStage {
             );
         }
         let (_, payload) = shm.parts_mut();
-        payload[..raw].copy_from_slice(&self.scratch);
+        payload[..left].copy_from_slice(&self.scratch);
+        payload[left..raw].copy_from_slice(&self.floats);
         payload[raw..needed].copy_from_slice(&au.data);
         Ok(AuMeta {
             codec: self.encoder.codec(),
@@ -244,6 +261,38 @@ impl AuStage {
             frame_rate: self.cfg.frame_rate,
             stream_pts_ns,
         })
+    }
+}
+
+/// Bytes of a frame's raw planes: the LEFT plane plus the float planes.
+fn raw_size(planes: FloatPlanes, geom: &Geometry) -> usize {
+    planes.raw_size(geom) as usize
+}
+
+/// The frame-independent tables of one geometry: the video pattern's and
+/// the float planes'.
+struct Renderer {
+    tables: PatternTables,
+    floats: FloatRenderer,
+}
+
+impl Renderer {
+    fn new(planes: FloatPlanes, geom: &Geometry) -> Self {
+        Self {
+            tables: PatternTables::new(geom.width, geom.height),
+            floats: FloatRenderer::new(planes, geom.width, geom.height),
+        }
+    }
+
+    /// Renders frame `f` into `buf` (at least the raw size): the LEFT plane
+    /// (stamped with `stamp`), then the float planes right behind it.
+    fn render_raw(&self, geom: &Geometry, f: u64, stamp: bool, buf: &mut [u8]) {
+        pattern::fill_frame(&self.tables, geom, f, buf);
+        if stamp {
+            faults::stamp_frame(geom, f as u32, buf);
+        }
+        let left = geom.payload_size() as usize;
+        self.floats.fill(f, &mut buf[left..]);
     }
 }
 
@@ -273,7 +322,8 @@ fn sleep_until(deadline: Instant, stop: &AtomicBool) -> bool {
 /// and removes both again (their `Drop`) before returning.
 pub fn run(cfg: &SimConfig, stop: &AtomicBool) -> Result<RunSummary, SimError> {
     let geom = cfg.geometry;
-    let payload_size = geom.payload_size() as usize;
+    let planes = cfg.planes;
+    let payload_size = raw_size(planes, &geom);
     // The encoder first: it is the slowest and most likely part to fail.
     let mut stage = cfg
         .encoded
@@ -289,7 +339,7 @@ pub fn run(cfg: &SimConfig, stop: &AtomicBool) -> Result<RunSummary, SimError> {
         source,
     })?;
     tracing::info!(
-        "cvmmap_sim started: label={} shm=/dev/shm/{} ({} bytes) endpoint={} abi={:?}{} format={:?} {}x{} stride={} fps={} frames={}",
+        "cvmmap_sim started: label={} shm=/dev/shm/{} ({} bytes) endpoint={} abi={:?}{} format={:?} {}x{} stride={}{} fps={} frames={}",
         cfg.label,
         cfg.shm_name,
         shm.len(),
@@ -305,6 +355,13 @@ pub fn run(cfg: &SimConfig, stop: &AtomicBool) -> Result<RunSummary, SimError> {
         geom.width,
         geom.height,
         geom.stride,
+        match (planes.depth, planes.confidence) {
+            (None, false) => String::new(),
+            (depth, confidence) => format!(
+                " depth={} confidence={confidence}",
+                depth.map_or("none", |u| u.name())
+            ),
+        },
         cfg.fps,
         if cfg.frames == 0 {
             "endless".to_string()
@@ -325,7 +382,7 @@ pub fn run(cfg: &SimConfig, stop: &AtomicBool) -> Result<RunSummary, SimError> {
     }
 
     let mut geom = geom;
-    let mut tables = PatternTables::new(geom.width, geom.height);
+    let mut render = Renderer::new(planes, &geom);
     let period = Duration::from_secs_f64(1.0 / cfg.fps);
     let mut start = Instant::now();
     let mut timeline = Timeline::new(cfg.reset_every);
@@ -369,13 +426,10 @@ pub fn run(cfg: &SimConfig, stop: &AtomicBool) -> Result<RunSummary, SimError> {
                 break;
             }
             let t = Instant::now();
-            let size = geom.payload_size() as usize;
+            let size = raw_size(planes, &geom);
             let mut buf = ahead.take().map(|(_, b)| b).unwrap_or_default();
             buf.resize(size, 0);
-            pattern::fill_frame(&tables, &geom, u64::from(next), &mut buf);
-            if cfg.stamp {
-                faults::stamp_frame(&geom, next, &mut buf);
-            }
+            render.render_raw(&geom, u64::from(next), cfg.stamp, &mut buf);
             ahead = Some((next, buf));
             render_time = t.elapsed();
         }
@@ -395,11 +449,11 @@ pub fn run(cfg: &SimConfig, stop: &AtomicBool) -> Result<RunSummary, SimError> {
                 link.status(ModuleStatusCode::StreamReset);
             }
             let event = apply_reset(cfg, &mut shm, &mut geom, timeline.resets, published)?;
-            if (geom.width, geom.height) != tables.size() {
-                tables = PatternTables::new(geom.width, geom.height);
+            if (geom.width, geom.height) != render.tables.size() {
+                render = Renderer::new(planes, &geom);
             }
             if torn.is_some() {
-                frame_buf.resize(geom.payload_size() as usize, 0);
+                frame_buf.resize(raw_size(planes, &geom), 0);
             }
             reset_events.push(event);
         }
@@ -407,8 +461,7 @@ pub fn run(cfg: &SimConfig, stop: &AtomicBool) -> Result<RunSummary, SimError> {
             // Usually rendered before the previous sync (below), so that the
             // delay alone decides when the rewrite starts.
             if reset || prerendered != Some(frame_count) {
-                pattern::fill_frame(&tables, &geom, u64::from(frame_count), &mut frame_buf);
-                faults::stamp_frame(&geom, frame_count, &mut frame_buf);
+                render.render_raw(&geom, u64::from(frame_count), true, &mut frame_buf);
             }
             prerendered = None;
             thread::sleep(t.next_delay());
@@ -436,17 +489,20 @@ pub fn run(cfg: &SimConfig, stop: &AtomicBool) -> Result<RunSummary, SimError> {
         let meta = match (&mut stage, cfg.abi) {
             (Some(stage), _) => {
                 let au =
-                    stage.write_frame(&mut shm, &cfg.shm_name, &tables, &geom, f, published)?;
-                layout::metadata(Header::V2_1(&au), &geom, &stamp)
+                    stage.write_frame(&mut shm, &cfg.shm_name, &render, &geom, f, published)?;
+                layout::metadata_with_planes(Header::V2_1(&au), &geom, planes, &stamp)
             }
             (None, abi) => {
-                let size = geom.payload_size() as usize;
+                let size = raw_size(planes, &geom);
                 match (&mut torn, early) {
                     (Some(t), true) => {
                         let (m, p) = shm.parts_mut();
                         let id = (frame_count, stamp.timestamp_ns);
                         let pause = faults::TORN_CHUNK_PAUSE;
                         t.write_in_place(m, &mut p[..size], &frame_buf, &geom, id, pause);
+                        // The float planes follow the video plane's chunks.
+                        let left = geom.payload_size() as usize;
+                        p[left..size].copy_from_slice(&frame_buf[left..size]);
                     }
                     _ => {
                         let payload = &mut shm.parts_mut().1[..size];
@@ -455,12 +511,7 @@ pub fn run(cfg: &SimConfig, stop: &AtomicBool) -> Result<RunSummary, SimError> {
                                 payload.copy_from_slice(&buf);
                                 ahead = Some((n, buf));
                             }
-                            _ => {
-                                pattern::fill_frame(&tables, &geom, f, payload);
-                                if cfg.stamp {
-                                    faults::stamp_frame(&geom, frame_count, payload);
-                                }
-                            }
+                            _ => render.render_raw(&geom, f, cfg.stamp, payload),
                         }
                     }
                 }
@@ -469,7 +520,7 @@ pub fn run(cfg: &SimConfig, stop: &AtomicBool) -> Result<RunSummary, SimError> {
                 } else {
                     Header::V2
                 };
-                layout::metadata(header, &geom, &stamp)
+                layout::metadata_with_planes(header, &geom, planes, &stamp)
             }
         };
         written += 1;
@@ -478,8 +529,7 @@ pub fn run(cfg: &SimConfig, stop: &AtomicBool) -> Result<RunSummary, SimError> {
             && published + 1 >= cfg.torn_after
             && let (next, false) = timeline.peek()
         {
-            pattern::fill_frame(&tables, &geom, u64::from(next), &mut frame_buf);
-            faults::stamp_frame(&geom, next, &mut frame_buf);
+            render.render_raw(&geom, u64::from(next), true, &mut frame_buf);
             prerendered = Some(next);
         }
         if early && !sleep_until(deadline, stop) {
@@ -497,7 +547,7 @@ pub fn run(cfg: &SimConfig, stop: &AtomicBool) -> Result<RunSummary, SimError> {
         // finds the file shorter under it.
         if cfg.reset_shrink && timeline.peek().1 {
             let next = reset_geometry(cfg, timeline.resets + 1, geom);
-            shm.resize_in_place(next.payload_size() as usize)
+            shm.resize_in_place(raw_size(planes, &next))
                 .map_err(|source| SimError::Shm {
                     name: cfg.shm_name.clone(),
                     source,
@@ -555,7 +605,7 @@ fn apply_reset(
         name: cfg.shm_name.clone(),
         source,
     };
-    let payload = geom.payload_size() as usize;
+    let payload = raw_size(cfg.planes, geom);
     if cfg.reset_recreate {
         let capacity = payload + cfg.encoded.map_or(0, |e| e.au_capacity);
         shm.recreate(capacity).map_err(shm_err)?;
