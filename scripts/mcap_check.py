@@ -10,13 +10,18 @@ message count, whether log_time rises strictly, how many messages have
 publish_time == the protobuf timestamp, the CompressedVideo formats and
 frame ids seen, and how many keyframe messages lack parameter sets.
 
-Every channel also lists its messages' log times and sequences (in file
+Metadata records come as {name: {key: value}}. Raw channels (no schema)
+list each message's first byte and the u64 LE at offset 8 (for
+/<label>/body: the magic and the frame timestamp). Every channel also lists its messages' log times and sequences (in file
 order), video channels whether their first message is a keyframe, and JSON
 channels (the recorder's /bundle) their decoded messages.
 
 With --dump-dir DIR, each CompressedVideo channel's payloads go to
 DIR/<topic with / as _>.units: u32 LE length, then the Annex-B bytes (the
-layout of rtp_receiver_tester --dump-units).
+layout of rtp_receiver_tester --dump-units); each RawImage channel's images
+to DIR/<topic with / as _>.images: u32 LE width, height, step, data length,
+u64 LE timestamp (ns), then the data. RawImage channels also report their
+encodings and sizes.
 
 Exit 0 when the file reads to the end, 1 (with the reader's error on
 stderr) when it does not.
@@ -74,7 +79,9 @@ def main():
                 else:
                     if channel.id not in decoders:
                         decoders[channel.id] = factory.decoder_for(channel.message_encoding, schema)
-                    proto = decoders[channel.id](message.data)
+                    # No decoder: a raw channel (no schema, e.g. /<label>/body).
+                    decode = decoders[channel.id]
+                    proto = decode(message.data) if decode else None
                 c = channels.setdefault(channel.topic, {
                     "schema": schema.name if schema else None,
                     "schema_encoding": schema.encoding if schema else None,
@@ -96,6 +103,10 @@ def main():
                 c["sequences"].append(message.sequence)
                 if channel.message_encoding == "json":
                     c.setdefault("json", []).append(proto)
+                if proto is None:  # raw: the first 8 bytes after an 8-byte prefix
+                    c.setdefault("raw_u64_at_8", []).append(
+                        struct.unpack_from("<Q", message.data, 8)[0] if len(message.data) >= 16 else None)
+                    c.setdefault("raw_first_byte", []).append(message.data[0] if message.data else None)
                 if c["last_log_time"] is not None and message.log_time <= c["last_log_time"]:
                     c["log_time_strictly_rising"] = False
                 c["last_log_time"] = message.log_time
@@ -116,11 +127,27 @@ def main():
                         if not has_parameter_sets(types, proto.format):
                             c["keyframes_without_parameter_sets"] += 1
                     if args.dump_dir:
-                        if channel.topic not in dumps:
+                        if channel.topic not in dumps:  # video
                             name = channel.topic.strip("/").replace("/", "_") + ".units"
                             dumps[channel.topic] = open(os.path.join(args.dump_dir, name), "wb")
                         d = dumps[channel.topic]
                         d.write(struct.pack("<I", len(proto.data)))
+                        d.write(proto.data)
+                if schema and schema.name == "foxglove.RawImage":
+                    if proto.encoding not in c["formats"]:
+                        c["formats"].append(proto.encoding)
+                    size = [proto.width, proto.height, proto.step, len(proto.data)]
+                    if size not in c.setdefault("sizes", []):
+                        c["sizes"].append(size)
+                    ts = proto.timestamp.seconds * 1_000_000_000 + proto.timestamp.nanos
+                    if ts == message.publish_time:
+                        c["publish_time_is_timestamp"] += 1
+                    if args.dump_dir:
+                        if channel.topic not in dumps:
+                            name = channel.topic.strip("/").replace("/", "_") + ".images"
+                            dumps[channel.topic] = open(os.path.join(args.dump_dir, name), "wb")
+                        d = dumps[channel.topic]
+                        d.write(struct.pack("<IIIIQ", proto.width, proto.height, proto.step, len(proto.data), ts))
                         d.write(proto.data)
         except Exception as e:  # the reader's own words, for the test's message
             print(f"mcap_check: {args.path}: {type(e).__name__}: {e}", file=sys.stderr)
@@ -128,7 +155,10 @@ def main():
         finally:
             for d in dumps.values():
                 d.close()
+    with open(args.path, "rb") as f:
+        metadata = {m.name: dict(m.metadata) for m in make_reader(f).iter_metadata()}
     out = {
+        "metadata": metadata,
         "library": header.library,
         "profile": header.profile,
         "statistics": None if stats is None else {

@@ -43,11 +43,7 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             // One line naming the flag, then the documented exit code 2.
-            let text = e.to_string();
-            eprintln!(
-                "{}",
-                text.lines().next().unwrap_or("error: invalid arguments")
-            );
+            eprintln!("{}", cvmmap_streamer::config::one_line(&e));
             return ExitCode::from(2);
         }
     };

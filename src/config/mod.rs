@@ -91,6 +91,22 @@ pub struct Config {
     pub nats: Option<crate::nats::NatsConfig>,
 }
 
+/// clap's message as one line: its first paragraph (the error and, for a
+/// missing argument, the flags it names), without usage or tips.
+pub fn one_line(e: &clap::Error) -> String {
+    let text = e.to_string();
+    let first: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    if first.is_empty() {
+        "error: invalid arguments".to_owned()
+    } else {
+        first.join(" ")
+    }
+}
+
 /// A flag combination the streamer refuses (exit code 2). The message names
 /// the flag.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -173,9 +173,9 @@ struct Inbox {
 }
 
 impl Inbox {
-    async fn open(client: &Client, subjects: &Subjects, body_sei: bool) -> Self {
+    async fn open(client: &Client, subjects: &Subjects, body: bool) -> Self {
         let status = client.subscribe(subjects.producer_status()).await.ok();
-        let body = if body_sei {
+        let body = if body {
             client.subscribe(subjects.body()).await.ok()
         } else {
             None
@@ -272,7 +272,8 @@ pub async fn run(
         }
     };
     let subjects = Subjects::new(&cfg.key);
-    let mut inbox = Inbox::open(&client, &subjects, cfg.body_sei).await;
+    let wants_body = cfg.body_sei || ctx.body_sink.is_some();
+    let mut inbox = Inbox::open(&client, &subjects, wants_body).await;
     let mut d = Driver {
         cfg,
         ctx,

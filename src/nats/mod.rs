@@ -100,9 +100,15 @@ pub struct NatsContext {
     pub keyframes: KeyframeRequests,
     pub producer: Arc<ProducerSignals>,
     pub body: Option<Arc<BodyStore>>,
+    /// Valid body messages also go here (the recorder's `/<label>/body`).
+    pub body_sink: Option<BodySink>,
     pub encoder: Arc<Mutex<EncoderReport>>,
     pub codec: Codec,
 }
+
+/// Where valid body-tracking messages go besides SEI: (the frame's
+/// timestamp, the whole message). Called on the NATS task: must not block.
+pub type BodySink = Arc<dyn Fn(u64, &[u8]) + Send + Sync>;
 
 /// NATS facts for the run summary.
 #[derive(Debug, Clone, Serialize, Default)]

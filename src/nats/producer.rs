@@ -74,11 +74,18 @@ pub fn on_body(
     label: Option<&str>,
     last_error: &mut Option<String>,
 ) {
-    let Some(store) = &ctx.body else { return };
+    if ctx.body.is_none() && ctx.body_sink.is_none() {
+        return;
+    }
     match BodyHeader::parse(payload, label) {
         Ok(header) => {
             incr(&ctx.counters.nats.body_messages);
-            store.push(&header, payload.to_vec(), &ctx.counters.nats);
+            if let Some(sink) = &ctx.body_sink {
+                sink(header.timestamp_ns, payload);
+            }
+            if let Some(store) = &ctx.body {
+                store.push(&header, payload.to_vec(), &ctx.counters.nats);
+            }
         }
         Err(e) => {
             incr(&ctx.counters.nats.body_invalid);

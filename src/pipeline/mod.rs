@@ -24,9 +24,7 @@ use tracing::info;
 use crate::config::{Config, Source};
 use crate::encode::{AccessUnitSink, EncodeError, EncoderReport, select};
 use crate::ingest::dummy::run_dummy;
-use crate::ingest::{
-    AuxPlanes, Frame, IngestEnd, IngestError, LatestQueue, WantI420, run_ingest,
-};
+use crate::ingest::{AuxPlanes, Frame, IngestEnd, IngestError, LatestQueue, WantI420, run_ingest};
 use crate::nats::{BodyStore, NatsContext, NatsLink, NatsSummary};
 use crate::output::{ExtraSink, Fanout, OutputError, open_sinks};
 pub use crate::signals::KeyframeRequests;
@@ -157,6 +155,8 @@ pub struct Extras {
     /// The frames' aux planes (the ingest copies them only when its config
     /// says `aux_planes`).
     pub aux: Option<AuxSink>,
+    /// Valid body-tracking messages from NATS (with their frame's time).
+    pub body: Option<crate::nats::BodySink>,
 }
 
 /// [`run_with`], with the caller's [`Extras`].
@@ -166,7 +166,11 @@ pub fn run_with_extras(
     keyframes: KeyframeRequests,
     extras: Extras,
 ) -> Result<RunSummary, PipelineError> {
-    let Extras { sinks: extra, aux } = extras;
+    let Extras {
+        sinks: extra,
+        aux,
+        body: body_sink,
+    } = extras;
     let started = Instant::now();
     let events = open_events(config)?;
     let counters = Counters::default();
@@ -214,6 +218,7 @@ pub fn run_with_extras(
             keyframes: keyframes.clone(),
             producer: producer.clone(),
             body,
+            body_sink,
             encoder: report.clone(),
             codec: config.encoder.codec,
         };

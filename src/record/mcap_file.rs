@@ -70,6 +70,11 @@ pub struct ImageChannel(usize);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JsonChannel(usize);
 
+/// A channel of raw messages in a documented binary layout, no schema
+/// (the body-tracking messages) of [`McapRecording`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawChannel(usize);
+
 /// What one channel received.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ChannelStats {
@@ -158,10 +163,14 @@ impl McapRecording {
         message_encoding: &str,
         template: Template,
     ) -> Result<usize, RecordError> {
-        let schema_id = self
-            .writer
-            .add_schema(schema.0, schema.1, schema.2)
-            .map_err(|e| self.write_err(e))?;
+        // Schema id 0: no schema (MCAP spec, Channel record).
+        let schema_id = if schema.0.is_empty() {
+            0
+        } else {
+            self.writer
+                .add_schema(schema.0, schema.1, schema.2)
+                .map_err(|e| self.write_err(e))?
+        };
         let id = self
             .writer
             .add_channel(schema_id, &topic, message_encoding, &metadata)
@@ -249,6 +258,36 @@ impl McapRecording {
             Template::Json,
         )
         .map(JsonChannel)
+    }
+
+    /// Adds `topic` with no schema, its messages in `message_encoding` (a
+    /// layout the metadata names).
+    pub fn add_raw(
+        &mut self,
+        topic: &str,
+        message_encoding: &str,
+        metadata: BTreeMap<String, String>,
+    ) -> Result<RawChannel, RecordError> {
+        self.add_channel(
+            ("", "", &[]),
+            topic.to_owned(),
+            metadata,
+            message_encoding,
+            Template::Json,
+        )
+        .map(RawChannel)
+    }
+
+    /// One raw message logged at `ts_ns`.
+    pub fn write_raw(
+        &mut self,
+        channel: RawChannel,
+        ts_ns: u64,
+        data: &[u8],
+    ) -> Result<u64, RecordError> {
+        self.scratch.clear();
+        self.scratch.extend_from_slice(data);
+        self.finish_message(channel.0, ts_ns, Ok(()), data.len())
     }
 
     /// One access unit (Annex B, one picture) captured at `capture_ts_ns`.

@@ -24,5 +24,5 @@ pub mod recover;
 
 pub use mcap_file::{
     CHUNK_BYTES, CHUNK_SPAN_NS, ChannelStats, ImageChannel, JsonChannel, McapRecording,
-    RecordError, RecordOptions, VideoChannel,
+    RawChannel, RecordError, RecordOptions, VideoChannel,
 };

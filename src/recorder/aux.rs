@@ -3,7 +3,9 @@
 //! as `16UC1` millimetres by default (`pixels::depth`'s documented
 //! rounding) or the producer's floats as `32FC1` (`--depth-format f32`);
 //! confidence always as `32FC1`. A channel is added when its camera's
-//! first plane comes, with the unit in its metadata.
+//! first plane comes, with the unit in its metadata. Body-tracking
+//! messages from NATS go to `/<label>/body` unchanged (contract §4 layout,
+//! no schema), logged at the time of the frame they belong to.
 
 use std::collections::BTreeMap;
 
@@ -12,7 +14,7 @@ use tracing::warn;
 
 use crate::ingest::{AuxPlane, AuxPlanes};
 use crate::pixels::depth::{DepthUnit, f32_packed, f32_to_mm16};
-use crate::record::{ImageChannel, McapRecording, RecordError};
+use crate::record::{ImageChannel, McapRecording, RawChannel, RecordError};
 
 /// `--depth-format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
@@ -27,11 +29,16 @@ pub enum DepthFormat {
 /// The rounding rule, as written into the depth channel's metadata.
 const MM16_RULE: &str = "round(mm) half away from zero; 0 = no depth (NaN, infinite, below 0.5 mm, at or above 65535.5 mm)";
 
+/// `/<label>/body`'s message encoding: the contract's bytes, unchanged.
+pub const BODY_ENCODING: &str = "cvmmap.body.v1";
+
 #[derive(Default)]
 struct Camera {
     depth: Option<ImageChannel>,
     confidence: Option<ImageChannel>,
+    body: Option<RawChannel>,
     written: u64,
+    bodies: u64,
     /// A plane that did not fit its geometry was said once.
     warned: bool,
 }
@@ -52,6 +59,43 @@ impl AuxWriter {
     /// Images written for `camera`.
     pub fn written(&self, camera: usize) -> u64 {
         self.cameras.get(camera).map_or(0, |c| c.written)
+    }
+
+    /// Body messages written for `camera`.
+    pub fn bodies(&self, camera: usize) -> u64 {
+        self.cameras.get(camera).map_or(0, |c| c.bodies)
+    }
+
+    /// One validated body-tracking message of the frame captured at `ts_ns`.
+    pub fn write_body(
+        &mut self,
+        file: &mut McapRecording,
+        camera: usize,
+        label: &str,
+        ts_ns: u64,
+        message: &[u8],
+    ) -> Result<(), RecordError> {
+        let Some(cam) = self.cameras.get_mut(camera) else {
+            return Ok(());
+        };
+        let channel = match cam.body {
+            Some(c) => c,
+            None => {
+                let meta = BTreeMap::from([
+                    ("source".to_owned(), label.to_owned()),
+                    (
+                        "layout".to_owned(),
+                        "cv-mmap contract §4 body-tracking v1: 64-byte header, body_count x 3248-byte records, little endian".to_owned(),
+                    ),
+                ]);
+                let c = file.add_raw(&format!("/{label}/body"), BODY_ENCODING, meta)?;
+                cam.body = Some(c);
+                c
+            }
+        };
+        file.write_raw(channel, ts_ns, message)?;
+        cam.bodies += 1;
+        Ok(())
     }
 
     pub fn write(
@@ -84,7 +128,15 @@ impl AuxWriter {
                 _ => f32_packed(&p.data, p.width, p.height, p.stride, &mut data),
             };
             let step = p.width * if mm16 { 2 } else { 4 };
-            cam.image(file, channel, ts_ns, p, step, converted.map(|()| data), label)?;
+            cam.image(
+                file,
+                channel,
+                ts_ns,
+                p,
+                step,
+                converted.map(|()| data),
+                label,
+            )?;
         }
         if let Some(p) = &planes.confidence {
             let channel = match cam.confidence {
@@ -98,7 +150,15 @@ impl AuxWriter {
             };
             let mut data = Vec::new();
             let packed = f32_packed(&p.data, p.width, p.height, p.stride, &mut data);
-            cam.image(file, channel, ts_ns, p, p.width * 4, packed.map(|()| data), label)?;
+            cam.image(
+                file,
+                channel,
+                ts_ns,
+                p,
+                p.width * 4,
+                packed.map(|()| data),
+                label,
+            )?;
         }
         Ok(())
     }
@@ -118,7 +178,12 @@ impl Camera {
     ) -> Result<(), RecordError> {
         match data {
             Ok(data) => {
-                file.write_image(channel, ts_ns, (p.width, p.height, step), &Bytes::from(data))?;
+                file.write_image(
+                    channel,
+                    ts_ns,
+                    (p.width, p.height, step),
+                    &Bytes::from(data),
+                )?;
                 self.written += 1;
             }
             Err(e) => {

@@ -149,6 +149,8 @@ pub struct CameraSummary {
     pub written: u64,
     /// Depth and confidence images written.
     pub aux_written: u64,
+    /// Body-tracking messages written (`/<label>/body`).
+    pub bodies_written: u64,
     pub trimmed: Trimmed,
     /// Units its lane dropped because the writer was behind.
     pub units_dropped: u64,
@@ -236,9 +238,19 @@ pub fn run(cfg: &RecorderConfig, stop: Arc<AtomicBool>) -> Result<RecordSummary,
                                 planes,
                             });
                         });
+                        let body_tx = tx.clone();
+                        let body: crate::nats::BodySink = Arc::new(move |ts_ns, message| {
+                            // On the NATS task: never block it.
+                            let _ = body_tx.try_send(writer::Msg::Body {
+                                source: i,
+                                ts_ns,
+                                message: message.to_vec(),
+                            });
+                        });
                         let extras = pipeline::Extras {
                             sinks: vec![sink],
                             aux: Some(aux),
+                            body: Some(body),
                         };
                         let result =
                             pipeline::run_with_extras(&cam.pipeline, stop.clone(), kf, extras);
@@ -302,6 +314,7 @@ pub fn run(cfg: &RecorderConfig, stop: Arc<AtomicBool>) -> Result<RecordSummary,
                 encoder,
                 written: report.written.get(i).copied().unwrap_or(0),
                 aux_written: report.aux_written.get(i).copied().unwrap_or(0),
+                bodies_written: report.bodies_written.get(i).copied().unwrap_or(0),
                 trimmed: report.trimmed.get(i).copied().unwrap_or_default(),
                 units_dropped: dropped[i].load(Ordering::Relaxed),
                 stats,

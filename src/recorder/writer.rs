@@ -12,9 +12,9 @@ use std::thread::JoinHandle;
 
 use tracing::{info, warn};
 
+use super::aux::{AuxWriter, DepthFormat};
 use super::progress::Progress;
 use super::{RecorderConfig, RecorderError};
-use super::aux::{AuxWriter, DepthFormat};
 use crate::encode::AccessUnit;
 use crate::ingest::AuxPlanes;
 use crate::pipeline::KeyframeRequests;
@@ -35,6 +35,12 @@ pub(crate) enum Msg {
         source: usize,
         ts_ns: u64,
         planes: Box<AuxPlanes>,
+    },
+    /// A validated body-tracking message of the frame captured at `ts_ns`.
+    Body {
+        source: usize,
+        ts_ns: u64,
+        message: Vec<u8>,
     },
     /// The producer's `source.info`, as an MCAP metadata record.
     Metadata {
@@ -66,6 +72,7 @@ pub(super) struct Plan {
 enum Payload {
     Video(AccessUnit),
     Aux(Box<AuxPlanes>),
+    Body(Vec<u8>),
 }
 
 /// What the writer did.
@@ -73,6 +80,8 @@ pub(super) struct Report {
     pub channels: Vec<ChannelStats>,
     /// Depth/confidence images written, per camera.
     pub aux_written: Vec<u64>,
+    /// Body messages written, per camera.
+    pub bodies_written: Vec<u64>,
     pub bundles: Option<BundleStats>,
     pub written: Vec<u64>,
     pub trimmed: Vec<Trimmed>,
@@ -194,6 +203,19 @@ impl Writer {
                     };
                     self.merger.push(source, item)
                 }
+                Msg::Body {
+                    source,
+                    ts_ns,
+                    message,
+                } => self.merger.push(
+                    source,
+                    Item {
+                        ts_ns,
+                        keyframe: false,
+                        side: true,
+                        payload: Payload::Body(message),
+                    },
+                ),
                 Msg::Aux {
                     source,
                     ts_ns,
@@ -246,6 +268,16 @@ impl Writer {
                 };
                 let unit = match item.payload {
                     Payload::Video(unit) => unit,
+                    Payload::Body(message) => {
+                        let label = &self.labels[source];
+                        return Ok(self.aux.write_body(
+                            &mut file.mcap,
+                            source,
+                            label,
+                            item.ts_ns,
+                            &message,
+                        )?);
+                    }
                     Payload::Aux(planes) => {
                         let label = &self.labels[source];
                         return Ok(self.aux.write(
@@ -347,6 +379,7 @@ impl Writer {
         let n = self.labels.len();
         Report {
             aux_written: (0..n).map(|i| self.aux.written(i)).collect(),
+            bodies_written: (0..n).map(|i| self.aux.bodies(i)).collect(),
             channels,
             bundles: self.bundler.as_ref().map(Bundler::stats),
             written: (0..n).map(|i| self.merger.written(i)).collect(),

@@ -1,0 +1,274 @@
+//! `cvmmap_record` against live producers: body tracking and `source.info`
+//! over a real `nats-server`, SIGKILL mid-recording then `cvmmap_tools
+//! recover`, and the command lines it refuses. Files are read by Python's
+//! `mcap` readers (scripts/mcap_check.py).
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::nats::NatsServer;
+use common::{Proc, Scratch, assert_exit, bin, unique, wait_for_log};
+use serde_json::Value;
+
+const T: Duration = Duration::from_secs(60);
+
+fn target(s: &Scratch, label: &str) -> String {
+    let ns = unique("live").replace('_', "-");
+    format!("cvmmap://{label}@{}?namespace={ns}", s.0.display())
+}
+
+fn mcap_check(mcap: &Path) -> Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mcap_check.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .arg(mcap)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn wait_count(p: &Proc, needle: &str, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while p.output().matches(needle).count() < n {
+        assert!(Instant::now() < deadline, "{}", p.output());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Body-tracking messages land on `/<label>/body`, each logged at its own
+/// frame's capture time (a time the video channel has), and the
+/// producer's `source.info` answer is a metadata record.
+#[test]
+fn e2e_record_body_and_source_info_from_nats() {
+    let s = Scratch::new("rec_nats");
+    let nats = NatsServer::start(&s, &[]);
+    let t = target(&s, "cam");
+    let out = s.path("nats.mcap");
+    let summary = s.path("summary.json");
+    let mut rec = Proc::spawn(
+        &bin("cvmmap_record"),
+        &[
+            "--codec",
+            "h264",
+            "--source",
+            &t,
+            "--nats-url",
+            &nats.url(),
+            "--ingest-idle-timeout-ms",
+            "2000",
+            "--progress",
+            "off",
+            "-o",
+            out.to_str().unwrap(),
+            "--summary-json",
+            summary.to_str().unwrap(),
+        ],
+        s.path("record.log"),
+    );
+    // The body subscription is up before the producer speaks.
+    assert!(
+        wait_for_log(&rec, "NATS connected", Duration::from_secs(15)),
+        "{}",
+        rec.output()
+    );
+    let mut sim = Proc::spawn(
+        &bin("cvmmap_sim"),
+        &[
+            "--target",
+            &t,
+            "--frames",
+            "60",
+            "--fps",
+            "30",
+            "--width",
+            "320",
+            "--height",
+            "240",
+            "--nats-url",
+            &nats.url(),
+            "--body-every",
+            "1",
+            "--body-count",
+            "2",
+        ],
+        s.path("sim.log"),
+    );
+    assert_exit(&mut sim, T, 0);
+    assert_exit(&mut rec, T, 0);
+
+    let r = mcap_check(&out);
+    let video: Vec<u64> = r["channels"]["/cam/video"]["log_times"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    let body = &r["channels"]["/cam/body"];
+    assert_eq!(body["message_encoding"], "cvmmap.body.v1", "{body}");
+    assert!(body["metadata"]["layout"].as_str().unwrap().contains("§4"));
+    let n = body["messages"].as_u64().unwrap();
+    assert!(n >= 50, "{n} body messages of 60 frames");
+    assert_eq!(body["log_time_strictly_rising"], true);
+    for (i, ts) in body["raw_u64_at_8"].as_array().unwrap().iter().enumerate() {
+        // The message is the contract's (magic 0x62), logged at its frame's
+        // time, which is one of the recorded frames' times.
+        assert_eq!(body["raw_first_byte"][i], 0x62);
+        let ts = ts.as_u64().unwrap();
+        assert_eq!(body["log_times"][i].as_u64(), Some(ts));
+        assert!(
+            video.binary_search(&ts).is_ok(),
+            "body at {ts} has no frame"
+        );
+    }
+    let sum: Value = serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+    assert_eq!(sum["cameras"][0]["bodies_written"].as_u64(), Some(n));
+    let info = &r["metadata"]["source.info/cam"];
+    assert_eq!(
+        info["timestamp_domain"], "unix_epoch_ns",
+        "{}",
+        r["metadata"]
+    );
+    assert!(info["flag_names"].as_str().unwrap().contains("has_body"));
+    assert!(r["metadata"]["cvmmap.recording"]["cameras"] == "cam");
+}
+
+/// SIGKILL 5 s into a recording: `recover` rebuilds a readable file with
+/// at least 90% of the frames the recorder had reported written (its last
+/// progress line, at most 1 s before the kill).
+#[test]
+fn e2e_record_killed_recorder_leaves_a_recoverable_file() {
+    let s = Scratch::new("rec_kill");
+    let t = target(&s, "cam");
+    let out = s.path("killed.mcap");
+    let mut rec = Proc::spawn(
+        &bin("cvmmap_record"),
+        &[
+            "--codec",
+            "h264",
+            "--no-nats",
+            "--source",
+            &t,
+            "--progress",
+            "lines",
+            "--status-interval-s",
+            "1",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        s.path("record.log"),
+    );
+    wait_count(&rec, "ingest started", 1);
+    let mut sim = Proc::spawn(
+        &bin("cvmmap_sim"),
+        &[
+            "--target", &t, "--frames", "0", "--fps", "30", "--width", "320", "--height", "240",
+        ],
+        s.path("sim.log"),
+    );
+    wait_count(&rec, "common start", 1);
+    // The scenario: five seconds of recording, then SIGKILL.
+    std::thread::sleep(Duration::from_secs(5));
+    rec.signal(9);
+    rec.wait(Duration::from_secs(10));
+    sim.signal(15);
+    sim.wait(Duration::from_secs(10));
+    let log = rec.output();
+    let reported: u64 = log
+        .lines()
+        .filter(|l| l.contains("recording") && l.contains("written="))
+        .filter_map(|l| {
+            l.split("written=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .next_back()
+        .expect("a progress line");
+    assert!(reported >= 100, "{reported} frames reported in 5 s");
+
+    let tools = |args: &[&str]| {
+        let o = Command::new(bin("cvmmap_tools"))
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+        )
+    };
+    let (code, text) = tools(&["probe", out.to_str().unwrap()]);
+    assert_eq!(code, 1, "a killed file is broken: {text}");
+    let fixed = s.path("recovered.mcap");
+    let (code, text) = tools(&["recover", out.to_str().unwrap(), fixed.to_str().unwrap()]);
+    assert_eq!(code, 2, "recovered with losses: {text}");
+    let r = mcap_check(&fixed);
+    let got = r["channels"]["/cam/video"]["messages"].as_u64().unwrap();
+    assert!(got * 10 >= reported * 9, "recovered {got} of {reported}");
+    assert_eq!(r["channels"]["/cam/video"]["first_is_keyframe"], true);
+}
+
+#[test]
+fn e2e_record_refuses_bad_command_lines_with_exit_2() {
+    for (args, needle) in [
+        (vec!["--codec", "h264", "-o", "/tmp/x.mcap"], "--source"),
+        (
+            vec!["--codec", "h264", "--source", "a", "-o", "/tmp/x.mp4"],
+            "--output",
+        ),
+        (
+            vec![
+                "--codec",
+                "h264",
+                "--source",
+                "a",
+                "-o",
+                "/nonexistent-dir/x.mcap",
+                "--no-nats",
+            ],
+            "/nonexistent-dir/x.mcap",
+        ),
+        (
+            vec![
+                "--codec",
+                "h264",
+                "--source",
+                "a",
+                "--b-frames",
+                "1",
+                "-o",
+                "/tmp/x.mcap",
+            ],
+            "--b-frames",
+        ),
+        (
+            vec![
+                "--codec",
+                "h264",
+                "--source",
+                "bad name",
+                "-o",
+                "/tmp/x.mcap",
+            ],
+            "--source",
+        ),
+    ] {
+        let o = Command::new(bin("cvmmap_record"))
+            .args(&args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    }
+}
