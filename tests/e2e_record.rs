@@ -187,7 +187,7 @@ fn e2e_record_h265_units_are_the_streamed_units() {
 fn e2e_record_refuses_what_it_cannot_write() {
     let s = Scratch::new("e2e_record_bad");
     for (args, needle) in [
-        (vec!["--record", "/tmp/x.mp4"], "--record"),
+        (vec!["--record", "/tmp/x.avi"], "--record"),
         (
             vec!["--record", "/nonexistent-dir/x.mcap"],
             "/nonexistent-dir/x.mcap",
@@ -327,4 +327,56 @@ fn e2e_tools_probe_and_recover_refuse_what_is_not_a_recording() {
     assert!(out.contains("not MCAP"), "{out}");
     let (code, _) = tools(&["recover", "/nonexistent.mcap", "/tmp/x.mcap"]);
     assert_eq!(code, 1);
+}
+
+/// `--record out.mp4`: the streamer's units into an ordinary MP4 at a
+/// clean stop (`moov`, `avc1`), every frame decodable by ffmpeg 9.
+#[test]
+fn e2e_record_streamer_mp4_is_finalised_and_decodes() {
+    let s = Scratch::new("e2e_record_mp4");
+    let mp4 = s.path("out.mp4");
+    let summary_path = s.path("summary.json");
+    let out = Command::new(bin("cvmmap_streamer"))
+        .args([
+            "--codec",
+            "h264",
+            "--input-mode",
+            "dummy",
+            "--dummy-frames",
+            "60",
+            "--dummy-width",
+            &W.to_string(),
+            "--dummy-height",
+            &H.to_string(),
+            "--no-nats",
+            "--record",
+            mp4.to_str().unwrap(),
+            "--summary-json",
+            summary_path.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stats: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&summary_path).unwrap()).unwrap();
+    assert_eq!(stats["stats"]["record_units_written"], 60, "{stats}");
+    let (code, text) = tools(&["probe", mp4.to_str().unwrap()]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("finalised"), "{text}");
+    let o = Command::new(modern_ffmpeg())
+        .arg("-i")
+        .arg(&mp4)
+        .args(["-f", "null", "-"])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&o.stderr);
+    assert!(log.contains("avc1"), "{log}");
+    assert!(
+        log.contains("frame=   60") || log.contains("frame=60"),
+        "{log}"
+    );
 }

@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::nats::NatsServer;
-use common::{Proc, Scratch, assert_exit, bin, unique, wait_for_log};
+use common::{Proc, Scratch, assert_exit, bin, modern_ffmpeg, unique, wait_for_log};
 use serde_json::Value;
 
 const T: Duration = Duration::from_secs(60);
@@ -33,6 +33,44 @@ fn mcap_check(mcap: &Path) -> Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// ffmpeg 9 on an MP4: (frames decoded, its stream line, its errors).
+fn ffmpeg_frames(mp4: &Path) -> (u64, String, String) {
+    let o = Command::new(modern_ffmpeg())
+        .arg("-i")
+        .arg(mp4)
+        .args(["-f", "null", "-"])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&o.stderr).into_owned();
+    let frames = log
+        .rsplit("frame=")
+        .next()
+        .and_then(|t| t.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0);
+    let stream = log
+        .lines()
+        .find(|l| l.contains("Video:"))
+        .unwrap_or("")
+        .to_owned();
+    let errors = log
+        .lines()
+        .filter(|l| l.contains("rror"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    (frames, stream, errors)
+}
+
+fn tools(args: &[&str]) -> (i32, String) {
+    let o = Command::new(bin("cvmmap_tools"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+    )
 }
 
 fn wait_count(p: &Proc, needle: &str, n: usize) {
@@ -162,6 +200,8 @@ fn e2e_record_killed_recorder_leaves_a_recoverable_file() {
             "1",
             "-o",
             out.to_str().unwrap(),
+            "--mp4",
+            s.path("{label}.mp4").to_str().unwrap(),
         ],
         s.path("record.log"),
     );
@@ -196,16 +236,6 @@ fn e2e_record_killed_recorder_leaves_a_recoverable_file() {
         .expect("a progress line");
     assert!(reported >= 100, "{reported} frames reported in 5 s");
 
-    let tools = |args: &[&str]| {
-        let o = Command::new(bin("cvmmap_tools"))
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            o.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&o.stdout).into_owned(),
-        )
-    };
     let (code, text) = tools(&["probe", out.to_str().unwrap()]);
     assert_eq!(code, 1, "a killed file is broken: {text}");
     let fixed = s.path("recovered.mcap");
@@ -215,6 +245,72 @@ fn e2e_record_killed_recorder_leaves_a_recoverable_file() {
     let got = r["channels"]["/cam/video"]["messages"].as_u64().unwrap();
     assert!(got * 10 >= reported * 9, "recovered {got} of {reported}");
     assert_eq!(r["channels"]["/cam/video"]["first_is_keyframe"], true);
+
+    // The MP4 beside it: fragmented and unfinished, yet ffmpeg decodes
+    // every whole fragment (one a second: at most about 1 s is lost).
+    let mp4 = s.path("cam.mp4");
+    let (code, text) = tools(&["probe", mp4.to_str().unwrap()]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("fragmented"), "{text}");
+    let (frames, stream, _) = ffmpeg_frames(&mp4);
+    assert!(stream.contains("avc1"), "{stream}");
+    eprintln!(
+        "killed recorder: {reported} reported written, {got} recovered, {frames} decoded from the MP4"
+    );
+    assert!(
+        frames + 45 >= reported,
+        "ffmpeg decoded {frames} of {reported}"
+    );
+}
+
+/// A clean stop leaves an ordinary MP4 (`moov`, no fragments) with H.265
+/// as `hvc1`, holding every frame of the MCAP beside it.
+#[test]
+fn e2e_record_mp4_h265_clean_stop_is_finalised_hvc1() {
+    let s = Scratch::new("rec_mp4");
+    let t = target(&s, "cam");
+    let out = s.path("clean.mcap");
+    let mp4 = s.path("cam_clean.mp4");
+    let mut rec = Proc::spawn(
+        &bin("cvmmap_record"),
+        &[
+            "--codec",
+            "h265",
+            "--no-nats",
+            "--source",
+            &t,
+            "--ingest-idle-timeout-ms",
+            "1500",
+            "--progress",
+            "off",
+            "-o",
+            out.to_str().unwrap(),
+            "--mp4",
+            s.path("{label}_clean.mp4").to_str().unwrap(),
+        ],
+        s.path("record.log"),
+    );
+    wait_count(&rec, "ingest started", 1);
+    let mut sim = Proc::spawn(
+        &bin("cvmmap_sim"),
+        &[
+            "--target", &t, "--frames", "60", "--fps", "30", "--width", "320", "--height", "240",
+        ],
+        s.path("sim.log"),
+    );
+    assert_exit(&mut sim, T, 0);
+    assert_exit(&mut rec, T, 0);
+    let (code, text) = tools(&["probe", mp4.to_str().unwrap()]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("finalised"), "{text}");
+    let recorded = mcap_check(&out)["channels"]["/cam/video"]["messages"]
+        .as_u64()
+        .unwrap();
+    let (frames, stream, errors) = ffmpeg_frames(&mp4);
+    assert!(stream.contains("hvc1"), "{stream}");
+    assert!(errors.is_empty(), "{errors}");
+    assert_eq!(frames, recorded, "the MP4 holds what the MCAP holds");
+    assert!(recorded >= 57, "{recorded} of 60");
 }
 
 #[test]

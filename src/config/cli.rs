@@ -204,8 +204,9 @@ pub struct Cli {
 
     // --- recording ---------------------------------------------------------
     /// Also record the published access units to this MCAP file
-    /// (`/<label>/video`, foxglove.CompressedVideo; docs/mcap-layout.md).
-    #[arg(long, value_name = "PATH.mcap")]
+    /// (`/<label>/video`, foxglove.CompressedVideo; docs/mcap-layout.md) or
+    /// MP4 file (fragmented while recording, finalised at a clean stop).
+    #[arg(long, value_name = "PATH.mcap|PATH.mp4")]
     pub record: Option<PathBuf>,
     /// The recording's source label (topic `/<label>/video`); default: the
     /// --source-label, the --source instance, the shm name, or --dummy-label.
@@ -457,13 +458,10 @@ impl Cli {
         let Some(path) = &self.record else {
             return Ok(None);
         };
-        if path.extension().and_then(|e| e.to_str()) != Some("mcap") {
+        if !matches!(path.extension().and_then(|e| e.to_str()), Some("mcap" | "mp4")) {
             return Err(ConfigError::new(
                 "--record",
-                format!(
-                    "{}: only MCAP (.mcap) is recorded here so far",
-                    path.display()
-                ),
+                format!("{}: an MCAP (.mcap) or MP4 (.mp4) file", path.display()),
             ));
         }
         if self.b_frames > 0 {

@@ -50,13 +50,20 @@ pub struct RtmpOutput {
     pub form: crate::flv::VideoTagForm,
 }
 
-/// `--record`: the MCAP file, the source's label in its topics, and how
-/// its chunks are compressed.
+/// `--record`: the MCAP or MP4 file, the source's label in its topics, and
+/// how MCAP chunks are compressed.
 #[derive(Debug, Clone)]
 pub struct RecordOutput {
     pub path: PathBuf,
     pub label: String,
     pub options: crate::record::RecordOptions,
+}
+
+impl RecordOutput {
+    /// An MP4 file (by its extension), else MCAP.
+    pub fn is_mp4(&self) -> bool {
+        self.path.extension().and_then(|e| e.to_str()) == Some("mp4")
+    }
 }
 
 /// `--record-compression`.

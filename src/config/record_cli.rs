@@ -50,6 +50,11 @@ pub struct RecordCli {
     /// The MCAP file to write.
     #[arg(long, short = 'o', value_name = "PATH.mcap")]
     pub output: PathBuf,
+    /// Also write each camera's video to an MP4 file (`{label}` expands to
+    /// the camera's label; needed with several cameras). Fragmented while
+    /// recording, an ordinary MP4 after a clean stop; H.265 as hvc1.
+    #[arg(long, value_name = "PATH")]
+    pub mp4: Option<String>,
     /// Chunk compression.
     #[arg(long, value_enum, default_value = "zstd")]
     pub record_compression: RecordCompressionArg,
@@ -159,6 +164,17 @@ impl RecordCli {
                 "names one camera's subjects: not with several --source",
             ));
         }
+        if let Some(p) = &self.mp4 {
+            if self.sources.len() > 1 && !p.contains("{label}") {
+                return Err(ConfigError::new(
+                    "--mp4",
+                    format!("{p}: one file per camera: put {{label}} in the path"),
+                ));
+            }
+            if !p.ends_with(".mp4") {
+                return Err(ConfigError::new("--mp4", format!("{p}: an .mp4 file")));
+            }
+        }
         let policy = self.policy()?;
         let codec = Codec::from(self.codec);
         let mut cameras: Vec<CameraConfig> = Vec::with_capacity(self.sources.len());
@@ -229,10 +245,12 @@ impl RecordCli {
                 status_interval: Duration::ZERO,
                 nats,
             };
+            let mp4 = self.mp4.as_ref().map(|p| PathBuf::from(p.replace("{label}", &label)));
             cameras.push(CameraConfig {
                 label,
                 pipeline,
                 device_reason,
+                mp4,
             });
         }
         let duration = match self.duration_seconds {

@@ -2,6 +2,7 @@
 //! is a [`Sink`] on its own thread behind its own bounded queue ([`sink`]),
 //! so none can block the encoder or another output.
 
+pub mod mp4;
 pub(crate) mod record;
 pub(crate) mod rtmp;
 pub(crate) mod rtp_udp;
@@ -43,6 +44,8 @@ pub enum OutputError {
     },
     #[error(transparent)]
     Record(#[from] crate::record::RecordError),
+    #[error("cannot write the MP4 {path}: {reason}")]
+    Mp4 { path: PathBuf, reason: String },
     #[error("RTMP server refused {step}: {code} {description}")]
     RtmpRejected {
         step: &'static str,
@@ -81,10 +84,22 @@ pub fn open_sinks(
         );
     }
     if let Some(cfg) = &config.record {
-        let sink = record::McapSink::open(cfg, config.encoder.codec, counters.record.clone())?;
+        let sink: Box<dyn Sink> = if cfg.is_mp4() {
+            Box::new(mp4::Mp4Sink::open(
+                &cfg.path,
+                config.encoder.codec,
+                Some(counters.record.clone()),
+            )?)
+        } else {
+            Box::new(record::McapSink::open(
+                cfg,
+                config.encoder.codec,
+                counters.record.clone(),
+            )?)
+        };
         let c = counters.record.clone();
         fanout.add_timed(
-            Box::new(sink),
+            sink,
             Arc::new(move |n| add(&c.record_units_dropped, n)),
             None,
         );

@@ -263,7 +263,7 @@ fn yuyv(src: &[u8], g: &VideoGeometry, dst: I420) -> Result<(), ConvertError> {
     };
     fill_chroma(g, dst.u, dst.u_stride, dst.v, dst.v_stride, |cx, cy| {
         let y = 2 * cy;
-        let avg = |c| ((at(cx, y, c) + at(cx, y + 1, c) + 1) / 2) as u8;
+        let avg = |c| (at(cx, y, c) + at(cx, y + 1, c)).div_ceil(2) as u8;
         (avg(1), avg(3))
     });
     Ok(())

@@ -61,6 +61,8 @@ pub enum RecorderError {
     },
     #[error(transparent)]
     Record(#[from] RecordError),
+    #[error(transparent)]
+    Mp4(#[from] crate::output::OutputError),
     #[error(
         "cameras {first} and {other} started {spread_s:.0} s apart: their timestamps are not on one clock (contract §6 wants Unix-epoch ns); record them separately"
     )]
@@ -82,7 +84,10 @@ impl RecorderError {
         match self {
             RecorderError::Pipeline { source, .. } => source.exit_code(),
             RecorderError::Record(RecordError::Create { .. }) => 2,
-            RecorderError::Record(_) | RecorderError::Summary { .. } => 1,
+            RecorderError::Mp4(crate::output::OutputError::Record(RecordError::Create {
+                ..
+            })) => 2,
+            RecorderError::Record(_) | RecorderError::Mp4(_) | RecorderError::Summary { .. } => 1,
             RecorderError::TimestampDomains { .. } => 1,
         }
     }
@@ -115,6 +120,8 @@ pub struct CameraConfig {
     pub pipeline: Config,
     /// Why its encoder device is what it is (`--max-nvenc-sessions`).
     pub device_reason: String,
+    /// `--mp4`: its video as MP4 too.
+    pub mp4: Option<PathBuf>,
 }
 
 /// Everything `cvmmap_record` runs, validated.

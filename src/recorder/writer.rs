@@ -16,6 +16,7 @@ use super::aux::{AuxWriter, DepthFormat};
 use super::progress::Progress;
 use super::{RecorderConfig, RecorderError};
 use crate::encode::AccessUnit;
+use crate::output::mp4::Mp4Sink;
 use crate::ingest::AuxPlanes;
 use crate::pipeline::KeyframeRequests;
 use crate::record::bundle::{
@@ -93,11 +94,28 @@ pub(super) struct Report {
 /// cannot be written fails before any camera starts).
 pub(super) struct File {
     mcap: McapRecording,
+    /// `--mp4`, per camera.
+    mp4: Vec<Option<Mp4Sink>>,
     video: Vec<VideoChannel>,
     bundle: Option<JsonChannel>,
 }
 
 impl File {
+    /// Finishes every file: the MCAP summary, each MP4's final `moov`.
+    fn finish(self) -> Result<Vec<ChannelStats>, RecorderError> {
+        let mut first_error = None;
+        for mut m in self.mp4.into_iter().flatten() {
+            if let Err(e) = m.close() {
+                first_error.get_or_insert(RecorderError::from(e));
+            }
+        }
+        let channels = self.mcap.finish()?;
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(channels),
+        }
+    }
+
     pub fn write_metadata(
         &mut self,
         name: &str,
@@ -117,8 +135,16 @@ pub(super) fn open(cfg: &RecorderConfig, labels: &[String]) -> Result<File, Reco
         super::BundlePolicy::Copy { .. } => None,
         _ => Some(mcap.add_json("/bundle", BUNDLE_SCHEMA_NAME, BUNDLE_JSON_SCHEMA)?),
     };
+    let mut mp4 = Vec::with_capacity(labels.len());
+    for cam in &cfg.cameras {
+        mp4.push(match &cam.mp4 {
+            Some(path) => Some(Mp4Sink::open(path, cam.pipeline.encoder.codec, None)?),
+            None => None,
+        });
+    }
     Ok(File {
         mcap,
+        mp4,
         video,
         bundle,
     })
@@ -289,6 +315,9 @@ impl Writer {
                         )?);
                     }
                 };
+                if let Some(mp4) = file.mp4.get_mut(source).and_then(Option::as_mut) {
+                    mp4.push(&unit)?;
+                }
                 let sequence = file.mcap.next_sequence(file.video[source]);
                 let log_ns = file
                     .mcap
@@ -363,15 +392,15 @@ impl Writer {
         self.stopped = true;
         self.error.get_or_insert(e);
         if let Some(f) = self.file.take() {
-            let _ = f.mcap.finish();
+            let _ = f.finish();
         }
     }
 
     fn finish(mut self) -> Report {
-        let channels = match self.file.take().map(|f| f.mcap.finish()) {
+        let channels = match self.file.take().map(File::finish) {
             Some(Ok(c)) => c,
             Some(Err(e)) => {
-                self.error.get_or_insert(e.into());
+                self.error.get_or_insert(e);
                 Vec::new()
             }
             None => Vec::new(),
