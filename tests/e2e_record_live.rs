@@ -25,6 +25,8 @@ fn mcap_check(mcap: &Path) -> Value {
     let out = Command::new("python3")
         .arg(&script)
         .arg(mcap)
+        .arg("--dump-dir")
+        .arg(mcap.parent().unwrap())
         .output()
         .unwrap();
     assert!(
@@ -310,6 +312,11 @@ fn e2e_record_mp4_h265_clean_stop_is_finalised_hvc1() {
     assert!(stream.contains("hvc1"), "{stream}");
     assert!(errors.is_empty(), "{errors}");
     assert_eq!(frames, recorded, "the MP4 holds what the MCAP holds");
+    // The MCAP's H.265 payloads, concatenated, decode in ffmpeg 9 too.
+    let units = common::stack::read_au_log(&s.path("cam_video.units"));
+    let (decoded, errors) = common::ffmpeg_decode_units(&units, "h265", &s.0);
+    assert!(errors.is_empty(), "{errors}");
+    assert_eq!(decoded, recorded);
     assert!(recorded >= 57, "{recorded} of 60");
 }
 
@@ -367,4 +374,54 @@ fn e2e_record_refuses_bad_command_lines_with_exit_2() {
         assert!(err.contains(needle), "{args:?}: {err}");
         assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
     }
+}
+
+/// On a terminal (a pseudo-terminal from util-linux `script`), progress is
+/// one live line per camera plus a total, redrawn in place.
+#[test]
+fn e2e_record_progress_on_a_terminal_redraws_one_line_per_camera() {
+    let s = Scratch::new("rec_tty");
+    let t = target(&s, "cam");
+    let out = s.path("tty.mcap");
+    let cmd = format!(
+        "{} --codec h264 --no-nats --source {t} --ingest-idle-timeout-ms 1500 -o {}",
+        bin("cvmmap_record").display(),
+        out.display()
+    );
+    let mut tty = Proc::spawn(
+        Path::new("script"),
+        &["-q", "-e", "-c", &cmd, "/dev/null"],
+        s.path("tty.log"),
+    );
+    wait_count(&tty, "ingest started", 1);
+    let mut sim = Proc::spawn(
+        &bin("cvmmap_sim"),
+        &[
+            "--target", &t, "--frames", "45", "--fps", "30", "--width", "320", "--height", "240",
+        ],
+        s.path("sim.log"),
+    );
+    assert_exit(&mut sim, T, 0);
+    assert_exit(&mut tty, T, 0);
+    let screen = tty.output();
+    // Erase-line before each line, cursor up over the previous drawing
+    // (ECMA-48 EL and CUU), the camera's line and the total line.
+    assert!(screen.contains("\x1b[2K"), "{screen:?}");
+    assert!(screen.contains("\x1b[2A\r"), "{screen:?}");
+    let last_cam = screen
+        .lines()
+        .filter(|l| l.contains("cam ") && l.contains(" frames "))
+        .next_back()
+        .expect("a camera line");
+    assert!(
+        last_cam.contains("fps") && last_cam.contains("MiB"),
+        "{last_cam}"
+    );
+    assert!(screen.contains(" bundles "), "{screen:?}");
+    let written: u64 = last_cam
+        .split(" frames")
+        .next()
+        .and_then(|t| t.split_whitespace().next_back()?.parse().ok())
+        .expect("a frame count");
+    assert!(written >= 40, "{last_cam}");
 }

@@ -150,6 +150,8 @@ impl Placer {
         let decision = if reset_kind == Some(Reset::Counter) {
             // The producer restarted itself: a keyframe now (see the policy).
             self.keyframes.force_now(KeyframeReason::Reset)
+        } else if ctx.keyframes.take_urgent() {
+            self.keyframes.force_now(KeyframeReason::RecordStart)
         } else {
             self.keyframes.on_frame(wanted)
         };

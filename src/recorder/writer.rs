@@ -16,8 +16,8 @@ use super::aux::{AuxWriter, DepthFormat};
 use super::progress::Progress;
 use super::{RecorderConfig, RecorderError};
 use crate::encode::AccessUnit;
-use crate::output::mp4::Mp4Sink;
 use crate::ingest::AuxPlanes;
+use crate::output::mp4::Mp4Sink;
 use crate::pipeline::KeyframeRequests;
 use crate::record::bundle::{
     BUNDLE_JSON_SCHEMA, BUNDLE_SCHEMA_NAME, Bundle, BundleStats, Bundler, Frame, Policy,
@@ -287,7 +287,8 @@ impl Writer {
                 info!(common_start_ns = ts, "common start");
                 self.check_clocks()?;
             }
-            Out::NeedKeyframe(source) => self.keyframes[source].request(),
+            // Past the limiter: each camera's recording begins at it.
+            Out::NeedKeyframe(source) => self.keyframes[source].request_now(),
             Out::Write { source, item } => {
                 let Some(file) = self.file.as_mut() else {
                     return Ok(());

@@ -26,6 +26,8 @@ pub enum KeyframeReason {
     Discontinuity,
     /// The producer reset (counter back, or STREAM_RESET): a new timeline.
     Reset,
+    /// A recording starts here (`KeyframeRequests::request_now`).
+    RecordStart,
 }
 
 impl KeyframeReason {
@@ -35,6 +37,7 @@ impl KeyframeReason {
             KeyframeReason::Request => "request",
             KeyframeReason::Discontinuity => "discontinuity",
             KeyframeReason::Reset => "reset",
+            KeyframeReason::RecordStart => "record_start",
         }
     }
 }

@@ -22,6 +22,8 @@ pub struct KeyframeRequests(Arc<KeyframeState>);
 #[derive(Debug)]
 struct KeyframeState {
     requested: AtomicBool,
+    /// [`KeyframeRequests::request_now`]: past the limiter.
+    urgent: AtomicBool,
     /// PTS of the last keyframe handed to the outputs; `u64::MAX`: none.
     last_pts: AtomicU64,
 }
@@ -30,6 +32,7 @@ impl Default for KeyframeRequests {
     fn default() -> Self {
         Self(Arc::new(KeyframeState {
             requested: AtomicBool::new(false),
+            urgent: AtomicBool::new(false),
             last_pts: AtomicU64::new(u64::MAX),
         }))
     }
@@ -42,6 +45,17 @@ impl KeyframeRequests {
 
     pub(crate) fn take(&self) -> bool {
         self.0.requested.swap(false, Ordering::Relaxed)
+    }
+
+    /// A keyframe at the next frame whatever the limiter says: for one
+    /// rare need of our own (a recording's common start, where each camera
+    /// must begin), never for anything a peer or producer can trigger.
+    pub fn request_now(&self) {
+        self.0.urgent.store(true, Ordering::Relaxed);
+    }
+
+    pub(crate) fn take_urgent(&self) -> bool {
+        self.0.urgent.swap(false, Ordering::Relaxed)
     }
 
     /// A keyframe (forced or the GOP's own) with this PTS went out.
