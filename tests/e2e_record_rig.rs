@@ -65,30 +65,36 @@ fn record(tag: &str, args: &[&str]) -> Rig {
         assert!(Instant::now() < deadline, "{}", rec.output());
         std::thread::sleep(Duration::from_millis(20));
     }
-    let begun = Instant::now();
-    let mut sims = Vec::new();
-    for (i, (label, fps, frames, offset)) in RIG.iter().enumerate() {
-        // The scenario: cameras that start at different times.
-        std::thread::sleep(Duration::from_millis(*offset).saturating_sub(begun.elapsed()));
-        sims.push(Proc::spawn(
-            &bin("cvmmap_sim"),
-            &[
-                "--target",
-                &targets[i],
-                "--fps",
-                fps,
-                "--frames",
-                frames,
-                "--width",
-                "320",
-                "--height",
-                "240",
-            ],
-            s.path(&format!("sim_{label}.log")),
-        ));
+    // One simulator process, the whole rig: each camera its own producer
+    // at its own rate, starting at its offset (the scenario).
+    let specs: Vec<String> = RIG
+        .iter()
+        .map(|(label, fps, frames, offset)| format!("{label}:{fps}:{offset}:{frames}"))
+        .collect();
+    let sim_json = s.path("sim.json");
+    let prefix = s.0.display().to_string();
+    let mut sim_args = vec![
+        "--rig-prefix",
+        prefix.as_str(),
+        "--rig-namespace",
+        ns.as_str(),
+        "--width",
+        "320",
+        "--height",
+        "240",
+        "--json",
+        sim_json.to_str().unwrap(),
+    ];
+    for spec in &specs {
+        sim_args.extend(["--camera", spec.as_str()]);
     }
-    for mut p in sims {
-        assert_exit(&mut p, T, 0);
+    let mut sim = Proc::spawn(&bin("cvmmap_sim"), &sim_args, s.path("sim.log"));
+    assert_exit(&mut sim, T, 0);
+    let published: Value = serde_json::from_slice(&std::fs::read(&sim_json).unwrap()).unwrap();
+    for (i, (label, _, frames, _)) in RIG.iter().enumerate() {
+        let cam = &published["cameras"][i];
+        assert_eq!(cam["label"], *label, "{published}");
+        assert_eq!(cam["frames_published"].to_string(), *frames, "{published}");
     }
     assert_exit(&mut rec, T, 0);
     let summary: Value =

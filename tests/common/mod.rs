@@ -322,7 +322,14 @@ pub fn ffmpeg_decode_units(units: &[Vec<u8>], codec: &str, scratch: &Path) -> (u
         // rawvideo has no timestamps to check (the null muxer would
         // complain of an ES's generated DTS, not of the decoding).
         // Every decoded frame out, none dropped or repeated for a rate.
-        .args(["-fps_mode", "passthrough", "-f", "rawvideo", "-y", "/dev/null"])
+        .args([
+            "-fps_mode",
+            "passthrough",
+            "-f",
+            "rawvideo",
+            "-y",
+            "/dev/null",
+        ])
         .output()
         .unwrap();
     let log = String::from_utf8_lossy(&o.stderr).into_owned();

@@ -18,7 +18,7 @@ use super::nats::subjects::{self, ControlPrefix};
 
 /// cv-mmap producer simulator: writes the §6 test pattern into POSIX shared
 /// memory and publishes a ZeroMQ sync message per frame.
-#[derive(Debug, Parser)]
+#[derive(Debug, Clone, Parser)]
 #[command(name = "cvmmap_sim", version)]
 pub struct SimArgs {
     /// Instance name written into each sync message (at most 24 bytes).
@@ -167,6 +167,90 @@ pub struct SimArgs {
     /// resolution change mid-stream. Not with --abi v2.1.
     #[arg(long, value_name = "WxH[,WxH...]")]
     pub reset_sizes: Option<String>,
+    /// A camera rig in one process: one camera per --camera
+    /// INSTANCE:FPS[:DELAY_MS[:FRAMES]], each its own producer (segment,
+    /// sync socket, NATS key) named as `--target
+    /// cvmmap://INSTANCE@<--rig-prefix>?namespace=<--rig-namespace>`,
+    /// publishing at FPS, starting DELAY_MS after the process, FRAMES
+    /// frames [default: --frames]; every other flag applies to each. With
+    /// --json, one object with `cameras`.
+    #[arg(long = "camera", value_name = "INSTANCE:FPS[:DELAY_MS[:FRAMES]]",
+          conflicts_with_all = ["label", "shm_name", "zmq_endpoint", "target", "nats_key"])]
+    pub cameras: Vec<String>,
+    /// The rig's ipc directory (contract §1 prefix).
+    #[arg(long, value_name = "DIR", default_value = naming::DEFAULT_PREFIX)]
+    pub rig_prefix: String,
+    /// The rig's namespace (contract §1).
+    #[arg(long, value_name = "NS", default_value = naming::DEFAULT_NAMESPACE)]
+    pub rig_namespace: String,
+}
+
+/// One camera of a `--camera` rig: its configuration and start delay.
+#[derive(Debug)]
+pub struct RigCamera {
+    pub config: SimConfig,
+    pub delay: std::time::Duration,
+}
+
+impl SimArgs {
+    /// The rig's cameras (`--camera`), each validated like a single
+    /// producer's flags; empty without `--camera`.
+    pub fn rig(&self) -> Result<Vec<RigCamera>, ArgError> {
+        let mut out = Vec::with_capacity(self.cameras.len());
+        for spec in &self.cameras {
+            let mut parts = spec.split(':');
+            let (Some(instance), Some(fps)) = (parts.next(), parts.next()) else {
+                return fail(format!(
+                    "--camera {spec:?}: expected INSTANCE:FPS[:DELAY_MS[:FRAMES]]"
+                ));
+            };
+            let fps: f64 = fps
+                .parse()
+                .map_err(|_| ArgError(format!("--camera {spec:?}: FPS {fps:?} is not a number")))?;
+            let delay_ms: u64 = match parts.next() {
+                None => 0,
+                Some(d) => d.parse().map_err(|_| {
+                    ArgError(format!(
+                        "--camera {spec:?}: DELAY_MS {d:?} is not a whole number"
+                    ))
+                })?,
+            };
+            let frames: Option<u64> = match parts.next() {
+                None => None,
+                Some(f) => Some(f.parse().map_err(|_| {
+                    ArgError(format!(
+                        "--camera {spec:?}: FRAMES {f:?} is not a whole number"
+                    ))
+                })?),
+            };
+            if parts.next().is_some() {
+                return fail(format!(
+                    "--camera {spec:?}: expected INSTANCE:FPS[:DELAY_MS[:FRAMES]]"
+                ));
+            }
+            if out.iter().any(|c: &RigCamera| c.config.label == instance) {
+                return fail(format!("--camera {instance:?} is given twice"));
+            }
+            let mut one = self.clone();
+            one.cameras.clear();
+            one.fps = fps;
+            if let Some(f) = frames {
+                one.frames = f;
+            }
+            one.target = Some(format!(
+                "cvmmap://{instance}@{}?namespace={}",
+                self.rig_prefix, self.rig_namespace
+            ));
+            let config = one
+                .into_config()
+                .map_err(|e| ArgError(format!("--camera {spec:?}: {e}")))?;
+            out.push(RigCamera {
+                config,
+                delay: std::time::Duration::from_millis(delay_ms),
+            });
+        }
+        Ok(out)
+    }
 }
 
 pub use super::faults::TornOrder;
@@ -646,6 +730,52 @@ mod tests {
         let mut argv = vec!["cvmmap_sim"];
         argv.extend_from_slice(args);
         SimArgs::try_parse_from(argv).unwrap().into_config()
+    }
+
+    #[test]
+    fn a_rig_names_each_camera_from_its_instance_and_takes_its_rate() {
+        let args = SimArgs::try_parse_from([
+            "cvmmap_sim",
+            "--camera",
+            "zed1:30",
+            "--camera",
+            "zed2:15:500:45",
+            "--rig-prefix",
+            "/tmp/rig",
+            "--rig-namespace",
+            "lab",
+            "--frames",
+            "90",
+        ])
+        .unwrap();
+        let rig = args.rig().unwrap();
+        assert_eq!(rig.len(), 2);
+        let (a, b) = (&rig[0], &rig[1]);
+        assert_eq!(a.config.label, "zed1");
+        assert_eq!(a.config.shm_name, "lab_zed1");
+        assert_eq!(a.config.endpoint, "ipc:///tmp/rig/lab_zed1");
+        assert_eq!((a.config.fps, a.config.frames), (30.0, 90));
+        assert_eq!(a.delay, std::time::Duration::ZERO);
+        assert_eq!((b.config.fps, b.config.frames), (15.0, 45));
+        assert_eq!(b.delay, std::time::Duration::from_millis(500));
+        for bad in [
+            "zed1",
+            "zed1:x",
+            "zed1:30:-5",
+            "zed1:30:0:1:2",
+            "bad name:30",
+        ] {
+            let args = SimArgs::try_parse_from(["cvmmap_sim", "--camera", bad]).unwrap();
+            let e = args.rig().unwrap_err();
+            assert!(e.0.starts_with("--camera"), "{bad}: {e}");
+        }
+        let twice = SimArgs::try_parse_from(["cvmmap_sim", "--camera", "a:30", "--camera", "a:15"])
+            .unwrap();
+        assert!(twice.rig().unwrap_err().0.contains("twice"));
+        // A rig's names come from --camera: naming flags are refused.
+        assert!(
+            SimArgs::try_parse_from(["cvmmap_sim", "--camera", "a:30", "--target", "b"]).is_err()
+        );
     }
 
     #[test]
