@@ -78,8 +78,7 @@ fn encoded_units() -> Vec<Bytes> {
         .expect("encode");
     }
     enc.finish().expect("drain");
-    let units = units.lock().unwrap().clone();
-    units
+    units.lock().unwrap().clone()
 }
 
 fn depth_planes() -> Vec<Vec<u8>> {

@@ -15,8 +15,11 @@
 //!   its own thread: RTP over UDP, RTMP, the `--record` file), `nats` (producer status, body
 //!   tracking, our status and service).
 //! - [`pipeline`] wires the stages; [`config`] turns the command line into
-//!   the validated [`config::Config`]. Only the binaries use these two.
+//!   the validated [`config::Config`]; [`recorder`] runs one pipeline per
+//!   camera into one recording; [`app`] is what every binary does first.
+//!   Only the binaries use these.
 
+pub mod app;
 pub mod codec;
 pub mod config;
 pub mod contract;

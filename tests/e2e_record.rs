@@ -10,32 +10,13 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::decoder::nal_units;
+use common::record::{mcap_check, tools};
 use common::stack::{T, names, read_au_log, ready_streamer, receiver, rx_report, sim, summary};
 use common::{Proc, Scratch, assert_exit, bin, free_udp_port, modern_ffmpeg};
 
 const FRAMES: u64 = 90;
 const W: u32 = 320;
 const H: u32 = 240;
-
-/// Reads `mcap` with scripts/mcap_check.py; the payloads of each video
-/// channel go to `dump_dir`.
-fn mcap_check(mcap: &Path, dump_dir: &Path) -> serde_json::Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mcap_check.py");
-    let out = Command::new("python3")
-        .arg(&script)
-        .arg(mcap)
-        .arg("--dump-dir")
-        .arg(dump_dir)
-        .output()
-        .expect("python3 runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !stderr.contains("No module named"),
-        "the reference MCAP readers are missing (bash scripts/install-deps.sh installs them): {stderr}"
-    );
-    assert!(out.status.success(), "mcap_check failed: {stderr}");
-    serde_json::from_slice(&out.stdout).expect("mcap_check prints JSON")
-}
 
 /// Decodes an Annex-B elementary stream with ffmpeg 9; (frames, errors).
 fn ffmpeg_decode(s: &Scratch, es: &Path, codec: &str) -> (u64, String) {
@@ -122,7 +103,7 @@ fn records_what_it_streams(codec: &str) {
     assert_eq!(written, encoded, "every unit recorded: {stats}");
     assert_eq!(stats["stats"]["record_units_dropped"], 0);
 
-    let report = mcap_check(&mcap, &s.0);
+    let report = mcap_check(&mcap, Some(&s.0));
     let ch = &report["channels"]["/cam0/video"];
     assert_eq!(ch["schema"], "foxglove.CompressedVideo", "{report}");
     assert_eq!(ch["schema_encoding"], "protobuf");
@@ -222,18 +203,6 @@ fn e2e_record_refuses_what_it_cannot_write() {
     drop(s);
 }
 
-/// `cvmmap_tools` on `args`: (exit code, stdout).
-fn tools(args: &[&str]) -> (i32, String) {
-    let out = Command::new(bin("cvmmap_tools"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
-    )
-}
-
 /// SIGKILL 5 s into a recording: `probe` calls the file broken, `recover`
 /// rebuilds it with losses (exit 2), and the recovered file holds at least
 /// 90% of the units RTP carried before the kill (the same units, counted by
@@ -290,7 +259,7 @@ fn e2e_record_killed_streamer_leaves_a_recoverable_file() {
     let (code, probed) = tools(&["probe", "--deep", fixed.to_str().unwrap()]);
     assert_eq!(code, 0, "{probed}");
 
-    let report = mcap_check(&fixed, &s.0);
+    let report = mcap_check(&fixed, Some(&s.0));
     let ch = &report["channels"]["/dummy/video"];
     let got = ch["messages"].as_u64().unwrap();
     assert!(

@@ -10,9 +10,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::record::{mcap_check, wait_count};
 use common::{Proc, Scratch, assert_exit, bin, unique};
 use cvmmap_testers::sim::depth_pattern::{DepthUnit, confidence_value, depth_value};
 use serde_json::Value;
@@ -122,11 +122,7 @@ fn record(tag: &str, args: &[&str]) -> (Scratch, Value, Value) {
     ];
     all.extend_from_slice(args);
     let mut rec = Proc::spawn(&bin("cvmmap_record"), &all, s.path("record.log"));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while rec.output().matches("ingest started").count() < 2 {
-        assert!(Instant::now() < deadline, "{}", rec.output());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_count(&rec, "ingest started", 2);
     let (w, h, frames) = (W.to_string(), H.to_string(), FRAMES.to_string());
     let common = [
         "--width", &w, "--height", &h, "--frames", &frames, "--fps", "30",
@@ -153,16 +149,7 @@ fn record(tag: &str, args: &[&str]) -> (Scratch, Value, Value) {
     }
     assert_exit(&mut rec, T, 0);
     let summary: Value = serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mcap_check.py");
-    let o = Command::new("python3")
-        .arg(&script)
-        .arg(&out)
-        .arg("--dump-dir")
-        .arg(&s.0)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let report = mcap_check(&out, None);
     (s, summary, report)
 }
 

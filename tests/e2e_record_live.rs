@@ -7,10 +7,11 @@ mod common;
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::nats::NatsServer;
-use common::{Proc, Scratch, assert_exit, bin, modern_ffmpeg, unique, wait_for_log};
+use common::record::{ffmpeg_decode_units, ffmpeg_mp4, mcap_check, tools, wait_count};
+use common::{Proc, Scratch, assert_exit, bin, unique, wait_for_log};
 use serde_json::Value;
 
 const T: Duration = Duration::from_secs(60);
@@ -18,69 +19,6 @@ const T: Duration = Duration::from_secs(60);
 fn target(s: &Scratch, label: &str) -> String {
     let ns = unique("live").replace('_', "-");
     format!("cvmmap://{label}@{}?namespace={ns}", s.0.display())
-}
-
-fn mcap_check(mcap: &Path) -> Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mcap_check.py");
-    let out = Command::new("python3")
-        .arg(&script)
-        .arg(mcap)
-        .arg("--dump-dir")
-        .arg(mcap.parent().unwrap())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// ffmpeg 9 on an MP4: (frames decoded, its stream line, its errors).
-fn ffmpeg_frames(mp4: &Path) -> (u64, String, String) {
-    let o = Command::new(modern_ffmpeg())
-        .arg("-i")
-        .arg(mp4)
-        .args(["-f", "null", "-"])
-        .output()
-        .unwrap();
-    let log = String::from_utf8_lossy(&o.stderr).into_owned();
-    let frames = log
-        .rsplit("frame=")
-        .next()
-        .and_then(|t| t.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0);
-    let stream = log
-        .lines()
-        .find(|l| l.contains("Video:"))
-        .unwrap_or("")
-        .to_owned();
-    let errors = log
-        .lines()
-        .filter(|l| l.contains("rror"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    (frames, stream, errors)
-}
-
-fn tools(args: &[&str]) -> (i32, String) {
-    let o = Command::new(bin("cvmmap_tools"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-    )
-}
-
-fn wait_count(p: &Proc, needle: &str, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while p.output().matches(needle).count() < n {
-        assert!(Instant::now() < deadline, "{}", p.output());
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// Body-tracking messages land on `/<label>/body`, each logged at its own
@@ -144,7 +82,7 @@ fn e2e_record_body_and_source_info_from_nats() {
     assert_exit(&mut sim, T, 0);
     assert_exit(&mut rec, T, 0);
 
-    let r = mcap_check(&out);
+    let r = mcap_check(&out, None);
     let video: Vec<u64> = r["channels"]["/cam/video"]["log_times"]
         .as_array()
         .unwrap()
@@ -243,7 +181,7 @@ fn e2e_record_killed_recorder_leaves_a_recoverable_file() {
     let fixed = s.path("recovered.mcap");
     let (code, text) = tools(&["recover", out.to_str().unwrap(), fixed.to_str().unwrap()]);
     assert_eq!(code, 2, "recovered with losses: {text}");
-    let r = mcap_check(&fixed);
+    let r = mcap_check(&fixed, None);
     let got = r["channels"]["/cam/video"]["messages"].as_u64().unwrap();
     assert!(got * 10 >= reported * 9, "recovered {got} of {reported}");
     assert_eq!(r["channels"]["/cam/video"]["first_is_keyframe"], true);
@@ -254,7 +192,7 @@ fn e2e_record_killed_recorder_leaves_a_recoverable_file() {
     let (code, text) = tools(&["probe", mp4.to_str().unwrap()]);
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("fragmented"), "{text}");
-    let (frames, stream, _) = ffmpeg_frames(&mp4);
+    let (frames, stream, _) = ffmpeg_mp4(&mp4);
     assert!(stream.contains("avc1"), "{stream}");
     eprintln!(
         "killed recorder: {reported} reported written, {got} recovered, {frames} decoded from the MP4"
@@ -305,16 +243,16 @@ fn e2e_record_mp4_h265_clean_stop_is_finalised_hvc1() {
     let (code, text) = tools(&["probe", mp4.to_str().unwrap()]);
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("finalised"), "{text}");
-    let recorded = mcap_check(&out)["channels"]["/cam/video"]["messages"]
+    let recorded = mcap_check(&out, None)["channels"]["/cam/video"]["messages"]
         .as_u64()
         .unwrap();
-    let (frames, stream, errors) = ffmpeg_frames(&mp4);
+    let (frames, stream, errors) = ffmpeg_mp4(&mp4);
     assert!(stream.contains("hvc1"), "{stream}");
     assert!(errors.is_empty(), "{errors}");
     assert_eq!(frames, recorded, "the MP4 holds what the MCAP holds");
     // The MCAP's H.265 payloads, concatenated, decode in ffmpeg 9 too.
     let units = common::stack::read_au_log(&s.path("cam_video.units"));
-    let (decoded, errors) = common::ffmpeg_decode_units(&units, "h265", &s.0);
+    let (decoded, errors) = ffmpeg_decode_units(&units, "h265", &s.0);
     assert!(errors.is_empty(), "{errors}");
     assert_eq!(decoded, recorded);
     assert!(recorded >= 57, "{recorded} of 60");
@@ -410,8 +348,7 @@ fn e2e_record_progress_on_a_terminal_redraws_one_line_per_camera() {
     assert!(screen.contains("\x1b[2A\r"), "{screen:?}");
     let last_cam = screen
         .lines()
-        .filter(|l| l.contains("cam ") && l.contains(" frames "))
-        .next_back()
+        .rfind(|l| l.contains("cam ") && l.contains(" frames "))
         .expect("a camera line");
     assert!(
         last_cam.contains("fps") && last_cam.contains("MiB"),

@@ -6,10 +6,9 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::record::mcap_check;
 use common::{Proc, Scratch, assert_exit, bin, unique};
 use serde_json::Value;
 
@@ -60,11 +59,7 @@ fn record(tag: &str, args: &[&str]) -> Rig {
     all.extend_from_slice(args);
     let mut rec = Proc::spawn(&bin("cvmmap_record"), &all, s.path("record.log"));
     // Every camera's ingest is listening before the first producer starts.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while rec.output().matches("ingest started").count() < RIG.len() {
-        assert!(Instant::now() < deadline, "{}", rec.output());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::record::wait_count(&rec, "ingest started", RIG.len());
     // One simulator process, the whole rig: each camera its own producer
     // at its own rate, starting at its offset (the scenario).
     let specs: Vec<String> = RIG
@@ -99,22 +94,8 @@ fn record(tag: &str, args: &[&str]) -> Rig {
     assert_exit(&mut rec, T, 0);
     let summary: Value =
         serde_json::from_slice(&std::fs::read(&summary).unwrap()).expect("summary is JSON");
-    let report = mcap_check(&out);
+    let report = mcap_check(&out, None);
     Rig { s, summary, report }
-}
-
-fn mcap_check(mcap: &Path) -> Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mcap_check.py");
-    let out = Command::new("python3")
-        .arg(&script)
-        .arg(mcap)
-        .arg("--dump-dir")
-        .arg(mcap.parent().unwrap())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "mcap_check failed: {stderr}");
-    serde_json::from_slice(&out.stdout).expect("mcap_check prints JSON")
 }
 
 fn log_times(report: &Value, topic: &str) -> Vec<u64> {
@@ -240,7 +221,7 @@ fn e2e_record_rig_nearest_bundles_follow_the_slowest_camera() {
     // Each camera's payloads, concatenated, decode in ffmpeg 9.
     for (label, ..) in RIG {
         let units = common::stack::read_au_log(&rig.s.path(&format!("{label}_video.units")));
-        let (frames, errors) = common::ffmpeg_decode_units(&units, "h264", &rig.s.0);
+        let (frames, errors) = common::record::ffmpeg_decode_units(&units, "h264", &rig.s.0);
         assert!(errors.is_empty(), "{label}: {errors}");
         assert!(
             frames * 100 >= units.len() as u64 * 95,

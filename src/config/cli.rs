@@ -94,41 +94,10 @@ pub const PRESETS: [&str; 10] = [
     "placebo",
 ];
 
-#[derive(Debug, Clone, Parser)]
-#[command(
-    name = "cvmmap_streamer",
-    version,
-    about = "Stream a cv-mmap producer over RTP with low latency"
-)]
-pub struct Cli {
-    /// Run mode (kept for compatibility with the C++ original).
-    #[arg(long, value_enum, default_value = "pipeline")]
-    pub run_mode: RunMode,
-    /// Where frames come from.
-    #[arg(long, value_enum, default_value = "cvmmap")]
-    pub input_mode: InputMode,
-
-    // --- input -------------------------------------------------------------
-    /// Source as cvmmap://instance[@prefix][?namespace=ns] (or a bare instance);
-    /// an alternative to --shm-name + --zmq-endpoint.
-    #[arg(long, value_name = "TARGET", conflicts_with_all = ["shm_name", "zmq_endpoint"])]
-    pub source: Option<String>,
-    /// POSIX shared-memory segment name.
-    #[arg(long, value_name = "NAME")]
-    pub shm_name: Option<String>,
-    /// ZeroMQ PUB endpoint of the producer's frame sync.
-    #[arg(long, value_name = "URI")]
-    pub zmq_endpoint: Option<String>,
-    /// Only accept syncs carrying this label (default: the --source instance, or any).
-    #[arg(long, value_name = "LABEL")]
-    pub source_label: Option<String>,
-    #[command(flatten)]
-    pub nats: super::nats_args::NatsArgs,
-    /// Ingest queue capacity (1 = latest frame only).
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
-    pub queue_size: u32,
-
-    // --- codec -------------------------------------------------------------
+/// The encoder flags: the same names, defaults and checks in every binary
+/// that encodes (`cvmmap_streamer`, `cvmmap_record`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct EncoderArgs {
     /// Video codec.
     #[arg(long, value_enum)]
     pub codec: CodecArg,
@@ -165,6 +134,91 @@ pub struct Cli {
     /// --codec without re-encoding; frames without one are encoded.
     #[arg(long)]
     pub passthrough: bool,
+}
+
+impl EncoderArgs {
+    pub fn codec(&self) -> Codec {
+        Codec::from(self.codec)
+    }
+
+    /// The encoder knobs; the preset defaults per codec.
+    pub fn settings(&self) -> EncoderSettings {
+        let codec = self.codec();
+        EncoderSettings {
+            codec,
+            gop: self.gop,
+            b_frames: self.b_frames,
+            bitrate_kbps: self.bitrate_kbps,
+            preset: self.preset.clone().unwrap_or_else(|| {
+                match codec {
+                    Codec::H264 => "superfast",
+                    Codec::H265 => "ultrafast",
+                }
+                .to_owned()
+            }),
+        }
+    }
+
+    /// `--keyframe-min-spacing`, or its default (half the GOP, at most 30).
+    pub fn keyframe_min_spacing(&self) -> u64 {
+        self.keyframe_min_spacing.map_or_else(
+            || crate::signals::KeyframePolicy::half_gop(self.gop),
+            u64::from,
+        )
+    }
+
+    /// The hidden test stand-in for NVENC (feature `test-hooks`).
+    pub fn test_hooks(&self) -> crate::encode::TestHooks {
+        #[cfg(feature = "test-hooks")]
+        return crate::encode::TestHooks {
+            hardware: self.test_hw_encoder.map(|s| match s {
+                StandInArg::Stall => crate::encode::HardwareStandIn::Stall,
+                StandInArg::FailStart => crate::encode::HardwareStandIn::FailStart,
+                StandInArg::Wedge => crate::encode::HardwareStandIn::Wedge,
+            }),
+        };
+        #[cfg(not(feature = "test-hooks"))]
+        crate::encode::TestHooks
+    }
+}
+
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "cvmmap_streamer",
+    version,
+    about = "Stream a cv-mmap producer over RTP with low latency"
+)]
+pub struct Cli {
+    /// Run mode (kept for compatibility with the C++ original).
+    #[arg(long, value_enum, default_value = "pipeline")]
+    pub run_mode: RunMode,
+    /// Where frames come from.
+    #[arg(long, value_enum, default_value = "cvmmap")]
+    pub input_mode: InputMode,
+
+    // --- input -------------------------------------------------------------
+    /// Source as cvmmap://instance[@prefix][?namespace=ns] (or a bare instance);
+    /// an alternative to --shm-name + --zmq-endpoint.
+    #[arg(long, value_name = "TARGET", conflicts_with_all = ["shm_name", "zmq_endpoint"])]
+    pub source: Option<String>,
+    /// POSIX shared-memory segment name.
+    #[arg(long, value_name = "NAME")]
+    pub shm_name: Option<String>,
+    /// ZeroMQ PUB endpoint of the producer's frame sync.
+    #[arg(long, value_name = "URI")]
+    pub zmq_endpoint: Option<String>,
+    /// Only accept syncs carrying this label (default: the --source instance, or any).
+    #[arg(long, value_name = "LABEL")]
+    pub source_label: Option<String>,
+    #[command(flatten)]
+    pub nats: super::nats_args::NatsArgs,
+    /// Ingest queue capacity (1 = latest frame only).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub queue_size: u32,
+
+    // --- codec -------------------------------------------------------------
+    #[command(flatten)]
+    pub encoder: EncoderArgs,
 
     // --- RTP ---------------------------------------------------------------
     /// Enable RTP output.
@@ -302,7 +356,7 @@ impl Cli {
         let url = url
             .parse()
             .map_err(|e| ConfigError::new("--rtmp-url", format!("{e}")))?;
-        let form = match (Codec::from(self.codec), self.rtmp_mode) {
+        let form = match (self.encoder.codec(), self.rtmp_mode) {
             (Codec::H264, Some(RtmpMode::Domestic)) => {
                 return Err(ConfigError::new(
                     "--rtmp-mode",
@@ -329,7 +383,7 @@ impl Cli {
         let mut nats_instance = None;
         let source = match self.input_mode {
             InputMode::Dummy => {
-                if self.passthrough {
+                if self.encoder.passthrough {
                     return Err(ConfigError::new(
                         "--passthrough",
                         "needs a cv-mmap v2.1 source, not --input-mode dummy",
@@ -416,7 +470,7 @@ impl Cli {
                     verify_stamps: self.verify_stamps,
                     // The streamer publishes video only.
                     aux_planes: false,
-                    passthrough: self.passthrough.then_some(match codec {
+                    passthrough: self.encoder.passthrough.then_some(match codec {
                         Codec::H264 => EncodedCodec::H264,
                         Codec::H265 => EncodedCodec::H265,
                     }),
@@ -458,13 +512,16 @@ impl Cli {
         let Some(path) = &self.record else {
             return Ok(None);
         };
-        if !matches!(path.extension().and_then(|e| e.to_str()), Some("mcap" | "mp4")) {
+        if !matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("mcap" | "mp4")
+        ) {
             return Err(ConfigError::new(
                 "--record",
                 format!("{}: an MCAP (.mcap) or MP4 (.mp4) file", path.display()),
             ));
         }
-        if self.b_frames > 0 {
+        if self.encoder.b_frames > 0 {
             return Err(ConfigError::new(
                 "--record",
                 "recorded video has no B-frames (Foxglove's CompressedVideo cannot show them): use --b-frames 0",
@@ -493,7 +550,7 @@ impl Cli {
 
     /// Validates flag combinations and builds the pipeline configuration.
     pub fn into_config(self) -> Result<Config, ConfigError> {
-        let codec = Codec::from(self.codec);
+        let codec = self.encoder.codec();
         let (source, nats_key, nats_instance) = self.source_config(codec)?;
         let rtp = self.rtp_config()?;
         let rtmp = self.rtmp_config()?;
@@ -503,39 +560,15 @@ impl Cli {
         Ok(Config {
             source,
             queue_size: self.queue_size as usize,
-            encoder: EncoderSettings {
-                codec,
-                gop: self.gop,
-                b_frames: self.b_frames,
-                bitrate_kbps: self.bitrate_kbps,
-                preset: self.preset.clone().unwrap_or_else(|| {
-                    match codec {
-                        Codec::H264 => "superfast",
-                        Codec::H265 => "ultrafast",
-                    }
-                    .to_owned()
-                }),
-            },
-            encoder_device: self.encoder_device.into(),
-            #[cfg(feature = "test-hooks")]
-            test_hooks: crate::encode::TestHooks {
-                hardware: self.test_hw_encoder.map(|s| match s {
-                    StandInArg::Stall => crate::encode::HardwareStandIn::Stall,
-                    StandInArg::FailStart => crate::encode::HardwareStandIn::FailStart,
-                    StandInArg::Wedge => crate::encode::HardwareStandIn::Wedge,
-                }),
-            },
-            #[cfg(not(feature = "test-hooks"))]
-            test_hooks: crate::encode::TestHooks,
+            encoder: self.encoder.settings(),
+            encoder_device: self.encoder.encoder_device.into(),
+            test_hooks: self.encoder.test_hooks(),
             rtp,
             rtmp,
             record,
             summary_json: self.summary_json.clone(),
             events: self.events.clone(),
-            keyframe_min_spacing: self.keyframe_min_spacing.map_or_else(
-                || crate::signals::KeyframePolicy::half_gop(self.gop),
-                u64::from,
-            ),
+            keyframe_min_spacing: self.encoder.keyframe_min_spacing(),
             status_interval: Duration::from_secs(self.status_interval_s),
             nats,
         })

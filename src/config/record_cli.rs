@@ -9,10 +9,9 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
-use super::cli::{CodecArg, DeviceArg, PRESETS};
 use super::{Config, ConfigError, RecordCompressionArg, Source};
 use crate::contract::{EncodedCodec, Target};
-use crate::encode::{Codec, EncoderDevice, EncoderSettings};
+use crate::encode::{Codec, EncoderDevice};
 use crate::ingest::IngestConfig;
 use crate::record::RecordOptions;
 use crate::recorder::{
@@ -87,29 +86,13 @@ pub struct RecordCli {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_frames: Option<u64>,
 
-    // --- encoding (the streamer's flags) -----------------------------------
-    #[arg(long, value_enum)]
-    pub codec: CodecArg,
-    #[arg(long, value_enum, default_value = "auto")]
-    pub encoder_device: DeviceArg,
+    // --- encoding (the streamer's flags; --b-frames must be 0 here) ---------
+    #[command(flatten)]
+    pub encoder: super::cli::EncoderArgs,
     /// Cameras that may use NVENC (consumer cards allow a few sessions):
     /// cameras beyond the first N encode in software, deterministically.
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub max_nvenc_sessions: u32,
-    #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=1000))]
-    pub gop: u32,
-    #[arg(long, value_name = "FRAMES", value_parser = clap::value_parser!(u32).range(0..=1000))]
-    pub keyframe_min_spacing: Option<u32>,
-    /// Must be 0: recorded video has no B-frames (Foxglove's CompressedVideo).
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub b_frames: u32,
-    #[arg(long, value_name = "KBPS", default_value_t = 2500, value_parser = clap::value_parser!(u32).range(50..=200_000))]
-    pub bitrate_kbps: u32,
-    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(PRESETS))]
-    pub preset: Option<String>,
-    /// Record the producers' own access units (cv-mmap v2.1) of --codec.
-    #[arg(long)]
-    pub passthrough: bool,
 
     // --- ingest (the streamer's flags) --------------------------------------
     #[command(flatten)]
@@ -146,7 +129,7 @@ impl RecordCli {
                 ),
             ));
         }
-        if self.b_frames > 0 {
+        if self.encoder.b_frames > 0 {
             return Err(ConfigError::new(
                 "--b-frames",
                 "recorded video has no B-frames (Foxglove's CompressedVideo cannot show them): use 0",
@@ -176,7 +159,7 @@ impl RecordCli {
             }
         }
         let policy = self.policy()?;
-        let codec = Codec::from(self.codec);
+        let codec = self.encoder.codec();
         let mut cameras: Vec<CameraConfig> = Vec::with_capacity(self.sources.len());
         for (i, text) in self.sources.iter().enumerate() {
             let target: Target = text
@@ -210,42 +193,30 @@ impl RecordCli {
                     poll_interval: Duration::from_millis(10),
                     verify_stamps: false,
                     aux_planes: true,
-                    passthrough: self.passthrough.then_some(match codec {
+                    passthrough: self.encoder.passthrough.then_some(match codec {
                         Codec::H264 => EncodedCodec::H264,
                         Codec::H265 => EncodedCodec::H265,
                     }),
                 }),
                 queue_size: self.queue_size as usize,
-                encoder: EncoderSettings {
-                    codec,
-                    gop: self.gop,
-                    b_frames: 0,
-                    bitrate_kbps: self.bitrate_kbps,
-                    preset: self.preset.clone().unwrap_or_else(|| {
-                        match codec {
-                            Codec::H264 => "superfast",
-                            Codec::H265 => "ultrafast",
-                        }
-                        .to_owned()
-                    }),
-                },
+                encoder: self.encoder.settings(),
                 encoder_device: device,
-                test_hooks: Default::default(),
+                test_hooks: self.encoder.test_hooks(),
                 rtp: None,
                 rtmp: None,
                 record: None,
                 summary_json: None,
                 events: None,
-                keyframe_min_spacing: self.keyframe_min_spacing.map_or_else(
-                    || crate::signals::KeyframePolicy::half_gop(self.gop),
-                    u64::from,
-                ),
+                keyframe_min_spacing: self.encoder.keyframe_min_spacing(),
                 // The recorder's progress reports; each pipeline's own
                 // status line would repeat it per camera.
                 status_interval: Duration::ZERO,
                 nats,
             };
-            let mp4 = self.mp4.as_ref().map(|p| PathBuf::from(p.replace("{label}", &label)));
+            let mp4 = self
+                .mp4
+                .as_ref()
+                .map(|p| PathBuf::from(p.replace("{label}", &label)));
             cameras.push(CameraConfig {
                 label,
                 pipeline,
@@ -340,7 +311,7 @@ impl RecordCli {
     /// `--max-nvenc-sessions`: the first N cameras (command-line order)
     /// get the requested device; later ones software, said in the summary.
     fn device_for(&self, index: usize) -> Result<(EncoderDevice, String), ConfigError> {
-        let requested = EncoderDevice::from(self.encoder_device);
+        let requested = EncoderDevice::from(self.encoder.encoder_device);
         let within = index < self.max_nvenc_sessions as usize;
         Ok(match requested {
             EncoderDevice::Software => (requested, "--encoder-device software".into()),
@@ -411,7 +382,15 @@ mod tests {
             }
         );
         assert_eq!(one.cameras[0].label, "zed1");
-        let three = parse(&["--source", "a", "--source", "b", "--source", "cvmmap://c@/tmp/rig"]).unwrap();
+        let three = parse(&[
+            "--source",
+            "a",
+            "--source",
+            "b",
+            "--source",
+            "cvmmap://c@/tmp/rig",
+        ])
+        .unwrap();
         assert_eq!(three.policy, BundlePolicy::Nearest);
         let labels: Vec<_> = three.cameras.iter().map(|c| c.label.as_str()).collect();
         assert_eq!(labels, ["a", "b", "c"]);

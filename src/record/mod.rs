@@ -23,6 +23,6 @@ pub mod records;
 pub mod recover;
 
 pub use mcap_file::{
-    CHUNK_BYTES, CHUNK_SPAN_NS, ChannelStats, ImageChannel, JsonChannel, McapRecording,
-    RawChannel, RecordError, RecordOptions, VideoChannel,
+    CHUNK_BYTES, CHUNK_SPAN_NS, ChannelStats, ImageChannel, JsonChannel, McapRecording, RawChannel,
+    RecordError, RecordOptions, VideoChannel,
 };

@@ -7,6 +7,7 @@
 
 pub mod decoder;
 pub mod nats;
+pub mod record;
 pub mod stack;
 
 use std::fs::File;
@@ -308,43 +309,4 @@ pub fn free_tcp_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// ffmpeg 9 decodes the Annex-B elementary stream in `units` (a recorded
-/// channel's payloads, concatenated): (frames decoded, its error lines).
-pub fn ffmpeg_decode_units(units: &[Vec<u8>], codec: &str, scratch: &Path) -> (u64, String) {
-    let es = scratch.join(format!("decode_{}.es", unique(codec)));
-    std::fs::write(&es, units.concat()).unwrap();
-    let demuxer = if codec == "h264" { "h264" } else { "hevc" };
-    let o = Command::new(modern_ffmpeg())
-        .args(["-v", "error", "-stats", "-f", demuxer, "-i"])
-        .arg(&es)
-        // rawvideo has no timestamps to check (the null muxer would
-        // complain of an ES's generated DTS, not of the decoding).
-        // Every decoded frame out, none dropped or repeated for a rate.
-        .args([
-            "-fps_mode",
-            "passthrough",
-            "-f",
-            "rawvideo",
-            "-y",
-            "/dev/null",
-        ])
-        .output()
-        .unwrap();
-    let log = String::from_utf8_lossy(&o.stderr).into_owned();
-    let frames = log
-        .rsplit("frame=")
-        .next()
-        .and_then(|t| t.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0);
-    let errors = log
-        .lines()
-        // The decoder's words; not the muxer's about the timestamps it
-        // generates for a raw ES (an ES carries none).
-        .filter(|l| !l.contains("frame=") && !l.trim().is_empty())
-        .filter(|l| !l.contains("dts to muxer"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    (frames, errors)
 }

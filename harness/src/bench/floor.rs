@@ -57,7 +57,7 @@ pub fn measure(
         Pace::Unpaced,
     ));
     let mut status = Status::Ok;
-    let runs: [(&str, &'static str, Pace, &[(&str, &str)]); 3] = [
+    let runs: [FloorRun; 3] = [
         ("floor_unpaced", "unpaced", Pace::Unpaced, &[]),
         ("floor_paced", "paced_30fps", Pace::Live, &[]),
         (
@@ -133,6 +133,9 @@ pub fn measure(
         notes.join("; ")
     };
 }
+
+/// (side name, pace label, pace, extra encoder properties) of one floor run.
+type FloorRun<'a> = (&'a str, &'static str, Pace, &'a [(&'a str, &'a str)]);
 
 fn worst(a: Status, b: Status) -> Status {
     if a == Status::Ok || b == Status::Failed {

@@ -58,6 +58,15 @@ fn install_signal_flag() -> std::io::Result<Arc<AtomicBool>> {
     Ok(stop)
 }
 
+/// Logging, then the stop flag; the exit code when signals cannot be had.
+fn start_logging_and_signals() -> Result<Arc<AtomicBool>, i32> {
+    crate::logging::init();
+    install_signal_flag().map_err(|e| {
+        tracing::error!("cannot install signal handlers: {e}");
+        EXIT_RUNTIME
+    })
+}
+
 fn summary_json(cfg: &SimConfig, s: &RunSummary) -> String {
     let n = s.nats.clone().unwrap_or_default();
     serde_json::json!({
@@ -112,13 +121,9 @@ fn rig_entry(args: &SimArgs) -> i32 {
             return EXIT_BAD_ARGS;
         }
     };
-    crate::logging::init();
-    let stop = match install_signal_flag() {
+    let stop = match start_logging_and_signals() {
         Ok(s) => s,
-        Err(e) => {
-            tracing::error!("cannot install signal handlers: {e}");
-            return EXIT_RUNTIME;
-        }
+        Err(code) => return code,
     };
     let results: Vec<Option<Result<RunSummary, String>>> = std::thread::scope(|scope| {
         let handles: Vec<_> = cameras
@@ -192,13 +197,9 @@ pub fn main_entry() -> i32 {
             return EXIT_BAD_ARGS;
         }
     };
-    crate::logging::init();
-    let stop = match install_signal_flag() {
+    let stop = match start_logging_and_signals() {
         Ok(s) => s,
-        Err(e) => {
-            tracing::error!("cannot install signal handlers: {e}");
-            return EXIT_RUNTIME;
-        }
+        Err(code) => return code,
     };
     let summary = match runner::run(&cfg, &stop) {
         Ok(s) => s,

@@ -1,0 +1,64 @@
+//! What every binary that runs pipelines does first (`cvmmap_streamer`,
+//! `cvmmap_record`): logs to stderr, the command line parsed into one-line
+//! errors with exit code 2, and the stop flag SIGINT/SIGTERM set. Each
+//! binary then maps its own errors to exit codes in one place.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use clap::Parser;
+use clap::error::ErrorKind;
+use tracing_subscriber::EnvFilter;
+
+/// Exit code when a second SIGINT/SIGTERM arrives during the clean stop.
+pub const SECOND_SIGNAL_EXIT: i32 = 130;
+
+/// `RUST_LOG` (default info, async_nats at warn) to stderr; colours only on
+/// a terminal: logs also land in files and `docker logs`.
+pub fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("info,async_nats=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+        .init();
+}
+
+/// The command line, or the exit code to leave with: 0 after `--help` or
+/// `--version`, 2 after one line naming the bad flag.
+pub fn parse_args<P: Parser>() -> Result<P, ExitCode> {
+    match P::try_parse() {
+        Ok(p) => Ok(p),
+        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
+            let _ = e.print();
+            Err(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("{}", crate::config::one_line(&e));
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
+/// The flag SIGINT and SIGTERM set: the first signal asks for a clean stop
+/// (every output drains, every file is finished); a second one while
+/// stopping exits at once with [`SECOND_SIGNAL_EXIT`]. The conditional
+/// handler is registered first, so it sees the flag as the first signal
+/// left it.
+pub fn stop_on_signals() -> Result<Arc<AtomicBool>, ExitCode> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let installed =
+            signal_hook::flag::register_conditional_shutdown(sig, SECOND_SIGNAL_EXIT, stop.clone())
+                .and_then(|_| signal_hook::flag::register(sig, stop.clone()));
+        if let Err(e) = installed {
+            eprintln!("error: cannot install signal handler: {e}");
+            return Err(ExitCode::from(1));
+        }
+    }
+    Ok(stop)
+}
