@@ -362,3 +362,104 @@ fn e2e_record_progress_on_a_terminal_redraws_one_line_per_camera() {
         .expect("a frame count");
     assert!(written >= 40, "{last_cam}");
 }
+
+/// SIGTERM finishes every file: the MCAP has its summary (probe says ok,
+/// no recovery needed) and the MP4 its final `moov`. The camera is named
+/// by a shm/ZeroMQ pair, the streamer's flags.
+#[test]
+fn e2e_record_sigterm_finishes_the_mcap_and_the_mp4() {
+    let s = Scratch::new("rec_term");
+    let shm = unique("term");
+    let endpoint = format!("ipc://{}", s.path("term.ipc").display());
+    let out = s.path("term.mcap");
+    let mp4 = s.path("cam.mp4");
+    let mut rec = Proc::spawn(
+        &bin("cvmmap_record"),
+        &[
+            "--codec",
+            "h264",
+            "--no-nats",
+            "--shm-name",
+            &shm,
+            "--zmq-endpoint",
+            &endpoint,
+            "--label",
+            "cam",
+            "--ingest-idle-timeout-ms",
+            "0",
+            "--progress",
+            "lines",
+            "--status-interval-s",
+            "1",
+            "-o",
+            out.to_str().unwrap(),
+            "--mp4",
+            mp4.to_str().unwrap(),
+        ],
+        s.path("record.log"),
+    );
+    wait_count(&rec, "ingest started", 1);
+    let mut sim = Proc::spawn(
+        &bin("cvmmap_sim"),
+        &[
+            "--label",
+            "cam",
+            "--shm-name",
+            &shm,
+            "--zmq-endpoint",
+            &endpoint,
+            "--frames",
+            "0",
+            "--fps",
+            "30",
+            "--width",
+            "320",
+            "--height",
+            "240",
+        ],
+        s.path("sim.log"),
+    );
+    // Until the recorder has reported a second of frames written.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let log = rec.output();
+        let written = log
+            .lines()
+            .filter_map(|l| {
+                l.split("written=")
+                    .nth(1)?
+                    .split_whitespace()
+                    .next()?
+                    .parse::<u64>()
+                    .ok()
+            })
+            .max()
+            .unwrap_or(0);
+        if written >= 30 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{log}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    rec.signal(15);
+    assert_exit(&mut rec, T, 0);
+    sim.signal(15);
+    sim.wait(Duration::from_secs(10));
+
+    let (code, text) = tools(&["probe", "--deep", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "a finished file: {text}");
+    assert!(text.contains("ok"), "{text}");
+    let r = mcap_check(&out, None);
+    let n = r["channels"]["/cam/video"]["messages"].as_u64().unwrap();
+    assert_eq!(
+        r["statistics"]["message_count"].as_u64(),
+        Some(n),
+        "the summary is written"
+    );
+    let (code, text) = tools(&["probe", mp4.to_str().unwrap()]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("finalised"), "{text}");
+    let (frames, _, errors) = ffmpeg_mp4(&mp4);
+    assert!(errors.is_empty(), "{errors}");
+    assert_eq!(frames, n, "the MP4 holds what the MCAP holds");
+}

@@ -40,8 +40,16 @@ pub enum BundlePolicyArg {
 pub struct RecordCli {
     /// A camera: cvmmap://instance[@prefix][?namespace=ns] or a bare
     /// instance. Repeat for several cameras.
-    #[arg(long = "source", value_name = "TARGET", required = true)]
+    #[arg(long = "source", value_name = "TARGET")]
     pub sources: Vec<String>,
+    /// A camera by its POSIX shared-memory name, paired in order with a
+    /// --zmq-endpoint (the streamer's flags); these cameras come after the
+    /// --source ones, labelled by the shm name unless --label says.
+    #[arg(long = "shm-name", value_name = "NAME")]
+    pub shm_names: Vec<String>,
+    /// The ZeroMQ sync endpoint of the same-numbered --shm-name.
+    #[arg(long = "zmq-endpoint", value_name = "URI")]
+    pub zmq_endpoints: Vec<String>,
     /// The label of the camera given by the same-numbered --source (topics
     /// `/<label>/...`); default: the source's instance.
     #[arg(long = "label", value_name = "LABEL")]
@@ -119,13 +127,13 @@ pub struct RecordCli {
 
 impl RecordCli {
     pub fn into_config(self) -> Result<RecorderConfig, ConfigError> {
-        if self.labels.len() > self.sources.len() {
+        if self.labels.len() > self.camera_count() {
             return Err(ConfigError::new(
                 "--label",
                 format!(
                     "{} labels for {} sources",
                     self.labels.len(),
-                    self.sources.len()
+                    self.camera_count()
                 ),
             ));
         }
@@ -141,14 +149,14 @@ impl RecordCli {
                 format!("{}: an MCAP file (.mcap)", self.output.display()),
             ));
         }
-        if self.sources.len() > 1 && self.nats.nats_key.is_some() {
+        if self.camera_count() > 1 && self.nats.nats_key.is_some() {
             return Err(ConfigError::new(
                 "--nats-key",
                 "names one camera's subjects: not with several --source",
             ));
         }
         if let Some(p) = &self.mp4 {
-            if self.sources.len() > 1 && !p.contains("{label}") {
+            if self.camera_count() > 1 && !p.contains("{label}") {
                 return Err(ConfigError::new(
                     "--mp4",
                     format!("{p}: one file per camera: put {{label}} in the path"),
@@ -160,16 +168,13 @@ impl RecordCli {
         }
         let policy = self.policy()?;
         let codec = self.encoder.codec();
-        let mut cameras: Vec<CameraConfig> = Vec::with_capacity(self.sources.len());
-        for (i, text) in self.sources.iter().enumerate() {
-            let target: Target = text
-                .parse()
-                .map_err(|e| ConfigError::new("--source", format!("{text}: {e}")))?;
+        let mut cameras: Vec<CameraConfig> = Vec::with_capacity(self.camera_count());
+        for (i, named) in self.named_sources()?.into_iter().enumerate() {
             let label = self
                 .labels
                 .get(i)
                 .cloned()
-                .unwrap_or_else(|| target.instance().to_owned());
+                .unwrap_or_else(|| named.default_label.clone());
             check_label(&label)?;
             if cameras.iter().any(|c| c.label == label) {
                 return Err(ConfigError::new(
@@ -178,15 +183,14 @@ impl RecordCli {
                 ));
             }
             let (device, device_reason) = self.device_for(i)?;
-            let shm_name = target.shm_name();
             let nats = self
                 .nats
-                .into_config(shm_name.clone(), Some(target.instance().to_owned()))?;
+                .into_config(named.shm_name.clone(), named.instance.clone())?;
             let pipeline = Config {
                 source: Source::Cvmmap(IngestConfig {
-                    shm_name,
-                    zmq_endpoint: target.zmq_endpoint(),
-                    label: Some(target.instance().to_owned()),
+                    shm_name: named.shm_name,
+                    zmq_endpoint: named.zmq_endpoint,
+                    label: named.instance,
                     max_frames: self.ingest_max_frames,
                     idle_timeout: (self.ingest_idle_timeout_ms > 0)
                         .then(|| Duration::from_millis(self.ingest_idle_timeout_ms)),
@@ -253,10 +257,57 @@ impl RecordCli {
         })
     }
 
+    /// Every camera's names: the --source targets, then the --shm-name /
+    /// --zmq-endpoint pairs.
+    fn named_sources(&self) -> Result<Vec<NamedSource>, ConfigError> {
+        let mut out = Vec::with_capacity(self.camera_count());
+        for text in &self.sources {
+            let target: Target = text
+                .parse()
+                .map_err(|e| ConfigError::new("--source", format!("{text}: {e}")))?;
+            out.push(NamedSource {
+                default_label: target.instance().to_owned(),
+                shm_name: target.shm_name(),
+                zmq_endpoint: target.zmq_endpoint(),
+                instance: Some(target.instance().to_owned()),
+            });
+        }
+        if self.shm_names.len() != self.zmq_endpoints.len() {
+            return Err(ConfigError::new(
+                "--zmq-endpoint",
+                format!(
+                    "{} --shm-name for {} --zmq-endpoint: give them in pairs",
+                    self.shm_names.len(),
+                    self.zmq_endpoints.len()
+                ),
+            ));
+        }
+        for (shm, ep) in self.shm_names.iter().zip(&self.zmq_endpoints) {
+            out.push(NamedSource {
+                default_label: shm.clone(),
+                shm_name: shm.clone(),
+                zmq_endpoint: ep.clone(),
+                // No instance: syncs of any label count, as in the streamer.
+                instance: None,
+            });
+        }
+        if out.is_empty() {
+            return Err(ConfigError::new(
+                "--source",
+                "no camera: give --source TARGET or --shm-name NAME --zmq-endpoint URI",
+            ));
+        }
+        Ok(out)
+    }
+
+    fn camera_count(&self) -> usize {
+        self.sources.len() + self.shm_names.len()
+    }
+
     /// The policy, and the flags only some policies take (the seed: `copy`
     /// disables --start-frame, --end-frame and --sync-tolerance-ms).
     fn policy(&self) -> Result<BundlePolicy, ConfigError> {
-        let arg = self.bundle_policy.unwrap_or(if self.sources.len() > 1 {
+        let arg = self.bundle_policy.unwrap_or(if self.camera_count() > 1 {
             BundlePolicyArg::Nearest
         } else {
             BundlePolicyArg::Copy
@@ -328,8 +379,8 @@ impl RecordCli {
                     "--max-nvenc-sessions",
                     format!(
                         "{} cameras with --encoder-device nvenc need {} sessions; allow more or use auto",
-                        self.sources.len(),
-                        self.sources.len()
+                        self.camera_count(),
+                        self.camera_count()
                     ),
                 ));
             }
@@ -343,6 +394,15 @@ impl RecordCli {
             ),
         })
     }
+}
+
+/// One camera's names, from a target or a shm/ZeroMQ pair.
+struct NamedSource {
+    default_label: String,
+    shm_name: String,
+    zmq_endpoint: String,
+    /// The sync label to accept (a target's instance); `None`: any.
+    instance: Option<String>,
 }
 
 /// strict's default tolerance: a third of a 30 fps frame interval.
@@ -394,6 +454,36 @@ mod tests {
         assert_eq!(three.policy, BundlePolicy::Nearest);
         let labels: Vec<_> = three.cameras.iter().map(|c| c.label.as_str()).collect();
         assert_eq!(labels, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn shm_and_zeromq_pairs_are_cameras_after_the_targets() {
+        let cfg = parse(&[
+            "--source",
+            "zed1",
+            "--shm-name",
+            "cam_b",
+            "--zmq-endpoint",
+            "ipc:///tmp/cam_b",
+            "--label",
+            "a",
+        ])
+        .unwrap();
+        let labels: Vec<_> = cfg.cameras.iter().map(|c| c.label.as_str()).collect();
+        assert_eq!(labels, ["a", "cam_b"]);
+        let Source::Cvmmap(ingest) = &cfg.cameras[1].pipeline.source else {
+            panic!("a cv-mmap source");
+        };
+        assert_eq!(
+            (ingest.shm_name.as_str(), ingest.zmq_endpoint.as_str()),
+            ("cam_b", "ipc:///tmp/cam_b")
+        );
+        assert_eq!(ingest.label, None);
+        assert_eq!(cfg.policy, BundlePolicy::Nearest, "two cameras");
+        let e = parse(&["--shm-name", "x"]).unwrap_err();
+        assert!(e.starts_with("--zmq-endpoint"), "{e}");
+        let e = parse(&[]).unwrap_err();
+        assert!(e.starts_with("--source"), "{e}");
     }
 
     #[test]
