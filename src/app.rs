@@ -1,7 +1,8 @@
 //! What every binary that runs pipelines does first (`cvmmap_streamer`,
 //! `cvmmap_record`): logs to stderr, the command line parsed into one-line
 //! errors with exit code 2, and the stop flag SIGINT/SIGTERM set. Each
-//! binary then maps its own errors to exit codes in one place.
+//! binary then maps its own errors to exit codes in one place. Binary
+//! code, not the library's (it prints): each binary includes this file.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -38,7 +39,7 @@ pub fn parse_args<P: Parser>() -> Result<P, ExitCode> {
             Err(ExitCode::SUCCESS)
         }
         Err(e) => {
-            eprintln!("{}", crate::config::one_line(&e));
+            eprintln!("{}", cvmmap_streamer::config::one_line(&e));
             Err(ExitCode::from(2))
         }
     }

@@ -16,10 +16,8 @@
 //!   tracking, our status and service).
 //! - [`pipeline`] wires the stages; [`config`] turns the command line into
 //!   the validated [`config::Config`]; [`recorder`] runs one pipeline per
-//!   camera into one recording; [`app`] is what every binary does first.
-//!   Only the binaries use these.
+//!   camera into one recording. Only the binaries use these.
 
-pub mod app;
 pub mod codec;
 pub mod config;
 pub mod contract;

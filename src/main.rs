@@ -12,7 +12,9 @@
 
 use std::process::ExitCode;
 
-use cvmmap_streamer::app;
+#[path = "app.rs"]
+mod app;
+
 use cvmmap_streamer::config::Cli;
 use cvmmap_streamer::pipeline;
 

@@ -11,7 +11,9 @@
 
 use std::process::ExitCode;
 
-use cvmmap_streamer::app;
+#[path = "../app.rs"]
+mod app;
+
 use cvmmap_streamer::config::record_cli::RecordCli;
 use cvmmap_streamer::recorder;
 
