@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::sync_channel;
+use std::sync::mpsc::{TrySendError, sync_channel};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -161,6 +161,10 @@ pub struct CameraSummary {
     pub trimmed: Trimmed,
     /// Units its lane dropped because the writer was behind.
     pub units_dropped: u64,
+    /// Depth/confidence frames and body messages dropped because the
+    /// writer's queue was full (they never wait: the encode loop and the
+    /// NATS task must not block).
+    pub side_dropped: u64,
     pub stats: Option<StatsSnapshot>,
     pub nats: Option<NatsSummary>,
 }
@@ -212,6 +216,7 @@ pub fn run(cfg: &RecorderConfig, stop: Arc<AtomicBool>) -> Result<RecordSummary,
     );
 
     let dropped: Vec<Arc<AtomicU64>> = cfg.cameras.iter().map(|_| Arc::default()).collect();
+    let side_dropped: Vec<Arc<AtomicU64>> = cfg.cameras.iter().map(|_| Arc::default()).collect();
     let results: Vec<_> = std::thread::scope(|scope| {
         let handles: Vec<_> = cfg
             .cameras
@@ -225,6 +230,8 @@ pub fn run(cfg: &RecorderConfig, stop: Arc<AtomicBool>) -> Result<RecordSummary,
                     dropped[i].clone(),
                     progress.clone(),
                 );
+                let (aux_dropped, body_dropped) =
+                    (side_dropped[i].clone(), side_dropped[i].clone());
                 std::thread::Builder::new()
                     .name(format!("camera-{i}"))
                     .spawn_scoped(scope, move || {
@@ -238,21 +245,27 @@ pub fn run(cfg: &RecorderConfig, stop: Arc<AtomicBool>) -> Result<RecordSummary,
                         let aux_tx = tx.clone();
                         let aux: pipeline::AuxSink = Arc::new(move |ts_ns, planes| {
                             // On the encode loop's thread: never block it;
-                            // a full queue drops the planes.
-                            let _ = aux_tx.try_send(writer::Msg::Aux {
+                            // a full queue drops the planes (counted).
+                            let sent = aux_tx.try_send(writer::Msg::Aux {
                                 source: i,
                                 ts_ns,
                                 planes,
                             });
+                            if matches!(sent, Err(TrySendError::Full(_))) {
+                                aux_dropped.fetch_add(1, Ordering::Relaxed);
+                            }
                         });
                         let body_tx = tx.clone();
                         let body: crate::nats::BodySink = Arc::new(move |ts_ns, message| {
-                            // On the NATS task: never block it.
-                            let _ = body_tx.try_send(writer::Msg::Body {
+                            // On the NATS task: never block it (counted).
+                            let sent = body_tx.try_send(writer::Msg::Body {
                                 source: i,
                                 ts_ns,
                                 message: message.to_vec(),
                             });
+                            if matches!(sent, Err(TrySendError::Full(_))) {
+                                body_dropped.fetch_add(1, Ordering::Relaxed);
+                            }
                         });
                         let extras = pipeline::Extras {
                             sinks: vec![sink],
@@ -324,6 +337,7 @@ pub fn run(cfg: &RecorderConfig, stop: Arc<AtomicBool>) -> Result<RecordSummary,
                 bodies_written: report.bodies_written.get(i).copied().unwrap_or(0),
                 trimmed: report.trimmed.get(i).copied().unwrap_or_default(),
                 units_dropped: dropped[i].load(Ordering::Relaxed),
+                side_dropped: side_dropped[i].load(Ordering::Relaxed),
                 stats,
                 nats,
             }
