@@ -293,27 +293,14 @@ impl Writer {
                 let Some(file) = self.file.as_mut() else {
                     return Ok(());
                 };
+                let (label, ts) = (&self.labels[source], item.ts_ns);
                 let unit = match item.payload {
                     Payload::Video(unit) => unit,
-                    Payload::Body(message) => {
-                        let label = &self.labels[source];
-                        return Ok(self.aux.write_body(
-                            &mut file.mcap,
-                            source,
-                            label,
-                            item.ts_ns,
-                            &message,
-                        )?);
+                    Payload::Body(m) => {
+                        return Ok(self.aux.write_body(&mut file.mcap, source, label, ts, &m)?);
                     }
-                    Payload::Aux(planes) => {
-                        let label = &self.labels[source];
-                        return Ok(self.aux.write(
-                            &mut file.mcap,
-                            source,
-                            label,
-                            item.ts_ns,
-                            &planes,
-                        )?);
+                    Payload::Aux(p) => {
+                        return Ok(self.aux.write(&mut file.mcap, source, label, ts, &p)?);
                     }
                 };
                 if let Some(mp4) = file.mp4.get_mut(source).and_then(Option::as_mut) {

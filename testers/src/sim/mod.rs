@@ -110,7 +110,6 @@ fn summary_json(cfg: &SimConfig, s: &RunSummary) -> String {
     .to_string()
 }
 
-/// Parses the process arguments, runs the simulator and returns the exit code.
 /// `--camera ...`: every camera's producer on its own thread, each
 /// starting after its delay; exit 0 when all ended well.
 fn rig_entry(args: &SimArgs) -> i32 {
@@ -185,6 +184,7 @@ fn rig_entry(args: &SimArgs) -> i32 {
     code
 }
 
+/// Parses the process arguments, runs the simulator and returns the exit code.
 pub fn main_entry() -> i32 {
     let args = SimArgs::parse();
     if !args.cameras.is_empty() {
