@@ -18,6 +18,7 @@
 //!   the validated [`config::Config`]; [`recorder`] runs one pipeline per
 //!   camera into one recording. Only the binaries use these.
 
+pub mod batch;
 pub mod codec;
 pub mod config;
 pub mod contract;
@@ -25,6 +26,7 @@ pub mod encode;
 pub mod flv;
 pub mod ingest;
 pub mod nats;
+pub mod offline;
 pub mod output;
 pub mod pipeline;
 pub mod pixels;

@@ -89,21 +89,23 @@ fn read_up_to(file: &mut File, buf: &mut [u8]) -> usize {
     n
 }
 
-fn probe_mcap(mut file: File, deep: bool) -> Verdict {
+/// The summary section of an MCAP file (footer, then the records it points
+/// to), every record length bounded: `Err` says why there is none.
+pub fn read_summary(file: &mut File) -> Result<mcap::Summary, String> {
     let mut reader = SummaryReader::new_with_options(
         SummaryReaderOptions::default().with_record_length_limit(MAX_RECORD_BYTES),
     );
-    let file_len = match file.metadata() {
-        Ok(m) => usize::try_from(m.len()).unwrap_or(usize::MAX),
-        Err(e) => return broken(format!("cannot stat: {e}")),
-    };
+    let file_len = file
+        .metadata()
+        .map(|m| usize::try_from(m.len()).unwrap_or(usize::MAX))
+        .map_err(|e| format!("cannot stat: {e}"))?;
     while let Some(event) = reader.next_event() {
         let step = match event {
             // No request can want more than the file holds; one that gets
             // nothing more is at the end (a footer pointing past it).
             Ok(SummaryReadEvent::ReadRequest(need)) => {
                 match file.read(reader.insert(need.min(file_len).max(1))) {
-                    Ok(0) => return broken("the summary runs past the end of the file"),
+                    Ok(0) => return Err("the summary runs past the end of the file".into()),
                     Ok(n) => {
                         reader.notify_read(n);
                         Ok(())
@@ -115,17 +117,22 @@ fn probe_mcap(mut file: File, deep: bool) -> Verdict {
                 file.seek(to).map(|pos| reader.notify_seeked(pos))
             }
             Err(e) => {
-                return broken(format!(
+                return Err(format!(
                     "{e} (no valid footer: killed while writing? try `recover`)"
                 ));
             }
         };
-        if let Err(e) = step {
-            return broken(format!("read error: {e}"));
-        }
+        step.map_err(|e| format!("read error: {e}"))?;
     }
-    let Some(summary) = reader.finish() else {
-        return broken("no summary section (written without one, or not finished)");
+    reader
+        .finish()
+        .ok_or_else(|| "no summary section (written without one, or not finished)".into())
+}
+
+fn probe_mcap(mut file: File, deep: bool) -> Verdict {
+    let summary = match read_summary(&mut file) {
+        Ok(s) => s,
+        Err(reason) => return broken(reason),
     };
     let Some(stats) = summary.stats else {
         return broken("the summary has no statistics record");

@@ -117,3 +117,172 @@ pub fn wait_count(p: &Proc, needle: &str, n: usize) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A real recording of a live rig: `labels` cameras of 320x240 at 30 fps,
+/// `frames` each, depth in millimetres, encoded with `codec`, by
+/// `cvmmap_record` into `<dir>/<name>`, from one `cvmmap_sim --camera`
+/// process. Returns the MCAP's path.
+pub fn record_rig(
+    dir: &Path,
+    name: &str,
+    labels: &[&str],
+    codec: &str,
+    frames: u32,
+) -> std::path::PathBuf {
+    let t = Duration::from_secs(60);
+    // Contract §1: a namespace is [A-Za-z0-9][A-Za-z0-9._-]*.
+    let ns = unique("tools").replace('_', "-");
+    let out = dir.join(name);
+    let targets: Vec<String> = labels
+        .iter()
+        .map(|l| format!("cvmmap://{l}@{}?namespace={ns}", dir.display()))
+        .collect();
+    let mut args: Vec<&str> = vec![
+        "--codec",
+        codec,
+        "--no-nats",
+        "--ingest-idle-timeout-ms",
+        "2000",
+        "--progress",
+        "off",
+        "-o",
+        out.to_str().unwrap(),
+    ];
+    for t in &targets {
+        args.extend(["--source", t.as_str()]);
+    }
+    let mut rec = Proc::spawn(
+        &bin("cvmmap_record"),
+        &args,
+        dir.join(format!("{name}.record.log")),
+    );
+    wait_count(&rec, "ingest started", labels.len());
+    let specs: Vec<String> = labels
+        .iter()
+        .map(|l| format!("{l}:30:0:{frames}"))
+        .collect();
+    let prefix = dir.display().to_string();
+    let mut sim_args = vec![
+        "--rig-prefix",
+        prefix.as_str(),
+        "--rig-namespace",
+        ns.as_str(),
+        "--width",
+        "320",
+        "--height",
+        "240",
+        "--depth-unit",
+        "mm",
+    ];
+    for s in &specs {
+        sim_args.extend(["--camera", s.as_str()]);
+    }
+    let mut sim = Proc::spawn(
+        &bin("cvmmap_sim"),
+        &sim_args,
+        dir.join(format!("{name}.sim.log")),
+    );
+    super::assert_exit(&mut sim, t, 0);
+    super::assert_exit(&mut rec, t, 0);
+    out
+}
+
+/// ffprobe's packets of the first video stream of `mp4`, each as its
+/// length-prefixed NAL units (4-byte lengths: `avc`/`hvc1` as our muxer
+/// writes them) split out.
+pub fn mp4_samples(mp4: &Path) -> Vec<Vec<Vec<u8>>> {
+    let o = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_packets",
+            "-show_data",
+        ])
+        .arg(mp4)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let mut packets = Vec::new();
+    let mut cur: Option<Vec<u8>> = None;
+    for line in text.lines() {
+        if line == "data=" {
+            cur = Some(Vec::new());
+        } else if line == "[/PACKET]" {
+            if let Some(bytes) = cur.take() {
+                packets.push(bytes);
+            }
+        } else if let Some(bytes) = cur.as_mut() {
+            // "00000000: 0000 0001 6764 ...  ASCII": 8 groups of hex.
+            let hex: String = line.get(10..49).unwrap_or("").split_whitespace().collect();
+            for i in (0..hex.len()).step_by(2) {
+                bytes.push(u8::from_str_radix(&hex[i..i + 2], 16).unwrap());
+            }
+        }
+    }
+    packets
+        .iter()
+        .map(|p| {
+            let mut nals = Vec::new();
+            let mut at = 0;
+            while at + 4 <= p.len() {
+                let n = u32::from_be_bytes(p[at..at + 4].try_into().unwrap()) as usize;
+                nals.push(p[at + 4..(at + 4 + n).min(p.len())].to_vec());
+                at += 4 + n;
+            }
+            nals
+        })
+        .collect()
+}
+
+/// The units of a `.units` dump (u32 LE length, then the bytes).
+pub fn read_units(path: &Path) -> Vec<Vec<u8>> {
+    let b = std::fs::read(path).unwrap();
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at + 4 <= b.len() {
+        let n = u32::from_le_bytes(b[at..at + 4].try_into().unwrap()) as usize;
+        out.push(b[at + 4..at + 4 + n].to_vec());
+        at += 4 + n;
+    }
+    out
+}
+
+/// One decoded picture of `file` (video or PNG) at `seek` seconds, as RGB:
+/// (width, height, pixels), by ffmpeg 9.
+pub fn ffmpeg_rgb_frame(file: &Path, seek: f64) -> (u32, u32, Vec<u8>) {
+    let probe = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=width,height",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(file)
+        .output()
+        .unwrap();
+    let dims = String::from_utf8_lossy(&probe.stdout).trim().to_owned();
+    let (w, h) = dims
+        .split_once(',')
+        .unwrap_or_else(|| panic!("ffprobe: {dims:?}"));
+    let (w, h): (u32, u32) = (w.parse().unwrap(), h.parse().unwrap());
+    let o = Command::new(modern_ffmpeg())
+        .args(["-v", "error", "-ss", &seek.to_string(), "-i"])
+        .arg(file)
+        .args(["-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.stdout.len(),
+        (w * h * 3) as usize,
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    (w, h, o.stdout)
+}
