@@ -80,6 +80,33 @@ pub(crate) fn parse_and_decode(
     Ok([element(parser, what)?, element(decoder, what)?])
 }
 
+/// An appsink taking raw pictures in `format` (`I420`, `RGB`) as fast as
+/// they come (no clock).
+pub(crate) fn raw_sink(format: &str) -> gst_app::AppSink {
+    gst_app::AppSink::builder()
+        .caps(
+            &gst::Caps::builder("video/x-raw")
+                .field("format", format)
+                .build(),
+        )
+        .sync(false)
+        .build()
+}
+
+/// A `textoverlay` writing top-left, hard in the corner (the default pads
+/// by 25 px), on a shaded background, `px` high.
+pub(crate) fn corner_text(what: &str, px: u32) -> Result<gst::Element, OfflineError> {
+    let overlay = element("textoverlay", what)?;
+    overlay.set_property_from_str("valignment", "top");
+    overlay.set_property_from_str("halignment", "left");
+    overlay.set_property_from_str("line-alignment", "left");
+    overlay.set_property("shaded-background", true);
+    overlay.set_property("xpad", 6i32);
+    overlay.set_property("ypad", 4i32);
+    overlay.set_property("font-desc", format!("Monospace Bold {}px", px.max(10)));
+    Ok(overlay)
+}
+
 impl Decoder {
     /// A decoder of `codec` to `layout`; `what` names it in errors.
     pub fn new(codec: Codec, layout: PixelLayout, what: &str) -> Result<Self, OfflineError> {
@@ -100,14 +127,7 @@ impl Decoder {
             PixelLayout::I420 => "I420",
             PixelLayout::Rgb => "RGB",
         };
-        let sink = gst_app::AppSink::builder()
-            .caps(
-                &gst::Caps::builder("video/x-raw")
-                    .field("format", format)
-                    .build(),
-            )
-            .sync(false)
-            .build();
+        let sink = raw_sink(format);
         let pipeline = gst::Pipeline::with_name("decode");
         let (src_el, sink_el): (&gst::Element, &gst::Element) =
             (src.upcast_ref(), sink.upcast_ref());

@@ -17,7 +17,9 @@ use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 
-use super::decode::{self, Decoder, PixelLayout, byte_stream_caps, element, parse_and_decode};
+use super::decode::{
+    self, Decoder, PixelLayout, byte_stream_caps, element, parse_and_decode, raw_sink,
+};
 use super::export::{is_keyframe, rate_of};
 use super::read::{self, Flow, Item};
 use super::reencode::{EncodeOptions, Mp4Encoder};
@@ -202,14 +204,7 @@ fn mp4_head(path: &Path) -> Result<Head, OfflineError> {
     let (src, bin) = (element("filesrc", &what)?, element("decodebin", &what)?);
     src.set_property("location", path.to_string_lossy().as_ref());
     let conv = element("videoconvert", &what)?;
-    let sink = gst_app::AppSink::builder()
-        .caps(
-            &gst::Caps::builder("video/x-raw")
-                .field("format", "I420")
-                .build(),
-        )
-        .sync(false)
-        .build();
+    let sink = raw_sink("I420");
     let pipeline = gst::Pipeline::with_name("mp4-head");
     pipeline
         .add_many([&src, &bin, &conv, sink.upcast_ref()])
@@ -332,26 +327,9 @@ pub fn grid(tiles: &[Tile], opts: &GridOptions) -> Result<GridDone, OfflineError
             .field("framerate", gst::Fraction::new(fps as i32, 1))
             .build(),
     );
-    let overlay = element("textoverlay", what)?;
-    overlay.set_property_from_str("valignment", "top");
-    overlay.set_property_from_str("halignment", "left");
-    overlay.set_property("shaded-background", true);
-    // Hard in the corner (the default pads by 25 px).
-    overlay.set_property("xpad", 6i32);
-    overlay.set_property("ypad", 4i32);
-    overlay.set_property(
-        "font-desc",
-        format!("Monospace Bold {}px", (height / 24).max(10)),
-    );
+    let overlay = decode::corner_text(what, height / 24)?;
     let convert = element("videoconvert", what)?;
-    let sink = gst_app::AppSink::builder()
-        .caps(
-            &gst::Caps::builder("video/x-raw")
-                .field("format", "I420")
-                .build(),
-        )
-        .sync(false)
-        .build();
+    let sink = raw_sink("I420");
     let sink_el: &gst::Element = sink.upcast_ref();
     pipeline
         .add_many([&comp, &rate, &overlay, &convert, sink_el])

@@ -268,19 +268,8 @@ fn write_png(
         .format(gst::Format::Time)
         .build();
     let c1 = element("videoconvert", what)?;
-    let overlay = element("textoverlay", what)?;
+    let overlay = super::decode::corner_text(what, h / 20)?;
     overlay.set_property("text", text);
-    overlay.set_property_from_str("line-alignment", "left");
-    overlay.set_property_from_str("valignment", "top");
-    overlay.set_property_from_str("halignment", "left");
-    overlay.set_property("shaded-background", true);
-    // Hard in the corner (the default pads by 25 px).
-    overlay.set_property("xpad", 6i32);
-    overlay.set_property("ypad", 4i32);
-    overlay.set_property(
-        "font-desc",
-        format!("Monospace Bold {}px", (h / 20).max(10)),
-    );
     let c2 = element("videoconvert", what)?;
     let png = element("pngenc", what)?;
     png.set_property("snapshot", true);

@@ -94,10 +94,13 @@ impl Mp4Encoder {
         let sink: AccessUnitSink = Arc::new(move |au| {
             let _ = tx.lock().unwrap_or_else(|p| p.into_inner()).send(au);
         });
+        // TestHooks is a unit struct unless the test-hooks feature is on.
+        #[allow(clippy::default_constructed_unit_structs)]
+        let hooks = TestHooks::default();
         let (encoder, report) = select::open(
             &settings,
             opts.device,
-            &TestHooks::default(),
+            &hooks,
             sink,
             Arc::default(),
             crate::telemetry::Events::none(),

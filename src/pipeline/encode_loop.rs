@@ -150,7 +150,7 @@ impl Placer {
         let decision = if reset_kind == Some(Reset::Counter) {
             // The producer restarted itself: a keyframe now (see the policy).
             self.keyframes.force_now(KeyframeReason::Reset)
-        } else if ctx.keyframes.take_urgent() {
+        } else if ctx.keyframes.take_urgent(frame.capture_ts_ns) {
             self.keyframes.force_now(KeyframeReason::RecordStart)
         } else {
             self.keyframes.on_frame(wanted)

@@ -11,7 +11,7 @@
 //!   ended before the others' later units are written), and:
 //!   - units before the common start are trimmed, and so is each source's
 //!     video up to its first keyframe at or after it (a decoder starts
-//!     there): [`Out::NeedKeyframe`] asks the encoder for one at once;
+//!     there): [`Out::NeedKeyframe`] asks the encoder for one at the first frame from the start;
 //!   - the overlap ends with the first source to end: the others' units
 //!     after its last one are trimmed.
 //! - `duration_ns` (`--duration-seconds`) ends the window that long after
@@ -50,9 +50,10 @@ pub enum Out<T> {
     Write { source: usize, item: Item<T> },
     /// The common start is known.
     CommonStart(u64),
-    /// Ask this source's encoder for a keyframe: its recording starts at
-    /// the next one.
-    NeedKeyframe(usize),
+    /// Ask this source's encoder for a keyframe at its first frame captured
+    /// at or after this time (the common start): its recording starts
+    /// there.
+    NeedKeyframe(usize, u64),
     /// This source has ended and everything of it was released.
     Ended(usize),
 }
@@ -243,7 +244,7 @@ impl<T> Merger<T> {
         for (i, l) in self.lanes.iter().enumerate() {
             let first_in = l.held.iter().find(|u| u.ts_ns >= start);
             if !l.ended && !first_in.is_some_and(|u| u.keyframe) {
-                out.push(Out::NeedKeyframe(i));
+                out.push(Out::NeedKeyframe(i, start));
             }
         }
     }

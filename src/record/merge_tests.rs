@@ -68,7 +68,7 @@ fn common_range_trims_to_the_overlap_and_starts_each_source_at_a_keyframe() {
     let asked: Vec<usize> = outs
         .iter()
         .filter_map(|o| match o {
-            Out::NeedKeyframe(s) => Some(*s),
+            Out::NeedKeyframe(s, _) => Some(*s),
             _ => None,
         })
         .collect();

@@ -288,7 +288,7 @@ impl Writer {
                 self.check_clocks()?;
             }
             // Past the limiter: each camera's recording begins at it.
-            Out::NeedKeyframe(source) => self.keyframes[source].request_now(),
+            Out::NeedKeyframe(source, from_ns) => self.keyframes[source].request_from(from_ns),
             Out::Write { source, item } => {
                 let Some(file) = self.file.as_mut() else {
                     return Ok(());

@@ -26,7 +26,7 @@ pub enum KeyframeReason {
     Discontinuity,
     /// The producer reset (counter back, or STREAM_RESET): a new timeline.
     Reset,
-    /// A recording starts here (`KeyframeRequests::request_now`).
+    /// A recording starts here (`KeyframeRequests::request_from`).
     RecordStart,
 }
 

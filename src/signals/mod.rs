@@ -22,8 +22,9 @@ pub struct KeyframeRequests(Arc<KeyframeState>);
 #[derive(Debug)]
 struct KeyframeState {
     requested: AtomicBool,
-    /// [`KeyframeRequests::request_now`]: past the limiter.
-    urgent: AtomicBool,
+    /// [`KeyframeRequests::request_from`]: past the limiter, at the first
+    /// frame captured at or after this time; `u64::MAX`: none.
+    urgent_from: AtomicU64,
     /// PTS of the last keyframe handed to the outputs; `u64::MAX`: none.
     last_pts: AtomicU64,
 }
@@ -32,7 +33,7 @@ impl Default for KeyframeRequests {
     fn default() -> Self {
         Self(Arc::new(KeyframeState {
             requested: AtomicBool::new(false),
-            urgent: AtomicBool::new(false),
+            urgent_from: AtomicU64::new(u64::MAX),
             last_pts: AtomicU64::new(u64::MAX),
         }))
     }
@@ -47,15 +48,28 @@ impl KeyframeRequests {
         self.0.requested.swap(false, Ordering::Relaxed)
     }
 
-    /// A keyframe at the next frame whatever the limiter says: for one
-    /// rare need of our own (a recording's common start, where each camera
-    /// must begin), never for anything a peer or producer can trigger.
-    pub fn request_now(&self) {
-        self.0.urgent.store(true, Ordering::Relaxed);
+    /// A keyframe at the first frame captured at or after `capture_ts_ns`,
+    /// whatever the limiter says: for one rare need of our own (a
+    /// recording's common start, where each camera must begin), never for
+    /// anything a peer or producer can trigger. The time, not "the next
+    /// frame": the encoder may still be behind the moment the recorder
+    /// learns the start (a camera's frames before it in flight), and a
+    /// keyframe there would be trimmed with them.
+    pub fn request_from(&self, capture_ts_ns: u64) {
+        self.0.urgent_from.store(capture_ts_ns, Ordering::Relaxed);
     }
 
-    pub(crate) fn take_urgent(&self) -> bool {
-        self.0.urgent.swap(false, Ordering::Relaxed)
+    /// Whether the frame captured at `capture_ts_ns` is the one
+    /// [`Self::request_from`] asked for (the request is then spent).
+    pub(crate) fn take_urgent(&self, capture_ts_ns: u64) -> bool {
+        let from = self.0.urgent_from.load(Ordering::Relaxed);
+        from != u64::MAX
+            && capture_ts_ns >= from
+            && self
+                .0
+                .urgent_from
+                .compare_exchange(from, u64::MAX, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
     }
 
     /// A keyframe (forced or the GOP's own) with this PTS went out.
@@ -153,6 +167,20 @@ impl ProducerSignals {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_keyframe_asked_from_a_time_waits_for_a_frame_captured_then() {
+        let k = KeyframeRequests::default();
+        assert!(!k.take_urgent(5), "nothing asked");
+        k.request_from(100);
+        // Frames still in flight from before the start do not take it.
+        assert!(!k.take_urgent(99));
+        assert!(k.take_urgent(100));
+        // Spent.
+        assert!(!k.take_urgent(101));
+        k.request_from(0);
+        assert!(k.take_urgent(7));
+    }
 
     #[test]
     fn reset_is_taken_once_and_state_round_trips() {
