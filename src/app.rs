@@ -16,17 +16,33 @@ use tracing_subscriber::EnvFilter;
 /// Exit code when a second SIGINT/SIGTERM arrives during the clean stop.
 pub const SECOND_SIGNAL_EXIT: i32 = 130;
 
-/// `RUST_LOG` (default info, async_nats at warn) to stderr; colours only on
-/// a terminal: logs also land in files and `docker logs`.
-pub fn init_logging() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("info,async_nats=warn")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
-        .init();
+/// `RUST_LOG` (default info, async_nats at warn) to stderr, as text
+/// (colours only on a terminal: logs also land in files and `docker logs`)
+/// or, with `json` (`--log-format json`, `CVMMAP_LOG_FORMAT=json`), one JSON
+/// object a line with the event's fields at the top level, for log
+/// collectors.
+pub fn init_logging(json: bool) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,async_nats=warn"));
+    let fmt = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        fmt.json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .init();
+    } else {
+        fmt.with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+            .init();
+    }
+}
+
+/// `CVMMAP_LOG_FORMAT=json` (binaries without a `--log-format` flag).
+#[allow(dead_code)] // each binary includes this file; not all call it
+pub fn json_logs_from_env() -> bool {
+    std::env::var("CVMMAP_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"))
 }
 
 /// The command line, or the exit code to leave with: 0 after `--help` or

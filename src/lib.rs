@@ -27,6 +27,7 @@ pub mod flv;
 pub mod ingest;
 pub mod nats;
 pub mod offline;
+pub mod ops;
 pub mod output;
 pub mod pipeline;
 pub mod pixels;

@@ -16,14 +16,15 @@ use std::process::ExitCode;
 mod app;
 
 use cvmmap_streamer::config::Cli;
+use cvmmap_streamer::config::cli::LogFormatArg;
 use cvmmap_streamer::pipeline;
 
 fn main() -> ExitCode {
-    app::init_logging();
     let cli: Cli = match app::parse_args() {
         Ok(cli) => cli,
         Err(code) => return code,
     };
+    app::init_logging(cli.log_format == LogFormatArg::Json);
     let config = match cli.into_config() {
         Ok(c) => c,
         Err(e) => {

@@ -14,15 +14,16 @@ use std::process::ExitCode;
 #[path = "../app.rs"]
 mod app;
 
+use cvmmap_streamer::config::cli::LogFormatArg;
 use cvmmap_streamer::config::record_cli::RecordCli;
 use cvmmap_streamer::recorder;
 
 fn main() -> ExitCode {
-    app::init_logging();
     let cli: RecordCli = match app::parse_args() {
         Ok(cli) => cli,
         Err(code) => return code,
     };
+    app::init_logging(cli.log_format == LogFormatArg::Json);
     let config = match cli.into_config() {
         Ok(c) => c,
         Err(e) => {

@@ -94,6 +94,13 @@ pub const PRESETS: [&str; 10] = [
     "placebo",
 ];
 
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormatArg {
+    Text,
+    Json,
+}
+
 /// The encoder flags: the same names, defaults and checks in every binary
 /// that encodes (`cvmmap_streamer`, `cvmmap_record`).
 #[derive(Debug, Clone, clap::Args)]
@@ -312,6 +319,20 @@ pub struct Cli {
     /// stalls, reconnects, fallback) as JSON Lines here (docs/events.md).
     #[arg(long, value_name = "PATH")]
     pub events: Option<PathBuf>,
+    /// Log lines as text, or as one JSON object each (log collectors).
+    #[arg(long, value_enum, default_value = "text", env = "CVMMAP_LOG_FORMAT")]
+    pub log_format: LogFormatArg,
+    /// Serve Prometheus metrics at http://HOST:PORT/metrics, with /healthz
+    /// (200 while running) and /readyz (200 once a frame is encoded).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_addr: Option<String>,
+}
+
+fn metrics_addr(text: &str) -> Result<SocketAddr, ConfigError> {
+    text.to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| ConfigError::new("--metrics-addr", format!("{text:?} is not HOST:PORT")))
 }
 
 fn resolve_endpoint(text: &str) -> Result<SocketAddr, ConfigError> {
@@ -570,6 +591,7 @@ impl Cli {
             events: self.events.clone(),
             keyframe_min_spacing: self.encoder.keyframe_min_spacing(),
             status_interval: Duration::from_secs(self.status_interval_s),
+            metrics_addr: self.metrics_addr.as_deref().map(metrics_addr).transpose()?,
             nats,
         })
     }

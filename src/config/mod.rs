@@ -94,6 +94,8 @@ pub struct Config {
     pub keyframe_min_spacing: u64,
     /// Interval of the periodic status log line.
     pub status_interval: Duration,
+    /// `--metrics-addr`: `/metrics`, `/healthz`, `/readyz` served here.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// NATS settings; `None` with `--no-nats`.
     pub nats: Option<crate::nats::NatsConfig>,
 }

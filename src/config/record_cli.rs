@@ -38,6 +38,9 @@ pub enum BundlePolicyArg {
     about = "Record live cv-mmap cameras to MCAP (docs/mcap-layout.md)"
 )]
 pub struct RecordCli {
+    /// Log lines as text, or as one JSON object each (log collectors).
+    #[arg(long, value_enum, default_value = "text", env = "CVMMAP_LOG_FORMAT")]
+    pub log_format: super::cli::LogFormatArg,
     /// A camera: cvmmap://instance[@prefix][?namespace=ns] or a bare
     /// instance. Repeat for several cameras.
     #[arg(long = "source", value_name = "TARGET")]
@@ -215,6 +218,7 @@ impl RecordCli {
                 // The recorder's progress reports; each pipeline's own
                 // status line would repeat it per camera.
                 status_interval: Duration::ZERO,
+                metrics_addr: None,
                 nats,
             };
             let mp4 = self

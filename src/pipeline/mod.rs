@@ -26,9 +26,11 @@ use crate::encode::{AccessUnitSink, EncodeError, EncoderReport, select};
 use crate::ingest::dummy::run_dummy;
 use crate::ingest::{AuxPlanes, Frame, IngestEnd, IngestError, LatestQueue, WantI420, run_ingest};
 use crate::nats::{BodyStore, NatsContext, NatsLink, NatsSummary};
+use crate::ops::metrics::{MetricsServer, ScrapeSource};
 use crate::output::{ExtraSink, Fanout, OutputError, open_sinks};
 pub use crate::signals::KeyframeRequests;
 use crate::signals::ProducerSignals;
+use crate::telemetry::prometheus::Scrape;
 use crate::telemetry::{Counters, Events, LatencySummary, StageSummary, StatsSnapshot, add};
 use encode_loop::{LoopContext, encode_loop};
 use passthrough::Passthrough;
@@ -51,6 +53,8 @@ pub enum PipelineError {
         path: String,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Metrics(#[from] crate::ops::metrics::MetricsError),
 }
 
 impl PipelineError {
@@ -70,7 +74,7 @@ impl PipelineError {
                 | OutputError::Config { .. }
                 | OutputError::Record(RecordError::Create { .. }),
             ) => 2,
-            PipelineError::Events { .. } => 2,
+            PipelineError::Events { .. } | PipelineError::Metrics(_) => 2,
             PipelineError::Output(OutputError::RtmpRejected { .. }) => 7,
             _ => 1,
         }
@@ -211,6 +215,14 @@ pub fn run_with_extras(
         counters.latency.clone(),
     )?;
     emit_encoder_selected(&events, &report);
+    // Serves while the pipeline runs; stops when dropped at the end.
+    let _metrics = match config.metrics_addr {
+        Some(addr) => Some(MetricsServer::start(
+            addr,
+            scrape_source(config, &counters, &report, started),
+        )?),
+        None => None,
+    };
     let nats = config.nats.as_ref().map(|cfg| {
         let ctx = NatsContext {
             counters: counters.clone(),
@@ -272,6 +284,33 @@ pub fn run_with_extras(
         summary.write_json(path)?;
     }
     Ok(summary)
+}
+
+/// What `/metrics` and `/readyz` show, read at each request.
+fn scrape_source(
+    config: &Config,
+    counters: &Counters,
+    report: &Arc<Mutex<EncoderReport>>,
+    started: Instant,
+) -> ScrapeSource {
+    let (counters, report) = (counters.clone(), report.clone());
+    let (codec, bitrate) = (
+        config.encoder.codec.to_string(),
+        config.encoder.bitrate_kbps,
+    );
+    Arc::new(move || {
+        let stats = counters.snapshot();
+        let ready = stats.encode.frames_encoded + stats.encode.frames_passthrough > 0;
+        Scrape {
+            stats,
+            encoder: report.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            codec: codec.clone(),
+            target_bitrate_kbps: bitrate,
+            encode_latency_ms: counters.latency.encode.summary(),
+            uptime_s: started.elapsed().as_secs_f64(),
+            ready,
+        }
+    })
 }
 
 fn open_events(config: &Config) -> Result<Events, PipelineError> {

@@ -7,10 +7,12 @@
 //!   harness and other tools (docs/events.md).
 //! - [`latency`]: a fixed-size histogram (the encoder's latency in the run
 //!   summary).
+//! - [`prometheus`]: the counters in Prometheus' text format (`/metrics`).
 
 pub mod counters;
 pub mod events;
 pub mod latency;
+pub mod prometheus;
 
 pub use counters::{
     Counters, EncodeCounters, IngestCounters, NatsCounters, RecordCounters, RtmpCounters,

@@ -33,7 +33,7 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    app::init_logging();
+    app::init_logging(app::json_logs_from_env());
     match cli.command {
         Command::Probe { deep, files } => {
             let mut any_broken = false;
