@@ -305,3 +305,61 @@ fn e2e_batch_queue_job_never_acked_is_given_up_and_reported_failed() {
         "{o:?}"
     );
 }
+
+/// The command line end to end: `batch recover ... --queue URL --wait`
+/// publishes, a `worker` runs the jobs, and the batch follows them with the
+/// same progress lines and exit code as a local batch; the outputs are
+/// whole recordings.
+#[test]
+fn e2e_batch_queue_cli_publishes_and_waits() {
+    let s = Scratch::new("batch_queue_cli");
+    let js_dir = s.path("js");
+    let server = NatsServer::start(&s, &["-js", "-sd", js_dir.to_str().unwrap()]);
+    let src = record_rig(&s.0, "src.mcap", &["a"], "h264", 30);
+    let root = s.path("data");
+    for i in 0..3 {
+        let dir = root.join(format!("seg{i}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(&src, dir.join("rec.mcap")).unwrap();
+    }
+    let url = server.url();
+    let mut worker = Proc::spawn(
+        &bin("cvmmap_tools"),
+        &["worker", "--queue", &url, "--idle-exit-seconds", "4"],
+        s.path("worker.log"),
+    );
+    let report = s.path("report.json");
+    let (code, out) = tools(&[
+        "batch",
+        "recover",
+        root.to_str().unwrap(),
+        "--recursive",
+        "--queue",
+        &url,
+        "--wait",
+        "--progress-ui",
+        "text",
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}\nworker:\n{}", worker.output());
+    assert!(out.contains("published 3 jobs"), "{out}");
+    assert!(out.contains("recover: 3/3 done, 0 failed"), "{out}");
+    let rep: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(
+        (rep["ok"].as_u64(), rep["queue"].as_str()),
+        (Some(3), Some(url.as_str())),
+        "{rep}"
+    );
+    for i in 0..3 {
+        let out_file = root.join(format!("seg{i}")).join("rec_recovered.mcap");
+        let (code, probe) = tools(&["probe", out_file.to_str().unwrap()]);
+        assert_eq!(code, 0, "{probe}");
+    }
+    assert_eq!(
+        worker.wait_code(Duration::from_secs(30)),
+        0,
+        "{}",
+        worker.output()
+    );
+}
