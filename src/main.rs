@@ -9,6 +9,11 @@
 //! | 5 | pipeline initialisation error (missing encoder) |
 //! | 7 | protocol error: the RTMP server refused the stream |
 //! | 130 | a second SIGINT/SIGTERM during the clean stop: exit at once |
+//!
+//! `cvmmap_streamer --version` adds the git commit, the GStreamer runtime
+//! and the encoders found; `cvmmap_streamer probe [--json]` says which
+//! encoders exist and why NVENC is or is not usable (exit 0; 5 when
+//! GStreamer itself cannot start).
 
 use std::process::ExitCode;
 
@@ -17,9 +22,51 @@ mod app;
 
 use cvmmap_streamer::config::Cli;
 use cvmmap_streamer::config::cli::LogFormatArg;
+use cvmmap_streamer::encode::inventory;
 use cvmmap_streamer::pipeline;
 
+/// The commit this binary was built from (build.rs).
+const COMMIT: &str = env!("CVMMAP_GIT_COMMIT");
+
+/// `--version` / `-V` alone, and `probe [--json]`: answered before the
+/// pipeline's own command line (which needs a codec and a source).
+fn info_command(args: &[String]) -> Option<ExitCode> {
+    let words: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
+    let (version, json) = match words.as_slice() {
+        ["--version"] | ["-V"] => (true, false),
+        ["probe"] => (false, false),
+        ["probe", "--json"] => (false, true),
+        _ => return None,
+    };
+    let inventory = match inventory::inventory() {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Some(ExitCode::from(5));
+        }
+    };
+    if version {
+        println!(
+            "cvmmap_streamer {} (commit {COMMIT})",
+            env!("CARGO_PKG_VERSION")
+        );
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"version": env!("CARGO_PKG_VERSION"), "commit": COMMIT, "encoders": inventory})
+        );
+    } else {
+        print!("{}", inventory::render(&inventory));
+    }
+    Some(ExitCode::SUCCESS)
+}
+
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(code) = info_command(&args) {
+        return code;
+    }
     let cli: Cli = match app::parse_args() {
         Ok(cli) => cli,
         Err(code) => return code,

@@ -6,6 +6,7 @@
 pub(crate) mod elements;
 pub(crate) mod fallback;
 pub mod gst;
+pub mod inventory;
 pub(crate) mod select;
 mod stand_in;
 

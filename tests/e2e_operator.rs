@@ -1,4 +1,4 @@
-//! `--metrics-addr`: `/readyz` says 503 until a frame is encoded and 200
+//! The operator's surface of `cvmmap_streamer`. `--metrics-addr`: `/readyz` says 503 until a frame is encoded and 200
 //! after; `/metrics` parses with a Prometheus text parser we did not write
 //! (the `prometheus-parse` crate) and its counters move with the stream;
 //! `/healthz` answers while the pipeline runs; junk gets 4xx, never a
@@ -200,4 +200,60 @@ fn json_logs_are_one_object_a_line() {
         assert!(selected, "{out}");
         let _ = std::fs::remove_file(s.path("streamer.log"));
     }
+}
+
+/// `--version` names the commit, the GStreamer runtime and the encoders
+/// (here: no NVENC, and why; x264enc and x265enc installed); `probe --json`
+/// says the same as data.
+#[test]
+fn version_and_probe_say_what_this_host_encodes_with() {
+    let run = |args: &[&str]| {
+        let o = std::process::Command::new(common::bin("cvmmap_streamer"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let v = run(&["--version"]);
+    let first = v.lines().next().unwrap();
+    assert!(
+        first.starts_with("cvmmap_streamer ") && first.contains("(commit "),
+        "{v}"
+    );
+    assert!(
+        !first.contains("commit unknown"),
+        "built from a git checkout: {v}"
+    );
+    assert!(v.contains("GStreamer: GStreamer 1."), "{v}");
+    // NVENC usable (a GPU runner) or not, and why; the software encoders
+    // are always installed here.
+    for (codec, sw) in [("h264", "x264enc"), ("h265", "x265enc")] {
+        let line = v
+            .lines()
+            .find(|l| l.starts_with(&format!("{codec}: NVENC: ")))
+            .unwrap_or_else(|| panic!("{v}"));
+        assert!(
+            line.contains("usable") || line.contains("NVENC is absent"),
+            "{line}"
+        );
+        assert!(
+            line.contains(&format!("{sw} installed")) && line.contains("auto uses "),
+            "{line}"
+        );
+    }
+    assert_eq!(run(&["-V"]), v);
+    let p: serde_json::Value = serde_json::from_str(&run(&["probe", "--json"])).unwrap();
+    let codecs = p["encoders"]["codecs"].as_array().unwrap();
+    assert_eq!(codecs.len(), 2, "{p}");
+    for c in codecs {
+        assert_eq!(c["software_installed"], true, "{p}");
+        // Either an element or the reason there is none.
+        assert!(
+            c["nvenc"].is_string() == c["nvenc_reason"].as_str().unwrap().is_empty(),
+            "{p}"
+        );
+        assert!(c["auto_uses"].is_string(), "{p}");
+    }
+    assert!(run(&["probe"]).contains("h265: NVENC: "));
 }
