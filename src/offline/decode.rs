@@ -57,7 +57,7 @@ pub(crate) fn element(name: &str, what: &str) -> Result<gst::Element, OfflineErr
 }
 
 /// `video/x-h264` or `video/x-h265`, Annex B, one access unit a buffer.
-pub(crate) fn byte_stream_caps(codec: Codec) -> gst::Caps {
+fn byte_stream_caps(codec: Codec) -> gst::Caps {
     let media = match codec {
         Codec::H264 => "video/x-h264",
         Codec::H265 => "video/x-h265",
@@ -68,16 +68,25 @@ pub(crate) fn byte_stream_caps(codec: Codec) -> gst::Caps {
         .build()
 }
 
-/// The parser and decoder elements of `codec`.
-pub(crate) fn parse_and_decode(
+/// Where a camera's access units go in (an appsrc of Annex-B units,
+/// timed, not live, never blocking the caller: every caller here takes
+/// pictures out as it pushes), with the parser and decoder of `codec`
+/// that follow it, not yet added to a pipeline.
+pub(crate) fn unit_decoder(
     codec: Codec,
     what: &str,
-) -> Result<[gst::Element; 2], OfflineError> {
+) -> Result<(gst_app::AppSrc, [gst::Element; 2]), OfflineError> {
+    let src = gst_app::AppSrc::builder()
+        .caps(&byte_stream_caps(codec))
+        .format(gst::Format::Time)
+        .is_live(false)
+        .block(false)
+        .build();
     let (parser, decoder) = match codec {
         Codec::H264 => ("h264parse", "avdec_h264"),
         Codec::H265 => ("h265parse", "avdec_h265"),
     };
-    Ok([element(parser, what)?, element(decoder, what)?])
+    Ok((src, [element(parser, what)?, element(decoder, what)?]))
 }
 
 /// An appsink taking raw pictures in `format` (`I420`, `RGB`) as fast as
@@ -115,13 +124,7 @@ impl Decoder {
             reason,
         };
         gst::init().map_err(|e| fail(format!("GStreamer: {e}")))?;
-        let src = gst_app::AppSrc::builder()
-            .caps(&byte_stream_caps(codec))
-            .format(gst::Format::Time)
-            .is_live(false)
-            .block(false)
-            .build();
-        let [parse, decode] = parse_and_decode(codec, what)?;
+        let (src, [parse, decode]) = unit_decoder(codec, what)?;
         let convert = element("videoconvert", what)?;
         let format = match layout {
             PixelLayout::I420 => "I420",

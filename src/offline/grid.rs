@@ -10,16 +10,12 @@
 //! [`QUEUE_BYTES`] a camera.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gstreamer as gst;
 use gstreamer::prelude::*;
-use gstreamer_app as gst_app;
 
-use super::decode::{
-    self, Decoder, PixelLayout, byte_stream_caps, element, parse_and_decode, raw_sink,
-};
+use super::decode::{self, Decoder, PixelLayout, element, raw_sink, unit_decoder};
 use super::export::{is_keyframe, rate_of};
 use super::read::{self, Flow, Item};
 use super::reencode::{EncodeOptions, Mp4Encoder};
@@ -384,13 +380,7 @@ pub fn grid(tiles: &[Tile], opts: &GridOptions) -> Result<GridDone, OfflineError
         gst::Element::link_many([&conv, &scale, &caps]).map_err(|e| fail(e.to_string()))?;
         match tile.codec {
             Some(codec) => {
-                let src = gst_app::AppSrc::builder()
-                    .caps(&byte_stream_caps(codec))
-                    .format(gst::Format::Time)
-                    .is_live(false)
-                    .block(false)
-                    .build();
-                let [parse, dec] = parse_and_decode(codec, what)?;
+                let (src, [parse, dec]) = unit_decoder(codec, what)?;
                 let src_el: &gst::Element = src.upcast_ref();
                 pipeline
                     .add_many([src_el, &parse, &dec])
@@ -431,7 +421,8 @@ pub fn grid(tiles: &[Tile], opts: &GridOptions) -> Result<GridDone, OfflineError
         .set_state(gst::State::Playing)
         .map_err(|e| fail(e.to_string()))?;
 
-    let encoder: Arc<Mutex<Option<Mp4Encoder>>> = Arc::default();
+    // Opened with the first composite (its size).
+    let mut encoder: Option<Mp4Encoder> = None;
     let mut frames = 0u64;
     // Past the end (--duration-seconds): composites are no longer taken.
     let limit = end.map(|e| e.saturating_sub(base));
@@ -447,7 +438,7 @@ pub fn grid(tiles: &[Tile], opts: &GridOptions) -> Result<GridDone, OfflineError
                 past_end.set(true);
                 continue;
             }
-            let mut enc = encoder.lock().unwrap_or_else(|p| p.into_inner());
+            let enc = &mut encoder;
             if enc.is_none() {
                 *enc = Some(Mp4Encoder::open(
                     &opts.output,
@@ -566,7 +557,7 @@ pub fn grid(tiles: &[Tile], opts: &GridOptions) -> Result<GridDone, OfflineError
         }
     }
     let _ = pipeline.set_state(gst::State::Null);
-    let enc = encoder.lock().unwrap_or_else(|p| p.into_inner()).take();
+    let enc = encoder.take();
     let Some(enc) = enc else {
         return Err(OfflineError::Nothing {
             path: tiles[0].path.clone(),
