@@ -2,7 +2,8 @@
 # Builds the runtime image from docker/Dockerfile.
 #
 # Usage: scripts/docker-build.sh [--base local|nvidia|IMAGE] [--builder IMAGE]
-#                                [--tag TAG] [--network bridge|host] [-- DOCKER_BUILD_ARGS...]
+#                                [--slim] [--tag TAG] [--network bridge|host]
+#                                [-- DOCKER_BUILD_ARGS...]
 #   --base local   (default) the locally made bases, no registry needed:
 #                  builder cvmmap-local/rust:1.95-bookworm, runtime
 #                  cvmmap-local/debian:bookworm; scripts/docker-base.sh makes
@@ -12,6 +13,8 @@
 #                  Tag cvmmap-streamer:cuda.
 #   --base IMAGE   any Debian bookworm / Ubuntu 24.04 runtime base.
 #   --builder IMAGE  override the builder image.
+#   --slim         the `streamer` target: the streamer alone (tags end in
+#                  -slim: cvmmap-streamer:local-slim). Default: `runtime`.
 #   --tag TAG      the image's tag.
 #   --network N    network for the build's RUN steps; by default `host` only
 #                  when containers on the bridge cannot reach the mirrors.
@@ -25,13 +28,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BASE=local BUILDER="" TAG="" NETWORK=""
+BASE=local BUILDER="" TAG="" NETWORK="" TARGET=runtime SUFFIX=""
 EXTRA=()
 while (($#)); do
   case "$1" in
     --base) BASE=$2; shift 2 ;;
     --builder) BUILDER=$2; shift 2 ;;
     --tag) TAG=$2; shift 2 ;;
+    --slim) TARGET=streamer SUFFIX=-slim; shift ;;
     --network) NETWORK=$2; shift 2 ;;
     --) shift; EXTRA=("$@"); break ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -51,7 +55,7 @@ case "$BASE" in
       bash scripts/docker-base.sh >/dev/null
     fi
     ARGS+=(--build-arg "BASE_IMAGE=$LOCAL_BASE" --build-arg "BUILDER_IMAGE=${BUILDER:-$LOCAL_BUILDER}")
-    TAG=${TAG:-cvmmap-streamer:local}
+    TAG=${TAG:-cvmmap-streamer:local$SUFFIX}
     if [ -z "$NETWORK" ]; then
       # The same check docker-base.sh documents: bridge if it works, else host.
       NETWORK=$(bash scripts/docker-base.sh --check-network 2>/dev/null || true)
@@ -60,12 +64,12 @@ case "$BASE" in
     ;;
   nvidia)
     [ -z "$BUILDER" ] || ARGS+=(--build-arg "BUILDER_IMAGE=$BUILDER")
-    TAG=${TAG:-cvmmap-streamer:cuda}
+    TAG=${TAG:-cvmmap-streamer:cuda$SUFFIX}
     ;;
   *)
     ARGS+=(--build-arg "BASE_IMAGE=$BASE")
     [ -z "$BUILDER" ] || ARGS+=(--build-arg "BUILDER_IMAGE=$BUILDER")
-    TAG=${TAG:-cvmmap-streamer:custom}
+    TAG=${TAG:-cvmmap-streamer:custom$SUFFIX}
     ;;
 esac
 [ -z "$NETWORK" ] || [ "$NETWORK" = bridge ] || ARGS+=(--network "$NETWORK")
@@ -74,7 +78,7 @@ esac
 VERSION=$(sed -n '/^\[workspace.package\]/,/^\[/ s/^version *= *"\(.*\)"/\1/p' Cargo.toml | head -1)
 REVISION=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 if ! git diff --quiet HEAD 2>/dev/null; then REVISION="$REVISION-dirty"; fi
-ARGS+=(--build-arg "VERSION=${VERSION:-0.0.0}" --build-arg "REVISION=$REVISION")
+ARGS+=(--build-arg "VERSION=${VERSION:-0.0.0}" --build-arg "REVISION=$REVISION" --target "$TARGET")
 
 if [ -z "${DOCKER_BUILDKIT:-}" ]; then
   if docker buildx version >/dev/null 2>&1; then export DOCKER_BUILDKIT=1; else export DOCKER_BUILDKIT=0; fi

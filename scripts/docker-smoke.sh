@@ -11,9 +11,13 @@
 #   all       one named volume at /run/cvmmap: the ZeroMQ ipc:// socket, the
 #             SDP and the JSON results
 #
-# Usage: scripts/docker-smoke.sh [IMAGE] [--gpu]
+# Usage: scripts/docker-smoke.sh [IMAGE] [--gpu] [--streamer-image SLIM]
 #   IMAGE  default cvmmap-streamer:local
 #   --gpu  pass `--gpus all` to the streamer and report whether NVENC is there
+#   --streamer-image SLIM  the streamer runs from SLIM (the slim `streamer`
+#          target, scripts/docker-build.sh --slim) while the producer and the
+#          receiver run from IMAGE; SLIM is checked too (non-root, nothing
+#          but the streamer, its HEALTHCHECK turns healthy during the row)
 # Exit 0 when everything passed. Cleans up what it created (its containers,
 # network and volume carry this script's pid) on any exit.
 #
@@ -21,16 +25,19 @@
 # shellcheck disable=SC2016
 set -euo pipefail
 
-IMAGE=cvmmap-streamer:local GPU=0
-for arg in "$@"; do
-  case "$arg" in
-    --gpu) GPU=1 ;;
+IMAGE=cvmmap-streamer:local GPU=0 SLIM=""
+while (($#)); do
+  case "$1" in
+    --gpu) GPU=1; shift ;;
+    --streamer-image) SLIM=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    -*) echo "docker-smoke: unknown argument $arg" >&2; exit 2 ;;
-    *) IMAGE=$arg ;;
+    -*) echo "docker-smoke: unknown argument $1" >&2; exit 2 ;;
+    *) IMAGE=$1; shift ;;
   esac
 done
 docker image inspect "$IMAGE" >/dev/null || { echo "docker-smoke: no image $IMAGE" >&2; exit 1; }
+[ -z "$SLIM" ] || docker image inspect "$SLIM" >/dev/null || { echo "docker-smoke: no image $SLIM" >&2; exit 1; }
+STREAMER_IMAGE=${SLIM:-$IMAGE}
 
 P=cvmmap-smoke-$$
 NET=$P VOL=$P RX=$P-rx ST=$P-streamer SIM=$P-sim
@@ -75,6 +82,20 @@ if ((GPU)); then
   fi
 fi
 
+if [ -n "$SLIM" ]; then
+  step "slim image $SLIM"
+  docker image inspect -f 'size {{.Size}}
+user {{.Config.User}}
+entrypoint {{json .Config.Entrypoint}}
+healthcheck {{json .Config.Healthcheck}}' "$SLIM"
+  in_slim() { docker run --rm --entrypoint "$1" "$SLIM" "${@:2}"; }
+  check "slim: cvmmap_streamer --version" in_slim cvmmap_streamer --version
+  check "slim: runs as non-root" in_slim sh -c 'test "$(id -u)" != 0'
+  check "slim: the streamer alone" in_slim sh -c \
+    'for b in cvmmap_sim rtp_receiver_tester rtmp_stub_tester harness cvmmap_tools ffmpeg nats-server gst-inspect-1.0; do
+       if command -v "$b"; then echo "unexpected: $b"; exit 1; fi; done'
+fi
+
 step "row rtp_h264 in containers"
 docker network create "$NET" >/dev/null
 docker volume create "$VOL" >/dev/null
@@ -89,8 +110,12 @@ docker run -d --name "$RX" --network "$NET" "${SHARED[@]}" "$IMAGE" \
   --frame-threshold 285 --strict --decode --timeout-ms 40000 --json /run/cvmmap/receiver.json >/dev/null
 # 2. the streamer: owns the IPC namespace (so /dev/shm) the producer joins;
 #    reaches the receiver by its container name on the user-defined network
-docker run -d --name "$ST" --ipc shareable --network "$NET" "${SHARED[@]}" ${GPU_ARGS[@]+"${GPU_ARGS[@]}"} "$IMAGE" \
-  cvmmap_streamer --codec h264 --shm-name smoke --zmq-endpoint "$ENDPOINT" \
+HEALTH_ARGS=()
+# The slim image's HEALTHCHECK, asked every second for this short row.
+[ -z "$SLIM" ] || HEALTH_ARGS=(--health-interval 1s --health-start-period 1s)
+docker run -d --name "$ST" --ipc shareable --network "$NET" "${SHARED[@]}" ${GPU_ARGS[@]+"${GPU_ARGS[@]}"} \
+  ${HEALTH_ARGS[@]+"${HEALTH_ARGS[@]}"} --entrypoint cvmmap_streamer "$STREAMER_IMAGE" \
+  --codec h264 --shm-name smoke --zmq-endpoint "$ENDPOINT" \
   --rtp --rtp-endpoint "$RX:5004" --rtp-payload-type 96 --rtp-sdp /run/cvmmap/smoke.sdp \
   --ingest-idle-timeout-ms 5000 --no-nats --summary-json /run/cvmmap/streamer.json >/dev/null
 # The harness's readiness rule: the producer starts once the streamer's
@@ -104,6 +129,15 @@ docker run -d --name "$SIM" --ipc "container:$ST" --network none "${SHARED[@]}" 
   cvmmap_sim --label acc_1_rtp_h264 --shm-name smoke --zmq-endpoint "$ENDPOINT" \
   --frames 300 --fps 30 --width 640 --height 360 >/dev/null
 
+health=none
+if [ -n "$SLIM" ]; then
+  for _ in $(seq 100); do
+    health=$(docker inspect -f '{{.State.Health.Status}}' "$ST" 2>/dev/null || echo gone)
+    [ "$health" = starting ] || break
+    sleep 0.1
+  done
+  echo "streamer health: $health"
+fi
 rc_of() { timeout 120 docker wait "$1" 2>/dev/null || echo timeout; }
 rx_rc=$(rc_of "$RX"); sim_rc=$(rc_of "$SIM"); st_rc=$(rc_of "$ST")
 for c in "$SIM" "$ST" "$RX"; do echo "-- logs of ${c#"$P"-} (last 8 lines)"; docker logs --tail 8 "$c" 2>&1; done
@@ -113,6 +147,7 @@ docker run --rm "${SHARED[@]}" "$IMAGE" sh -c \
 check "cvmmap_sim exit 0" test "$sim_rc" = 0
 check "cvmmap_streamer exit 0" test "$st_rc" = 0
 check "rtp_receiver_tester exit 0" test "$rx_rc" = 0
+[ -z "$SLIM" ] || check "slim: HEALTHCHECK healthy while streaming" test "$health" = healthy
 
 echo
 if ((fails)); then echo "docker-smoke: $fails check(s) failed"; exit 1; fi

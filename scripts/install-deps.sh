@@ -11,6 +11,7 @@ PACKAGES=(
   gstreamer1.0-x fonts-dejavu-core
   nats-server ffmpeg
   tmux
+  nginx libnginx-mod-rtmp
   g++
 )
 

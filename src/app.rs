@@ -47,6 +47,7 @@ pub fn json_logs_from_env() -> bool {
 
 /// The command line, or the exit code to leave with: 0 after `--help` or
 /// `--version`, 2 after one line naming the bad flag.
+#[allow(dead_code)]
 pub fn parse_args<P: Parser>() -> Result<P, ExitCode> {
     match P::try_parse() {
         Ok(p) => Ok(p),
@@ -57,6 +58,50 @@ pub fn parse_args<P: Parser>() -> Result<P, ExitCode> {
         Err(e) => {
             eprintln!("{}", cvmmap_streamer::config::one_line(&e));
             Err(ExitCode::from(2))
+        }
+    }
+}
+
+/// The command line over the environment (`CVMMAP_*`) and `--config`
+/// (`config::layered`), with where each value came from; or the exit code
+/// to leave with, as [`parse_args`].
+#[allow(dead_code)] // each binary includes this file; not all call it
+pub fn parse_layered<P: Parser>()
+-> Result<(P, cvmmap_streamer::config::layered::Effective), ExitCode> {
+    use cvmmap_streamer::config::layered::{self, LayerError};
+    match layered::parse::<P>(std::env::args_os().collect()) {
+        Ok(p) => Ok(p),
+        Err(LayerError::Args(e))
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) =>
+        {
+            let _ = e.print();
+            Err(ExitCode::SUCCESS)
+        }
+        Err(LayerError::Args(e)) => {
+            eprintln!("{}", cvmmap_streamer::config::one_line(&e));
+            Err(ExitCode::from(2))
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
+/// `--print-config`: the effective configuration on stdout, then whether
+/// it is valid (the binary's own check): exit 0, or 2 with its error.
+#[allow(dead_code)]
+pub fn print_config<E: std::fmt::Display>(
+    program: &str,
+    effective: &cvmmap_streamer::config::layered::Effective,
+    check: Result<(), E>,
+) -> ExitCode {
+    print!("{}", effective.render(program));
+    match check {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
         }
     }
 }

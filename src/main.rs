@@ -10,6 +10,9 @@
 //! | 7 | protocol error: the RTMP server refused the stream |
 //! | 130 | a second SIGINT/SIGTERM during the clean stop: exit at once |
 //!
+//! `cvmmap_streamer healthcheck [HOST:PORT]` asks a running streamer's
+//! `/healthz` (exit 0 healthy, 1 not), for container HEALTHCHECKs.
+//!
 //! `cvmmap_streamer --version` adds the git commit, the GStreamer runtime
 //! and the encoders found; `cvmmap_streamer probe [--json]` says which
 //! encoders exist and why NVENC is or is not usable (exit 0; 5 when
@@ -62,15 +65,41 @@ fn info_command(args: &[String]) -> Option<ExitCode> {
     Some(ExitCode::SUCCESS)
 }
 
+/// `healthcheck [HOST:PORT]` (default `$CVMMAP_METRICS_ADDR`): the running
+/// streamer's `/healthz`, exit 0 healthy, 1 not (a container HEALTHCHECK).
+fn healthcheck(args: &[String]) -> Option<ExitCode> {
+    use cvmmap_streamer::ops::health::{self, HealthError};
+    let addr = match args.get(1..)? {
+        [cmd] if cmd == "healthcheck" => std::env::var("CVMMAP_METRICS_ADDR").ok(),
+        [cmd, addr] if cmd == "healthcheck" => Some(addr.clone()),
+        _ => return None,
+    };
+    let result = addr
+        .ok_or(HealthError::NoAddress)
+        .and_then(|a| health::target(&a))
+        .and_then(health::check);
+    Some(match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("unhealthy: {e}");
+            ExitCode::from(1)
+        }
+    })
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
-    if let Some(code) = info_command(&args) {
+    if let Some(code) = info_command(&args).or_else(|| healthcheck(&args)) {
         return code;
     }
-    let cli: Cli = match app::parse_args() {
-        Ok(cli) => cli,
+    let (cli, effective): (Cli, _) = match app::parse_layered() {
+        Ok(p) => p,
         Err(code) => return code,
     };
+    if cli.layers.print_config {
+        let check = cli.clone().into_config().map(|_| ());
+        return app::print_config("cvmmap_streamer", &effective, check);
+    }
     app::init_logging(cli.log_format == LogFormatArg::Json);
     let config = match cli.into_config() {
         Ok(c) => c,

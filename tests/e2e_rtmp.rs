@@ -690,3 +690,448 @@ fn e2e_passthrough_keeps_producer_b_frames_in_presentation_order() {
         "{packets:?}"
     );
 }
+
+/// Several `--rtmp-url`s: each destination its own queue, session and
+/// reconnects. Of three servers, one stops reading for good and one is
+/// killed mid-stream; the third still gets every frame the streamer
+/// encoded, with nothing dropped in front of it, and the summary counts
+/// each destination apart.
+#[test]
+fn e2e_rtmp_three_destinations_one_stalls_one_dies_the_third_keeps_every_frame() {
+    let s = Scratch::new("e2e_rtmp_multi");
+    let n = names("rmd");
+    let ports = [free_tcp_port(), free_tcp_port(), free_tcp_port()];
+    let stalled = stub(
+        &s,
+        "stalled",
+        "h264",
+        ports[0],
+        &[
+            "--video-threshold",
+            "100000",
+            "--stall-after-ms",
+            "2000",
+            "--stall-ms",
+            "60000",
+        ],
+    );
+    let dying = stub(
+        &s,
+        "dying",
+        "h264",
+        ports[1],
+        &["--video-threshold", "100000"],
+    );
+    let mut healthy = stub(
+        &s,
+        "healthy",
+        "h264",
+        ports[2],
+        &["--video-threshold", "285", "--until-unpublish"],
+    );
+    let urls: Vec<String> = ports
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("rtmp://127.0.0.1:{p}/live/cam{i}"))
+        .collect();
+    let summary_path = s.path("summary.json");
+    let events = s.path("streamer.events.jsonl");
+    let mut args = vec![
+        "--codec",
+        "h264",
+        "--shm-name",
+        &n.shm,
+        "--zmq-endpoint",
+        &n.ipc,
+        "--events",
+        events.to_str().unwrap(),
+        "--rtmp",
+        "--summary-json",
+        summary_path.to_str().unwrap(),
+        "--ingest-idle-timeout-ms",
+        "3000",
+        "--bitrate-kbps",
+        "8000",
+        "--queue-size",
+        "4",
+    ];
+    for u in &urls {
+        args.extend(["--rtmp-url", u.as_str()]);
+    }
+    let mut st = Proc::spawn(&bin("cvmmap_streamer"), &args, s.path("streamer.log"));
+    assert!(
+        common::wait_for_event(&events, "ingest_started", Duration::from_secs(20)),
+        "{}",
+        st.output()
+    );
+    let mut sm = sim(
+        &s,
+        &n,
+        &[
+            "--frames", "300", "--fps", "30", "--width", "1280", "--height", "720",
+        ],
+    );
+    // When the first server stops reading, the second one dies.
+    assert!(
+        common::wait_for_log(&stalled, "stalling", Duration::from_secs(20)),
+        "{}",
+        stalled.output()
+    );
+    dying.signal(9);
+    assert_exit(&mut healthy, T, 0);
+    assert_exit(&mut sm, T, 0);
+    assert_exit(&mut st, T, 0);
+    stalled.signal(9);
+
+    let sum = summary(&s);
+    let stats = &sum["stats"];
+    let dest = stats["rtmp_destinations"]
+        .as_array()
+        .expect("per destination");
+    assert_eq!(dest.len(), 3, "{sum}");
+    for (i, d) in dest.iter().enumerate() {
+        assert_eq!(
+            d["url"],
+            format!("rtmp://127.0.0.1:{}/live/***", ports[i]),
+            "{d}"
+        );
+    }
+    let encoded = stats["frames_encoded"].as_u64().unwrap();
+    let h = json(&s, "healthy");
+    eprintln!(
+        "encoded {encoded}; healthy got {} frames; destinations {dest:?}",
+        h["video_frames"]
+    );
+    assert_eq!(h["result"], "pass", "{h}");
+    assert_eq!(dest[2]["rtmp_units_dropped"], 0, "{sum}");
+    assert_eq!(dest[2]["rtmp_units_sent"].as_u64(), Some(encoded), "{sum}");
+    assert_eq!(h["video_frames"].as_u64(), Some(encoded), "{h}");
+    assert_eq!(dest[2]["rtmp_reconnects"], 0, "{sum}");
+    // The other two lost units, each on its own account.
+    assert!(dest[0]["rtmp_units_dropped"].as_u64().unwrap() > 0, "{sum}");
+    assert!(dest[1]["rtmp_units_dropped"].as_u64().unwrap() > 0, "{sum}");
+    let total: u64 = dest
+        .iter()
+        .map(|d| d["rtmp_units_dropped"].as_u64().unwrap())
+        .sum();
+    assert_eq!(stats["rtmp_units_dropped"].as_u64(), Some(total), "{sum}");
+    // The killed server's session ended mid-stream; the healthy one's never
+    // (the stalled one's socket is closed by the shutdown deadline at the end).
+    let gone = common::events(&events, "rtmp_disconnected");
+    assert!(gone.iter().any(|e| e["destination"] == 1), "{gone:?}");
+    assert!(!gone.iter().any(|e| e["destination"] == 2), "{gone:?}");
+}
+
+/// With several destinations a server that refuses the stream retires only
+/// itself (event `rtmp_refused`); the others stream on and the run ends 0.
+#[test]
+fn e2e_rtmp_a_refused_destination_retires_alone() {
+    let s = Scratch::new("e2e_rtmp_refused_one");
+    let ports = [free_tcp_port(), free_tcp_port()];
+    let refusing = stub(&s, "refusing", "h264", ports[0], &["--reject-publish"]);
+    let mut good = stub(&s, "good", "h264", ports[1], &["--video-threshold", "50"]);
+    let events = s.path("streamer.events.jsonl");
+    let u0 = format!("rtmp://127.0.0.1:{}/live/a", ports[0]);
+    let u1 = format!("rtmp://127.0.0.1:{}/live/b", ports[1]);
+    let mut st = Proc::spawn(
+        &bin("cvmmap_streamer"),
+        &[
+            "--codec",
+            "h264",
+            "--input-mode",
+            "dummy",
+            "--dummy-frames",
+            "90",
+            "--no-nats",
+            "--events",
+            events.to_str().unwrap(),
+            "--rtmp",
+            "--rtmp-url",
+            &u0,
+            "--rtmp-url",
+            &u1,
+        ],
+        s.path("streamer.log"),
+    );
+    assert_exit(&mut good, T, 0);
+    assert_exit(&mut st, T, 0);
+    let refused = common::events(&events, "rtmp_refused");
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0]["destination"], 0);
+    refusing.signal(9);
+}
+
+// --- RTMPS (issue 17) --------------------------------------------------------
+
+/// The stub serving RTMP over TLS (`--tls`), its certificate written to
+/// `<tag>.ca.pem` before it listens; gives up after `timeout_ms`.
+fn tls_stub(s: &Scratch, tag: &str, port: u16, timeout_ms: u64, extra: &[&str]) -> Proc {
+    let ca = s.path(&format!("{tag}.ca.pem"));
+    let mut args = vec!["--tls", "--tls-cert-out", ca.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    plain_stub(s, tag, port, timeout_ms, &args)
+}
+
+/// The stub in H.264 mode with its own timeout (`stub` fixes 30 s).
+fn plain_stub(s: &Scratch, tag: &str, port: u16, timeout_ms: u64, extra: &[&str]) -> Proc {
+    let json = s.path(&format!("{tag}.json"));
+    let (port_arg, timeout) = (port.to_string(), timeout_ms.to_string());
+    let mut args = vec![
+        "--mode",
+        "h264",
+        "--listen-port",
+        &port_arg,
+        "--timeout-ms",
+        &timeout,
+        "--json",
+        json.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let p = Proc::spawn(
+        &bin("rtmp_stub_tester"),
+        &args,
+        s.path(&format!("{tag}.log")),
+    );
+    assert!(
+        wait_tcp_listening(port, Duration::from_secs(10)),
+        "stub not listening:\n{}",
+        p.output()
+    );
+    p
+}
+
+/// The streamer on its dummy source publishing to `url`.
+fn dummy_publisher(s: &Scratch, url: &str, extra: &[&str]) -> Proc {
+    let mut args = vec![
+        "--codec",
+        "h264",
+        "--input-mode",
+        "dummy",
+        "--rtmp",
+        "--rtmp-url",
+        url,
+    ];
+    args.extend_from_slice(extra);
+    Proc::spawn(&bin("cvmmap_streamer"), &args, s.path("streamer.log"))
+}
+
+/// The streamer publishing to rtmps://127.0.0.1:<port>/live/cam, trusting
+/// the certificate of the stub `ca_tag`; ready when its ingest listens.
+fn rtmps_streamer(s: &Scratch, n: &Names, port: u16, ca_tag: &str, extra: &[&str]) -> Proc {
+    let ca = s.path(&format!("{ca_tag}.ca.pem"));
+    let url = format!("rtmps://127.0.0.1:{port}/live/cam");
+    let events = s.path("streamer.events.jsonl");
+    let summary = s.path("summary.json");
+    let mut args = vec![
+        "--codec",
+        "h264",
+        "--shm-name",
+        &n.shm,
+        "--zmq-endpoint",
+        &n.ipc,
+        "--events",
+        events.to_str().unwrap(),
+        "--rtmp",
+        "--rtmp-url",
+        &url,
+        "--rtmp-ca",
+        ca.to_str().unwrap(),
+        "--summary-json",
+        summary.to_str().unwrap(),
+        "--ingest-idle-timeout-ms",
+        "3000",
+    ];
+    args.extend_from_slice(extra);
+    let p = Proc::spawn(&bin("cvmmap_streamer"), &args, s.path("streamer.log"));
+    assert!(
+        common::wait_for_event(&events, "ingest_started", Duration::from_secs(20)),
+        "{}",
+        p.output()
+    );
+    p
+}
+
+/// Waits until `needle` appears `count` times in the process's log.
+fn wait_for_log_lines(p: &Proc, needle: &str, count: usize, timeout: Duration) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    while std::time::Instant::now() < deadline {
+        if p.output().matches(needle).count() >= count {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// `rtmps://` end to end: TLS to the stub with its certificate as the only
+/// root (`--rtmp-ca`); the same checks as the plain H.264 row.
+#[test]
+fn e2e_rtmps_h264_with_the_stub_certificate_as_ca() {
+    let s = Scratch::new("e2e_rtmps_row");
+    let n = names("rs");
+    let port = free_tcp_port();
+    let mut st_rx = tls_stub(
+        &s,
+        "stub",
+        port,
+        30_000,
+        &["--video-threshold", "285", "--until-unpublish"],
+    );
+    let mut st = rtmps_streamer(&s, &n, port, "stub", &["--queue-size", "4"]);
+    let mut sm = sim(
+        &s,
+        &n,
+        &[
+            "--frames", "300", "--fps", "30", "--width", "640", "--height", "360",
+        ],
+    );
+    assert_exit(&mut st_rx, T, 0);
+    assert_exit(&mut sm, T, 0);
+    assert_exit(&mut st, T, 0);
+    let r = json(&s, "stub");
+    assert_eq!(r["result"], "pass", "{r}");
+    assert_eq!(r["tls"], true, "{r}");
+    assert_eq!(r["tls_handshake_failures"], 0, "{r}");
+    assert!(r["video_frames"].as_u64().unwrap() >= 285, "{r}");
+    assert_eq!(r["metadata_ok"], true, "{r}");
+    assert_eq!(r["first_frame_keyframe"], true, "{r}");
+    assert_eq!(r["timestamp_regressions"], 0, "{r}");
+    // The tcUrl keeps the scheme; the key never shows in our log.
+    assert_eq!(r["tc_url"], format!("rtmps://127.0.0.1:{port}/live"), "{r}");
+    let commands = r["commands"].to_string();
+    assert!(commands.contains("deleteStream"), "{commands}");
+    assert!(!st.output().contains("/live/cam"), "{}", st.output());
+}
+
+/// A certificate the streamer does not trust: every attempt ends in the
+/// TLS handshake (logged, retried with backoff) and not one byte of RTMP
+/// reaches the server.
+#[test]
+fn e2e_rtmps_untrusted_certificate_never_publishes() {
+    let s = Scratch::new("e2e_rtmps_untrusted");
+    let port = free_tcp_port();
+    // Another stub's certificate: a valid CA file, for the wrong server.
+    let other_port = free_tcp_port();
+    let mut other = tls_stub(&s, "other", other_port, 60_000, &[]);
+    other.signal(libc::SIGKILL);
+    let _ = other.wait(T);
+    let wrong_ca = s.path("other.ca.pem");
+
+    let mut st_rx = tls_stub(&s, "stub", port, 6_000, &[]);
+    let url = format!("rtmps://127.0.0.1:{port}/live/cam");
+    let mut st = dummy_publisher(&s, &url, &["--rtmp-ca", wrong_ca.to_str().unwrap()]);
+    // The stub gives up at its timeout without a frame.
+    assert_exit(&mut st_rx, T, 124);
+    let r = json(&s, "stub");
+    assert_eq!(r["video_frames"], 0, "{r}");
+    assert_eq!(r["handshake_c2_echo"], serde_json::Value::Null, "{r}");
+    assert!(
+        r["tls_handshake_failures"].as_u64().unwrap() >= 2,
+        "retried: {r}"
+    );
+    st.signal(libc::SIGINT);
+    let _ = st.wait(T);
+    let log = st.output();
+    let line = log
+        .lines()
+        .find(|l| l.contains("RTMP connect failed"))
+        .unwrap_or_else(|| panic!("no connect failure logged:\n{log}"));
+    assert!(
+        line.contains("invalid peer certificate: UnknownIssuer"),
+        "{line}"
+    );
+    assert!(!log.contains("panicked"), "{log}");
+    eprintln!("untrusted certificate: {line}");
+}
+
+/// `rtmps://` to a plain RTMP server: the handshake fails cleanly (the
+/// server sees a TLS ClientHello, never plaintext RTMP) and is retried.
+#[test]
+fn e2e_rtmps_to_a_plain_server_fails_the_handshake_and_retries() {
+    let s = Scratch::new("e2e_rtmps_plain");
+    let port = free_tcp_port();
+    let mut st_rx = plain_stub(&s, "stub", port, 10_000, &[]);
+    let ca = s.path("unused.ca.pem");
+    std::fs::write(
+        &ca,
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])
+            .unwrap()
+            .cert
+            .pem(),
+    )
+    .unwrap();
+    let url = format!("rtmps://127.0.0.1:{port}/live/cam");
+    let mut st = dummy_publisher(&s, &url, &["--rtmp-ca", ca.to_str().unwrap()]);
+    // 0x16 is a TLS handshake record (RFC 8446 §5.1): where RTMP's C0
+    // would be, the stub sees TLS and stops with a protocol violation.
+    assert_exit(&mut st_rx, T, 7);
+    let r = json(&s, "stub");
+    assert!(
+        r["error"].as_str().unwrap_or("").contains("C0 version 22"),
+        "{r}"
+    );
+    assert!(
+        wait_for_log_lines(&st, "RTMP connect failed", 2, Duration::from_secs(10)),
+        "not retried:\n{}",
+        st.output()
+    );
+    st.signal(libc::SIGINT);
+    let code = st.wait_code(T);
+    let log = st.output();
+    assert!(log.contains("TLS handshake with 127.0.0.1"), "{log}");
+    assert!(!log.contains("panicked"), "{log}");
+    assert_eq!(code, 0, "{log}");
+}
+
+/// The stall test over TLS: the server stops reading, the pump's bounded
+/// buffers fill, the session's writes block and the sink drops whole units;
+/// the stream resumes on a keyframe and memory stays bounded.
+#[test]
+fn e2e_rtmps_stalled_server_bounded_memory_and_resume_on_a_keyframe() {
+    let s = Scratch::new("e2e_rtmps_stall");
+    let n = names("rt");
+    let port = free_tcp_port();
+    let mut rx = tls_stub(&s, "stub", port, 30_000, &STALL_2S_FOR_5S);
+    let mut st = rtmps_streamer(&s, &n, port, "stub", &["--bitrate-kbps", "8000"]);
+    let mut sm = sim(
+        &s,
+        &n,
+        &[
+            "--frames", "330", "--fps", "30", "--width", "1280", "--height", "720",
+        ],
+    );
+    assert!(
+        common::wait_for_log(&rx, "stalling", Duration::from_secs(20)),
+        "{}",
+        rx.output()
+    );
+    let (before, _) = memory_kib(st.pid());
+    assert_exit(&mut rx, T, 0);
+    let (_, peak) = memory_kib(st.pid());
+    assert_exit(&mut sm, T, 0);
+    assert_exit(&mut st, T, 0);
+    let r = json(&s, "stub");
+    assert_eq!(
+        (r["tls"].clone(), r["stalls"].clone()),
+        (true.into(), 1.into()),
+        "{r}"
+    );
+    assert!(
+        r["dts_gaps"].as_u64().unwrap() >= 1,
+        "the stall caused no drop: {r}"
+    );
+    assert_eq!(
+        r["dts_gaps_not_on_keyframe"], 0,
+        "resumed off a keyframe: {r}"
+    );
+    assert_eq!(r["timestamp_regressions"], 0, "{r}");
+    let growth_mib = peak.saturating_sub(before) as f64 / 1024.0;
+    eprintln!(
+        "RTMPS: RSS before the stall {before} KiB, peak {peak} KiB, growth {growth_mib:.1} MiB"
+    );
+    assert!(
+        growth_mib < 32.0,
+        "memory grew {growth_mib:.1} MiB during the stall"
+    );
+    assert!(summary(&s)["stats"]["rtmp_units_dropped"].as_u64().unwrap() > 0);
+}

@@ -16,6 +16,8 @@
 //! - [`progress`]: how runners report where they are (the binary renders it);
 //! - [`acceptance`]: the seed's compatibility matrix;
 //! - [`faults`]: the fault suite;
+//! - [`interop`]: the RTMP rows through real servers (nginx-rtmp, SRS,
+//!   ZLMediaKit, MediaMTX) with ffmpeg playing them back;
 //! - [`bench`]: the streamer against an equivalent gst-launch-1.0 pipeline.
 
 pub mod acceptance;
@@ -29,6 +31,7 @@ pub mod evidence;
 pub mod faults;
 pub mod gst;
 pub mod host;
+pub mod interop;
 pub mod interrupt;
 pub mod model;
 pub mod names;

@@ -1,7 +1,9 @@
 //! `harness`: the acceptance matrix, the fault suite and the benchmarks
 //! over real processes, writing JSON evidence.
 //!
-//! Exit codes: 0 every selected row passed; 1 a row failed or was skipped;
+//! Exit codes: 0 every selected row passed (`interop`: no judged row
+//! failed and at least one passed; recorded and skipped rows do not count);
+//! 1 a row failed or was skipped;
 //! 2 usage error or the harness cannot run (e.g. a missing binary); 130
 //! interrupted (SIGINT/SIGTERM), after writing what was measured.
 
@@ -37,6 +39,39 @@ enum Command {
     Faults(FaultsArgs),
     /// Benchmark the streamer against an equivalent gst-launch-1.0 pipeline
     Bench(BenchArgs),
+    /// RTMP rows through real servers (nginx-rtmp, SRS, ZLMediaKit, MediaMTX), played back by ffmpeg
+    Interop(InteropArgs),
+}
+
+#[derive(Args)]
+struct InteropArgs {
+    /// Evidence folder: the run goes to DIR/<run-id>/, DIR/latest points at it
+    #[arg(long, value_name = "DIR")]
+    evidence: PathBuf,
+    /// Where cvmmap_sim and cvmmap_streamer are [default: next to harness]
+    #[arg(long, value_name = "DIR")]
+    bin_dir: Option<PathBuf>,
+    /// Start SRS from this binary (`srs`) with a generated config
+    #[arg(long, value_name = "PATH")]
+    srs_bin: Option<PathBuf>,
+    /// Start ZLMediaKit from this binary (`MediaServer`) with a generated config
+    #[arg(long, value_name = "PATH")]
+    zlm_bin: Option<PathBuf>,
+    /// Start MediaMTX from this binary (`mediamtx`) with a generated config
+    #[arg(long, value_name = "PATH")]
+    mediamtx_bin: Option<PathBuf>,
+    /// A running server's RTMP application URL, e.g. rtmp://127.0.0.1:1935/live (stream names are appended)
+    #[arg(long, value_name = "URL", requires_all = ["server_api_url", "server_kind"])]
+    server_url: Option<String>,
+    /// That server's HTTP API base, e.g. http://127.0.0.1:1985
+    #[arg(long, value_name = "URL", requires = "server_url")]
+    server_api_url: Option<String>,
+    /// What that server is
+    #[arg(long, value_name = "KIND", value_parser = ["srs", "zlm", "mediamtx"], requires = "server_url")]
+    server_kind: Option<String>,
+    /// ZLMediaKit's api.secret for a running server
+    #[arg(long, value_name = "SECRET", requires = "server_url")]
+    server_api_secret: Option<String>,
 }
 
 #[derive(Args)]
@@ -241,6 +276,53 @@ fn faults(a: FaultsArgs) -> ExitCode {
     ExitCode::from(done.exit_code)
 }
 
+fn interop(a: InteropArgs) -> ExitCode {
+    use cvmmap_harness::interop::{self, External, Kind};
+    let external = match (a.server_url, a.server_api_url, a.server_kind) {
+        (Some(rtmp_url), Some(api_url), Some(kind)) => Some(External {
+            // clap's value_parser admits only the three kinds.
+            kind: Kind::parse(&kind).unwrap_or(Kind::Srs),
+            rtmp_url,
+            api_url,
+            api_secret: a.server_api_secret,
+        }),
+        _ => None,
+    };
+    let opts = interop::Options {
+        // Local processes only: the servers and ffmpeg run on this host.
+        run: run_options(a.evidence, a.bin_dir, None),
+        srs_bin: a.srs_bin,
+        zlm_bin: a.zlm_bin,
+        mediamtx_bin: a.mediamtx_bin,
+        external,
+    };
+    let progress = terminal::Terminal::new();
+    let done = match interop::run(&opts, &progress) {
+        Ok(d) => d,
+        Err(e) => return fail(&e),
+    };
+    drop(progress);
+    let t = &done.summary.totals;
+    for r in &done.summary.rows {
+        println!(
+            "row {}: {} ({})",
+            r.row,
+            r.outcome.as_str(),
+            if r.detail.is_empty() {
+                &r.reason
+            } else {
+                &r.detail
+            }
+        );
+    }
+    println!("evidence {}", done.run_dir.display());
+    println!(
+        "total={} pass={} fail={} recorded={} skip={}",
+        t.total, t.pass, t.fail, t.recorded, t.skip
+    );
+    ExitCode::from(done.exit_code)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Warnings only by default: progress lines are the harness's output;
@@ -256,5 +338,6 @@ fn main() -> ExitCode {
         Command::Acceptance(a) => acceptance(a),
         Command::Faults(a) => faults(a),
         Command::Bench(a) => bench(a),
+        Command::Interop(a) => interop(a),
     }
 }

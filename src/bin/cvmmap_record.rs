@@ -19,10 +19,14 @@ use cvmmap_streamer::config::record_cli::RecordCli;
 use cvmmap_streamer::recorder;
 
 fn main() -> ExitCode {
-    let cli: RecordCli = match app::parse_args() {
-        Ok(cli) => cli,
+    let (cli, effective): (RecordCli, _) = match app::parse_layered() {
+        Ok(p) => p,
         Err(code) => return code,
     };
+    if cli.layers.print_config {
+        let check = cli.clone().into_config().map(|_| ());
+        return app::print_config("cvmmap_record", &effective, check);
+    }
     app::init_logging(cli.log_format == LogFormatArg::Json);
     let config = match cli.into_config() {
         Ok(c) => c,

@@ -253,15 +253,22 @@ pub struct Cli {
     /// Enable RTMP output.
     #[arg(long)]
     pub rtmp: bool,
-    /// RTMP publish URL rtmp://host[:port]/app/stream (required with --rtmp,
+    /// RTMP publish URL rtmp://host[:port]/app/stream, or rtmps:// for RTMP
+    /// over TLS (port 443 by default) (required with --rtmp,
     /// unless the environment variable CVMMAP_RTMP_URL holds it, which keeps
     /// the stream key out of `ps`). Logs show the stream name as `***`.
-    #[arg(long, value_name = "URL")]
-    pub rtmp_url: Option<String>,
+    /// Repeat for several destinations: each has its own queue, connection
+    /// and reconnects, so a slow or dead one never holds up the others.
+    #[arg(long, value_name = "URL", env = RTMP_URL_ENV, hide_env_values = true)]
+    pub rtmp_url: Vec<String>,
     /// H.265 packaging: Enhanced RTMP (hvc1) or domestic (FLV codec id 12);
     /// required for H.265, domestic is rejected for H.264.
     #[arg(long, value_enum)]
     pub rtmp_mode: Option<RtmpMode>,
+    /// PEM file of the certificate authorities trusted for rtmps:// (one or
+    /// more certificates; then the only roots). Default: the system's roots.
+    #[arg(long, value_name = "FILE")]
+    pub rtmp_ca: Option<PathBuf>,
 
     // --- recording ---------------------------------------------------------
     /// Also record the published access units to this MCAP file
@@ -326,6 +333,8 @@ pub struct Cli {
     /// (200 while running) and /readyz (200 once a frame is encoded).
     #[arg(long, value_name = "HOST:PORT")]
     pub metrics_addr: Option<String>,
+    #[command(flatten)]
+    pub layers: super::layered::LayerArgs,
 }
 
 fn metrics_addr(text: &str) -> Result<SocketAddr, ConfigError> {
@@ -349,6 +358,9 @@ fn resolve_endpoint(text: &str) -> Result<SocketAddr, ConfigError> {
     Ok(addr)
 }
 
+/// Each RTMP destination is a thread, a queue and a connection.
+const MAX_RTMP_DESTINATIONS: usize = 16;
+
 /// The environment variable that may hold the RTMP URL instead of
 /// `--rtmp-url` (a stream key on the command line is visible in `ps`).
 pub const RTMP_URL_ENV: &str = "CVMMAP_RTMP_URL";
@@ -359,24 +371,39 @@ impl Cli {
     fn rtmp_config(&self) -> Result<Option<RtmpOutput>, ConfigError> {
         use crate::flv::VideoTagForm;
         if !self.rtmp {
-            if self.rtmp_url.is_some() || self.rtmp_mode.is_some() {
+            // CVMMAP_RTMP_URL alone does not enable RTMP: the variable keeps
+            // a stream key out of `ps`, enabling is the flag's (or file's) job.
+            let url_from_env = matches!(self.rtmp_url.as_slice(),
+                [u] if std::env::var(RTMP_URL_ENV).ok().as_deref() == Some(u.as_str()));
+            if (!self.rtmp_url.is_empty() && !url_from_env)
+                || self.rtmp_mode.is_some()
+                || self.rtmp_ca.is_some()
+            {
                 return Err(ConfigError::new(
                     "--rtmp",
-                    "required when --rtmp-url or --rtmp-mode is given",
+                    "required when --rtmp-url, --rtmp-mode or --rtmp-ca is given",
                 ));
             }
             return Ok(None);
         }
-        let from_env = || std::env::var(RTMP_URL_ENV).ok().filter(|u| !u.is_empty());
-        let Some(url) = self.rtmp_url.clone().or_else(from_env) else {
+        let urls: Vec<&String> = self.rtmp_url.iter().filter(|u| !u.is_empty()).collect();
+        if urls.is_empty() {
             return Err(ConfigError::new(
                 "--rtmp-url",
                 format!("required with --rtmp (or set {RTMP_URL_ENV})"),
             ));
-        };
-        let url = url
-            .parse()
+        }
+        let urls = urls
+            .into_iter()
+            .map(|u| u.parse())
+            .collect::<Result<Vec<crate::rtmp::RtmpUrl>, _>>()
             .map_err(|e| ConfigError::new("--rtmp-url", format!("{e}")))?;
+        if urls.len() > MAX_RTMP_DESTINATIONS {
+            return Err(ConfigError::new(
+                "--rtmp-url",
+                format!("at most {MAX_RTMP_DESTINATIONS} destinations"),
+            ));
+        }
         let form = match (self.encoder.codec(), self.rtmp_mode) {
             (Codec::H264, Some(RtmpMode::Domestic)) => {
                 return Err(ConfigError::new(
@@ -394,7 +421,29 @@ impl Cli {
                 ));
             }
         };
-        Ok(Some(RtmpOutput { url, form }))
+        let tls = self.rtmp_tls(&urls)?;
+        Ok(Some(RtmpOutput { urls, form, tls }))
+    }
+
+    /// TLS trust when some destination is `rtmps://`: `--rtmp-ca` read now
+    /// (a bad file is a config error, not a failure at every connect), or
+    /// the system roots.
+    fn rtmp_tls(
+        &self,
+        urls: &[crate::rtmp::RtmpUrl],
+    ) -> Result<Option<crate::output::rtmp::tls::TlsClient>, ConfigError> {
+        if !urls.iter().any(|u| u.tls) {
+            return match self.rtmp_ca {
+                Some(_) => Err(ConfigError::new(
+                    "--rtmp-ca",
+                    "only used with an rtmps:// URL; no --rtmp-url is rtmps://",
+                )),
+                None => Ok(None),
+            };
+        }
+        crate::output::rtmp::tls::TlsClient::new(self.rtmp_ca.as_deref())
+            .map(Some)
+            .map_err(|e| ConfigError::new("--rtmp-ca", e.to_string()))
     }
 
     /// The source (`--input-mode`, `--source` or `--shm-name`/`--zmq-endpoint`),
@@ -723,6 +772,72 @@ mod tests {
         );
         let bad = parse(&["--codec", "h264", "--input-mode", "dummy", "--rtmp"]).unwrap_err();
         assert!(bad.starts_with("--rtmp-url:"), "{bad}");
+        let two = with(&["--codec", "h264", "--rtmp-url", "rtmp://127.0.0.2:1936/b/t"]).unwrap();
+        let urls = two.rtmp.unwrap().urls;
+        assert_eq!(urls.len(), 2);
+        assert_eq!((urls[1].host.as_str(), urls[1].port), ("127.0.0.2", 1936));
+        let bad = with(&["--codec", "h264", "--rtmp-url", "http://x/a/b"]).unwrap_err();
+        assert!(bad.starts_with("--rtmp-url:"), "{bad}");
+    }
+
+    #[test]
+    fn rtmp_ca_needs_an_rtmps_url_and_a_readable_pem() {
+        let with = |url: &str, extra: &[&str]| {
+            let mut a = vec![
+                "--codec",
+                "h264",
+                "--input-mode",
+                "dummy",
+                "--rtmp",
+                "--rtmp-url",
+                url,
+            ];
+            a.extend_from_slice(extra);
+            parse(&a)
+        };
+        let dir = std::env::temp_dir().join(format!("cvmmap-rtmp-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let not_pem = dir.join("not.pem");
+        std::fs::write(&not_pem, "hello\n").unwrap();
+        let missing = dir.join("missing.pem");
+        let (not_pem, missing) = (not_pem.to_str().unwrap(), missing.to_str().unwrap());
+
+        let err = with("rtmp://h/live/s", &["--rtmp-ca", not_pem]).unwrap_err();
+        assert!(
+            err.starts_with("--rtmp-ca:") && err.contains("rtmps://"),
+            "{err}"
+        );
+        let err = with("rtmps://h/live/s", &["--rtmp-ca", missing]).unwrap_err();
+        assert!(
+            err.starts_with("--rtmp-ca:") && err.contains("missing.pem"),
+            "{err}"
+        );
+        let err = with("rtmps://h/live/s", &["--rtmp-ca", not_pem]).unwrap_err();
+        assert!(
+            err.starts_with("--rtmp-ca:") && err.contains("no certificate"),
+            "{err}"
+        );
+        assert!(!err.contains('\n'), "one line: {err}");
+        let err = parse(&[
+            "--codec",
+            "h264",
+            "--input-mode",
+            "dummy",
+            "--rtmp-ca",
+            not_pem,
+        ])
+        .unwrap_err();
+        assert!(err.starts_with("--rtmp:"), "{err}");
+        // Plain destinations carry no TLS settings.
+        assert!(
+            with("rtmp://h/live/s", &[])
+                .unwrap()
+                .rtmp
+                .unwrap()
+                .tls
+                .is_none()
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! domain types of the stages.
 
 pub mod cli;
+pub mod layered;
 pub mod nats_args;
 pub mod record_cli;
 
@@ -43,11 +44,15 @@ pub enum RtmpMode {
     Domestic,
 }
 
-/// RTMP output settings (`--rtmp*`).
+/// RTMP output settings (`--rtmp*`): one or more destinations, all in the
+/// same form.
 #[derive(Debug, Clone)]
 pub struct RtmpOutput {
-    pub url: crate::rtmp::RtmpUrl,
+    pub urls: Vec<crate::rtmp::RtmpUrl>,
     pub form: crate::flv::VideoTagForm,
+    /// Trust for `rtmps://` destinations (`--rtmp-ca` or the system roots);
+    /// `None` when every destination is `rtmp://`.
+    pub tls: Option<crate::output::rtmp::tls::TlsClient>,
 }
 
 /// `--record`: the MCAP or MP4 file, the source's label in its topics, and

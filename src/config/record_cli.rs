@@ -38,6 +38,8 @@ pub enum BundlePolicyArg {
     about = "Record live cv-mmap cameras to MCAP (docs/mcap-layout.md)"
 )]
 pub struct RecordCli {
+    #[command(flatten)]
+    pub layers: super::layered::LayerArgs,
     /// Log lines as text, or as one JSON object each (log collectors).
     #[arg(long, value_enum, default_value = "text", env = "CVMMAP_LOG_FORMAT")]
     pub log_format: super::cli::LogFormatArg,

@@ -4,6 +4,7 @@
 
 pub mod mp4;
 pub(crate) mod record;
+pub(crate) mod rtcp_feedback;
 pub(crate) mod rtmp;
 pub(crate) mod rtp_udp;
 pub(crate) mod sdp_file;
@@ -13,11 +14,11 @@ pub(crate) mod udp;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 
 use crate::config::Config;
 use crate::signals::KeyframeRequests;
-use crate::telemetry::{Counters, Events, add};
+use crate::telemetry::{Counters, Events, RtmpDestination, add};
 
 pub use sink::{DropCounter, Fanout, Flow, Sink};
 
@@ -66,7 +67,12 @@ pub fn open_sinks(
 ) -> Result<Fanout, OutputError> {
     let mut fanout = Fanout::new(keyframes.clone(), events.clone(), stop);
     if let Some(cfg) = &config.rtp {
-        let sink = rtp_udp::RtpUdpOutput::open(cfg, config.encoder.codec, counters.rtp.clone())?;
+        let link = rtcp_feedback::RtcpLink {
+            stats: counters.rtcp.clone(),
+            keyframes: keyframes.clone(),
+        };
+        let sink =
+            rtp_udp::RtpUdpOutput::open(cfg, config.encoder.codec, counters.rtp.clone(), link)?;
         let c = counters.rtp.clone();
         fanout.add_timed(
             Box::new(sink),
@@ -75,13 +81,38 @@ pub fn open_sinks(
         );
     }
     if let Some(cfg) = &config.rtmp {
-        let sink = rtmp::RtmpSink::new(cfg, counters.rtmp.clone(), keyframes, events);
-        let c = counters.rtmp.clone();
-        fanout.add_timed(
-            Box::new(sink),
-            Arc::new(move |n| add(&c.rtmp_units_dropped, n)),
-            Some(counters.latency.clone()),
-        );
+        // One sink (thread, queue, session) per destination.
+        let live = Arc::new(AtomicUsize::new(cfg.urls.len()));
+        for (index, url) in cfg.urls.iter().enumerate() {
+            let stats = rtmp::RtmpStats {
+                total: counters.rtmp.clone(),
+                own: Arc::default(),
+            };
+            counters
+                .rtmp_destinations
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(RtmpDestination {
+                    url: url.to_string(),
+                    counters: stats.own.clone(),
+                });
+            let dest = rtmp::Destination {
+                url: url.clone(),
+                form: cfg.form,
+                index,
+                live: live.clone(),
+                tls: cfg.tls.clone(),
+            };
+            let sink = rtmp::RtmpSink::new(dest, stats.clone(), keyframes.clone(), events.clone());
+            fanout.add_timed(
+                Box::new(sink),
+                Arc::new(move |n| {
+                    add(&stats.total.rtmp_units_dropped, n);
+                    add(&stats.own.rtmp_units_dropped, n);
+                }),
+                Some(counters.latency.clone()),
+            );
+        }
     }
     if let Some(cfg) = &config.record {
         let sink: Box<dyn Sink> = if cfg.is_mp4() {

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
 use super::OutputError;
+use super::rtcp_feedback::{RtcpLink, RtcpReader, SentLog};
 use super::sdp_file::SdpFile;
 use super::sink::{Flow, Sink};
 use super::udp::{self, WaitBudget};
@@ -20,6 +21,7 @@ use crate::encode::{AccessUnit, Codec};
 use crate::rtp::h264::H264Payloader;
 use crate::rtp::h265::H265Payloader;
 use crate::rtp::rtcp::{self, SenderReport};
+use crate::rtp::rtcp_feedback::ntp_middle32;
 use crate::rtp::sdp::{SdpCodec, SdpParams};
 use crate::rtp::{PacketizerConfig, RtpPacketizer};
 use crate::telemetry::{RtpCounters, add, incr};
@@ -31,9 +33,14 @@ const CLOCK_RATE: u64 = 90_000;
 const SR_INTERVAL: Duration = Duration::from_secs(1);
 
 /// RTCP towards RTP port + 1 (RFC 3550 §11): sender reports that map RTP
-/// time to the capture wall clock, so receivers can measure latency.
+/// time to the capture wall clock, so receivers can measure latency; and,
+/// on the same socket, what receivers send back ([`RtcpReader`]).
 struct RtcpSender {
     socket: UdpSocket,
+    /// When each SR left, for the round-trip time of the reports echoing it.
+    sent_log: SentLog,
+    /// Reads PLI, FIR and receiver reports; stopped when the sink drops.
+    _reader: Option<RtcpReader>,
     cname: String,
     buf: Vec<u8>,
     last_report: Option<Instant>,
@@ -43,11 +50,23 @@ struct RtcpSender {
 }
 
 impl RtcpSender {
-    fn open(dest: SocketAddr, local: SocketAddr) -> Option<Self> {
+    fn open(dest: SocketAddr, local: SocketAddr, ssrc: u32, link: RtcpLink) -> Option<Self> {
         let port = dest.port().checked_add(1)?;
         let socket = UdpSocket::bind(local).ok()?;
+        // Connected: only datagrams from the receiver's RTCP port are read.
         socket.connect(SocketAddr::new(dest.ip(), port)).ok()?;
         socket.set_nonblocking(true).ok()?;
+        let sent_log = SentLog::new();
+        let reader = socket
+            .try_clone()
+            .and_then(|s| RtcpReader::start(s, ssrc, CLOCK_RATE as u32, link, sent_log.clone()));
+        let reader = match reader {
+            Ok(r) => Some(r),
+            Err(e) => {
+                warn!(error = %e, "RTCP feedback not read (no PLI/FIR, no receiver reports)");
+                None
+            }
+        };
         let cname = format!(
             "cvmmap-streamer.{}@{}",
             std::process::id(),
@@ -55,6 +74,8 @@ impl RtcpSender {
         );
         Some(Self {
             socket,
+            sent_log,
+            _reader: reader,
             cname,
             buf: Vec::with_capacity(rtcp::MAX_COMPOUND_LEN + 8),
             last_report: None,
@@ -90,14 +111,22 @@ impl RtcpSender {
         let sr = self.report(ssrc, unix_ns, rtp_timestamp);
         rtcp::write_sender_report(&mut self.buf, &sr, &self.cname);
         // Best effort, like RTP: a receiver that is not up yet refuses it.
-        let _ = self.socket.send(&self.buf);
+        if self.socket.send(&self.buf).is_ok() {
+            // What a receiver will echo as LSR (RFC 3550 §6.4.1).
+            self.sent_log
+                .sent(ntp_middle32(rtcp::ntp_from_unix_ns(unix_ns)));
+        }
     }
 
     fn bye(&mut self, ssrc: u32, unix_ns: u64, rtp_timestamp: u32) {
         let sr = self.report(ssrc, unix_ns, rtp_timestamp);
         rtcp::write_sender_report(&mut self.buf, &sr, &self.cname);
         rtcp::write_bye(&mut self.buf, ssrc);
-        let _ = self.socket.send(&self.buf);
+        if self.socket.send(&self.buf).is_ok() {
+            // Receivers that outlive us echo this one last.
+            self.sent_log
+                .sent(ntp_middle32(rtcp::ntp_from_unix_ns(unix_ns)));
+        }
     }
 }
 
@@ -123,10 +152,13 @@ pub struct RtpUdpOutput {
 }
 
 impl RtpUdpOutput {
+    /// `link`: where receivers' RTCP feedback goes (keyframe requests,
+    /// report figures).
     pub fn open(
         cfg: &RtpOutput,
         codec: Codec,
         stats: Arc<RtpCounters>,
+        link: RtcpLink,
     ) -> Result<Self, OutputError> {
         let dest = cfg.endpoint;
         let bind = |source| OutputError::Bind { addr: dest, source };
@@ -147,6 +179,7 @@ impl RtpUdpOutput {
         .map_err(|e| OutputError::Config {
             reason: e.to_string(),
         })?;
+        let rtcp = RtcpSender::open(dest, local, packetizer.ssrc(), link);
         let mut out = Self {
             socket,
             dest,
@@ -161,7 +194,7 @@ impl RtpUdpOutput {
             parameter_sets: Vec::new(),
             stats,
             refused_logged: false,
-            rtcp: RtcpSender::open(dest, local),
+            rtcp,
             last_sent: (0, 0),
         };
         // Written at once so that receivers can start before the first

@@ -194,6 +194,12 @@ fn log_status(counters: &Counters) {
         dropped = s.ingest.frames_dropped_queue,
         access_units = s.encode.access_units,
         rtp_packets = s.rtp.rtp_packets_sent,
+        rtmp_units = s.rtmp.rtmp_units_sent,
+        rtmp_dropped = s.rtmp.rtmp_units_dropped,
+        rtcp_pli = s.rtcp.rtcp_pli_received,
+        rtcp_fir = s.rtcp.rtcp_fir_received,
+        rtcp_rtt_ms = ?s.rtcp.rtt_ms(),
+        rtcp_jitter_ms = ?s.rtcp.jitter_ms(),
         "status"
     );
 }

@@ -4,6 +4,10 @@
 //! `tcUrl` sent in `connect` (RTMP spec 1.0 §7.2.1.1) is
 //! `rtmp://host:port/app`.
 //!
+//! `rtmps://` is the same over TLS (port 443 by default, as FFmpeg and the
+//! CDNs use); the URL only records that TLS is wanted, and the `tcUrl`
+//! keeps the scheme (`rtmps://host:port/app`), as FFmpeg and OBS send it.
+//!
 //! The stream name is usually a secret (the publish key of a CDN): nothing
 //! this module prints shows it. `Display` and every [`UrlError`] carry the
 //! URL with the stream name replaced by `***`; only [`RtmpUrl::stream`] (sent
@@ -14,12 +18,14 @@ use std::str::FromStr;
 
 use thiserror::Error;
 
-/// Port used when the URL has none.
+/// Port used when an `rtmp://` URL has none.
 pub const DEFAULT_PORT: u16 = 1935;
+/// Port used when an `rtmps://` URL has none.
+pub const DEFAULT_TLS_PORT: u16 = 443;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum UrlError {
-    #[error("{0:?}: only rtmp:// URLs are supported")]
+    #[error("{0:?}: only rtmp:// and rtmps:// URLs are supported")]
     UnsupportedScheme(String),
     #[error("{0:?}: missing host")]
     MissingHost(String),
@@ -42,15 +48,25 @@ pub struct RtmpUrl {
     pub app: String,
     /// Stream name (publish key), including any `?query`.
     pub stream: String,
+    /// `rtmps://`: the session runs over TLS, never in the clear.
+    pub tls: bool,
+}
+
+/// The scheme prefix (case-insensitive) and whether it asks for TLS.
+fn split_scheme(url: &str) -> Option<(bool, &str)> {
+    [("rtmps://", true), ("rtmp://", false)]
+        .into_iter()
+        .find_map(|(scheme, tls)| {
+            url.get(..scheme.len())
+                .filter(|s| s.eq_ignore_ascii_case(scheme))
+                .map(|_| (tls, &url[scheme.len()..]))
+        })
 }
 
 impl RtmpUrl {
     pub fn parse(url: &str) -> Result<Self, UrlError> {
-        let rest = url
-            .get(..7)
-            .filter(|s| s.eq_ignore_ascii_case("rtmp://"))
-            .map(|_| &url[7..])
-            .ok_or_else(|| UrlError::UnsupportedScheme(redact(url)))?;
+        let (tls, rest) =
+            split_scheme(url).ok_or_else(|| UrlError::UnsupportedScheme(redact(url)))?;
         let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
 
         // host, [v6]:port or host:port
@@ -82,6 +98,7 @@ impl RtmpUrl {
         }
         let port =
             match port {
+                None if tls => DEFAULT_TLS_PORT,
                 None => DEFAULT_PORT,
                 Some(p) => p.parse::<u16>().ok().filter(|&p| p != 0).ok_or_else(|| {
                     UrlError::InvalidPort {
@@ -113,15 +130,17 @@ impl RtmpUrl {
             port,
             app: app.to_owned(),
             stream: stream.to_owned(),
+            tls,
         })
     }
 
-    /// `rtmp://host:port/app`, the `tcUrl` of `connect`.
+    /// `rtmp://host:port/app` (or `rtmps://`), the `tcUrl` of `connect`.
     pub fn tc_url(&self) -> String {
+        let scheme = if self.tls { "rtmps" } else { "rtmp" };
         if self.host.contains(':') {
-            format!("rtmp://[{}]:{}/{}", self.host, self.port, self.app)
+            format!("{scheme}://[{}]:{}/{}", self.host, self.port, self.app)
         } else {
-            format!("rtmp://{}:{}/{}", self.host, self.port, self.app)
+            format!("{scheme}://{}:{}/{}", self.host, self.port, self.app)
         }
     }
 }
@@ -179,11 +198,12 @@ impl fmt::Debug for RtmpUrl {
             .field("port", &self.port)
             .field("app", &self.app)
             .field("stream", &"***")
+            .field("tls", &self.tls)
             .finish()
     }
 }
 
-/// The URL with the stream name hidden (`rtmp://host:port/app/***`).
+/// The URL with the stream name hidden (`rtmp[s]://host:port/app/***`).
 impl fmt::Display for RtmpUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/***", self.tc_url())
@@ -208,7 +228,8 @@ mod tests {
                 host: "example.com".into(),
                 port: 1935,
                 app: "live".into(),
-                stream: "cam1".into()
+                stream: "cam1".into(),
+                tls: false,
             }
         );
         assert_eq!(u.tc_url(), "rtmp://example.com:1935/live");
@@ -327,6 +348,36 @@ mod tests {
         assert_eq!(RtmpUrl::parse(&u.expose()), Ok(u));
     }
 
+    #[test]
+    fn rtmps_is_tls_on_port_443_and_keeps_its_scheme() {
+        let u = p("rtmps://live.example.com/app/s3cr3t?auth=tok");
+        assert!(u.tls);
+        assert_eq!(u.port, DEFAULT_TLS_PORT);
+        assert_eq!(u.tc_url(), "rtmps://live.example.com:443/app");
+        assert_eq!(
+            u.expose(),
+            "rtmps://live.example.com:443/app/s3cr3t?auth=tok"
+        );
+        assert_eq!(u.to_string(), "rtmps://live.example.com:443/app/***");
+        assert!(!format!("{u:?}").contains("s3cr3t"));
+        assert_eq!(RtmpUrl::parse(&u.expose()), Ok(u));
+
+        let v6 = p("RTMPS://[::1]:8443/live/s");
+        assert!(v6.tls && v6.port == 8443);
+        assert_eq!(v6.tc_url(), "rtmps://[::1]:8443/live");
+        // Plain RTMP is unchanged.
+        let plain = p("rtmp://h/live/s");
+        assert!(!plain.tls && plain.port == DEFAULT_PORT);
+        assert_eq!(
+            RtmpUrl::parse("rtmpt://h/live/key"),
+            Err(UrlError::UnsupportedScheme("rtmpt://h/live/***".into()))
+        );
+        assert_eq!(
+            RtmpUrl::parse("rtmps:///live/key"),
+            Err(UrlError::MissingHost("rtmps:///live/***".into()))
+        );
+    }
+
     proptest! {
         #[test]
         fn prop_never_panics(s in "\\PC{0,40}") {
@@ -340,8 +391,11 @@ mod tests {
             port in 1u16..,
             app in "[a-z]{1,6}(/[a-z]{1,6}){0,2}",
             stream in "[A-Za-z0-9_-]{1,10}(\\?[a-z=&/]{0,10})?",
+            tls in any::<bool>(),
         ) {
-            let u = p(&format!("rtmp://{host}:{port}/{app}/{stream}"));
+            let scheme = if tls { "rtmps" } else { "rtmp" };
+            let u = p(&format!("{scheme}://{host}:{port}/{app}/{stream}"));
+            prop_assert_eq!(u.tls, tls);
             prop_assert_eq!(&u.host, &host);
             prop_assert_eq!(u.port, port);
             prop_assert_eq!(&u.app, &app);

@@ -8,6 +8,8 @@
 //! - A [`Payloader`] decides how each NAL unit becomes payloads:
 //!   [`H264Payloader`] (RFC 6184) and [`H265Payloader`] (RFC 7798).
 //! - [`sdp`] renders the session description for receivers.
+//! - [`rtcp`] writes sender reports; [`rtcp_feedback`] reads what
+//!   receivers send back (reports, PLI, FIR).
 //!
 //! ```
 //! use cvmmap_streamer::rtp::{H264Payloader, PacketizerConfig, RtpPacketizer};
@@ -34,6 +36,7 @@ pub mod h265;
 mod nal;
 pub mod packetizer;
 pub mod rtcp;
+pub mod rtcp_feedback;
 pub mod sdp;
 
 #[cfg(test)]

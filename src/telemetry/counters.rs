@@ -2,8 +2,8 @@
 //! increments the events it owns; the pipeline aggregates the groups into
 //! the status line, the NATS status and the run summary ([`StatsSnapshot`]).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
@@ -182,9 +182,30 @@ pub struct Counters {
     /// and capture -> each stage.
     pub latency: Arc<super::StageLatency>,
     pub rtp: Arc<RtpCounters>,
+    /// What RTP receivers report back over RTCP.
+    pub rtcp: Arc<super::RtcpCounters>,
+    /// Every RTMP destination together (`rtmp_*` in the stats).
     pub rtmp: Arc<RtmpCounters>,
+    /// Each RTMP destination's own, in `--rtmp-url` order (registered by
+    /// the outputs as they open).
+    pub rtmp_destinations: Arc<Mutex<Vec<RtmpDestination>>>,
     pub record: Arc<RecordCounters>,
     pub nats: Arc<NatsCounters>,
+}
+
+/// One RTMP destination's counters, under its redacted URL.
+#[derive(Debug)]
+pub struct RtmpDestination {
+    pub url: String,
+    pub counters: Arc<RtmpCounters>,
+}
+
+/// [`RtmpDestination`] at one moment.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct RtmpDestinationSnapshot {
+    pub url: String,
+    #[serde(flatten)]
+    pub stats: RtmpSnapshot,
 }
 
 /// All counters at one moment, as one flat JSON object (the summary's and
@@ -198,7 +219,12 @@ pub struct StatsSnapshot {
     #[serde(flatten)]
     pub rtp: RtpSnapshot,
     #[serde(flatten)]
+    pub rtcp: super::RtcpSnapshot,
+    #[serde(flatten)]
     pub rtmp: RtmpSnapshot,
+    /// Each destination's own `rtmp_*` (absent with none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rtmp_destinations: Vec<RtmpDestinationSnapshot>,
     #[serde(flatten)]
     pub record: RecordSnapshot,
     #[serde(flatten)]
@@ -211,7 +237,18 @@ impl Counters {
             ingest: self.ingest.snapshot(),
             encode: self.encode.snapshot(),
             rtp: self.rtp.snapshot(),
+            rtcp: self.rtcp.snapshot(),
             rtmp: self.rtmp.snapshot(),
+            rtmp_destinations: self
+                .rtmp_destinations
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .map(|d| RtmpDestinationSnapshot {
+                    url: d.url.clone(),
+                    stats: d.counters.snapshot(),
+                })
+                .collect(),
             record: self.record.snapshot(),
             nats: self.nats.snapshot(),
         }

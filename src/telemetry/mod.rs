@@ -7,16 +7,20 @@
 //!   harness and other tools (docs/events.md).
 //! - [`latency`]: a fixed-size histogram (the encoder's latency in the run
 //!   summary).
+//! - [`rtcp`]: what RTP receivers report back (PLI, FIR, loss, jitter,
+//!   round-trip time).
 //! - [`prometheus`]: the counters in Prometheus' text format (`/metrics`).
 
 pub mod counters;
 pub mod events;
 pub mod latency;
 pub mod prometheus;
+pub mod rtcp;
 
 pub use counters::{
     Counters, EncodeCounters, IngestCounters, NatsCounters, RecordCounters, RtmpCounters,
-    RtpCounters, StatsSnapshot, add, incr,
+    RtmpDestination, RtmpDestinationSnapshot, RtpCounters, StatsSnapshot, add, incr,
 };
 pub use events::Events;
 pub use latency::{LatencyHistogram, LatencySummary, StageLatency, StageSummary};
+pub use rtcp::{LatestReport, RtcpCounters, RtcpSnapshot};

@@ -1,6 +1,7 @@
 //! The counters in the Prometheus text exposition format (version 0.0.4,
 //! prometheus.io "Exposition formats"): every counter of
-//! [`StatsSnapshot`] as `cvmmap_<name>_total`, the encoder actually used as
+//! [`StatsSnapshot`] as `cvmmap_<name>_total` (the latest RTCP receiver
+//! report's figures as `cvmmap_rtcp_*` gauges), the encoder actually used as
 //! an info metric, the encoder latency as gauges, and readiness. Pure:
 //! the server that exposes it is `crate::ops`.
 
@@ -41,12 +42,27 @@ pub fn render(s: &Scrape) -> String {
     // The snapshot is one flat object of counters (its JSON form).
     if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(&s.stats) {
         for (key, value) in fields {
+            if super::rtcp::GAUGES.contains(&key.as_str()) {
+                continue;
+            }
             let Some(v) = value.as_u64() else { continue };
             metric(
                 &format!("cvmmap_{key}_total"),
                 "counter",
                 &format!("cvmmap-streamer counter {key} (docs: the run summary's stats)"),
                 &[(String::new(), v.to_string())],
+            );
+        }
+    }
+    // The latest RTCP reception report (RFC 3550 §6.4.1): gauges, shown
+    // once a receiver has reported on our stream.
+    for (key, value) in s.stats.rtcp.gauges() {
+        if let Some(v) = value {
+            metric(
+                &format!("cvmmap_{key}"),
+                "gauge",
+                &format!("Latest RTCP receiver report about the RTP stream: {key}."),
+                &[(String::new(), format!("{v:.3}"))],
             );
         }
     }
@@ -100,6 +116,37 @@ pub fn render(s: &Scrape) -> String {
             ],
         );
     }
+    // Each RTMP destination's own counters, labelled by its place in
+    // --rtmp-url order and its URL without the stream key.
+    if !s.stats.rtmp_destinations.is_empty() {
+        type Field = fn(&super::counters::RtmpSnapshot) -> u64;
+        let fields: [(&str, Field); 4] = [
+            ("units_sent", |r| r.rtmp_units_sent),
+            ("units_dropped", |r| r.rtmp_units_dropped),
+            ("bytes_sent", |r| r.rtmp_bytes_sent),
+            ("reconnects", |r| r.rtmp_reconnects),
+        ];
+        for (name, get) in fields {
+            let samples: Vec<(String, String)> = s
+                .stats
+                .rtmp_destinations
+                .iter()
+                .enumerate()
+                .map(|(i, d)| {
+                    (
+                        format!("{{destination=\"{i}\",url=\"{}\"}}", label(&d.url)),
+                        get(&d.stats).to_string(),
+                    )
+                })
+                .collect();
+            metric(
+                &format!("cvmmap_rtmp_destination_{name}_total"),
+                "counter",
+                &format!("RTMP {name} of one destination (--rtmp-url, in order)."),
+                &samples,
+            );
+        }
+    }
     metric(
         "cvmmap_uptime_seconds",
         "gauge",
@@ -147,10 +194,60 @@ mod tests {
         );
         assert!(text.contains(r#"element="x264\"enc""#), "{text}");
         assert!(text.contains("cvmmap_ready 1\n"));
+        assert!(
+            text.contains("cvmmap_rtcp_pli_received_total 0\n"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("cvmmap_rtcp_rtt_ms"),
+            "no report yet: {text}"
+        );
         // Every sample line is NAME[{labels}] VALUE.
         for l in text.lines().filter(|l| !l.starts_with('#')) {
             let value = l.rsplit(' ').next().unwrap();
             assert!(value.parse::<f64>().is_ok(), "{l}");
         }
+    }
+    #[test]
+    fn rtcp_figures_are_gauges() {
+        use crate::telemetry::{LatestReport, RtcpCounters};
+        let rtcp = RtcpCounters::default();
+        rtcp.set_latest(LatestReport {
+            fraction_lost: 0,
+            cumulative_lost: 3,
+            highest_seq: 1000,
+            jitter: 90,
+            clock_rate: 90_000,
+            rtt: Some(65),
+        });
+        let stats = StatsSnapshot {
+            rtcp: rtcp.snapshot(),
+            ..StatsSnapshot::default()
+        };
+        let text = render(&Scrape {
+            stats,
+            encoder: EncoderReport {
+                requested: EncoderDevice::Auto,
+                backend: Backend::Software,
+                element: "x264enc".into(),
+                reason: String::new(),
+                fallback_at_frame: None,
+            },
+            codec: "h264".into(),
+            target_bitrate_kbps: 2500,
+            encode_latency_ms: None,
+            uptime_s: 1.0,
+            ready: true,
+        });
+        assert!(
+            text.contains("# TYPE cvmmap_rtcp_jitter_ms gauge\ncvmmap_rtcp_jitter_ms 1.000\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("cvmmap_rtcp_cumulative_lost 3.000\n"),
+            "{text}"
+        );
+        assert!(text.contains("cvmmap_rtcp_rtt_ms 0.992\n"), "{text}");
+        assert!(!text.contains("cvmmap_rtcp_highest_seq_total"), "{text}");
     }
 }

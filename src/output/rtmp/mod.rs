@@ -1,6 +1,10 @@
-//! RTMP output: a [`Sink`] that owns the TCP session on its own thread,
-//! reconnects with capped exponential backoff, and muxes units into FLV
-//! tags ([`mux`]).
+//! RTMP output: a [`Sink`] per destination (`--rtmp-url`, repeatable) that
+//! owns its TCP session on its own thread, reconnects with capped
+//! exponential backoff, and muxes units into FLV tags ([`mux`]). Each
+//! destination has its own queue, session, backoff and counters, so a slow
+//! or dead server holds up nobody else. `rtmps://` destinations run the
+//! same session through TLS ([`tls`]); a failed handshake (e.g. an
+//! untrusted certificate) is a connect failure, retried, never plaintext.
 //!
 //! Backpressure is the fan-out's: when the peer stalls, this sink's queue
 //! fills and whole units are dropped in front of it until the next keyframe
@@ -8,9 +12,11 @@
 
 mod mux;
 mod session;
+pub(crate) mod tls;
+mod transport;
 
-use std::net::{Shutdown, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::Shutdown;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -18,12 +24,15 @@ use tracing::{info, warn};
 
 use super::OutputError;
 use super::sink::{Abort, Flow, Sink};
-use crate::config::RtmpOutput;
 use crate::encode::AccessUnit;
+use crate::flv::VideoTagForm;
+use crate::rtmp::RtmpUrl;
 use crate::signals::KeyframeRequests;
-use crate::telemetry::{Events, RtmpCounters, add, incr};
+use crate::telemetry::{Events, RtmpCounters, add};
 use mux::Muxer;
 use session::{Session, SessionError};
+use tls::TlsClient;
+use transport::Transport;
 
 const BACKOFF_START: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
@@ -35,6 +44,36 @@ enum Link {
     Waiting {
         retry_at: Instant,
     },
+    /// The server refused the stream (bad app or key) and other
+    /// destinations are still live: this one is retired, not retried.
+    Refused,
+}
+
+/// The counters of every destination together, and this one's own.
+#[derive(Debug, Clone)]
+pub struct RtmpStats {
+    pub total: Arc<RtmpCounters>,
+    pub own: Arc<RtmpCounters>,
+}
+
+impl RtmpStats {
+    fn add(&self, field: fn(&RtmpCounters) -> &AtomicU64, n: u64) {
+        add(field(&self.total), n);
+        add(field(&self.own), n);
+    }
+}
+
+/// One destination of several (`--rtmp-url` repeated).
+pub struct Destination {
+    pub url: RtmpUrl,
+    pub form: VideoTagForm,
+    /// Its place in `--rtmp-url` order (logs, events).
+    pub index: usize,
+    /// Destinations not refused yet, shared by all: a refusal is fatal
+    /// (exit 7, as with one destination) only for the last one.
+    pub live: Arc<AtomicUsize>,
+    /// Trust for `rtmps://` (`--rtmp-ca` or the system roots).
+    pub tls: Option<TlsClient>,
 }
 
 /// What the shutdown deadline reaches from outside the sink's thread.
@@ -42,7 +81,7 @@ enum Link {
 struct AbortSlot {
     aborted: AtomicBool,
     /// A clone of the live session's socket.
-    socket: Mutex<Option<TcpStream>>,
+    socket: Mutex<Option<Transport>>,
 }
 
 impl AbortSlot {
@@ -59,8 +98,8 @@ impl AbortSlot {
 }
 
 pub struct RtmpSink {
-    cfg: RtmpOutput,
-    stats: Arc<RtmpCounters>,
+    dest: Destination,
+    stats: RtmpStats,
     keyframes: KeyframeRequests,
     events: Events,
     mux: Muxer,
@@ -74,15 +113,15 @@ pub struct RtmpSink {
 impl RtmpSink {
     /// The first connection is attempted with the first unit (or idle tick).
     pub fn new(
-        cfg: &RtmpOutput,
-        stats: Arc<RtmpCounters>,
+        dest: Destination,
+        stats: RtmpStats,
         keyframes: KeyframeRequests,
         events: Events,
     ) -> Self {
-        info!(url = %cfg.url, form = ?cfg.form, "RTMP output started");
+        info!(url = %dest.url, form = ?dest.form, destination = dest.index, "RTMP output started");
         Self {
-            mux: Muxer::new(cfg.form),
-            cfg: cfg.clone(),
+            mux: Muxer::new(dest.form),
+            dest,
             stats,
             keyframes,
             events,
@@ -104,16 +143,16 @@ impl RtmpSink {
         if Instant::now() < retry_at || self.abort.aborted() {
             return Ok(Flow::Continue);
         }
-        match Session::open(&self.cfg.url, self.cfg.form) {
+        match Session::open(&self.dest.url, self.dest.form, self.dest.tls.as_ref()) {
             Ok(session) => {
                 self.sessions += 1;
                 if self.sessions > 1 {
-                    incr(&self.stats.rtmp_reconnects);
+                    self.stats.add(|c| &c.rtmp_reconnects, 1);
                 }
-                info!(url = %self.cfg.url, session = self.sessions, "RTMP publishing");
+                info!(url = %self.dest.url, destination = self.dest.index, session = self.sessions, "RTMP publishing");
                 self.events.emit(
                     "rtmp_connected",
-                    serde_json::json!({"session": self.sessions}),
+                    serde_json::json!({"session": self.sessions, "destination": self.dest.index}),
                 );
                 self.backoff = BACKOFF_START;
                 *self.abort.socket.lock().unwrap_or_else(|p| p.into_inner()) =
@@ -129,13 +168,25 @@ impl RtmpSink {
                 step,
                 code,
                 description,
-            }) => Err(OutputError::RtmpRejected {
-                step,
-                code,
-                description,
-            }),
+            }) => {
+                if self.dest.live.fetch_sub(1, Ordering::Relaxed) == 1 {
+                    return Err(OutputError::RtmpRejected {
+                        step,
+                        code,
+                        description,
+                    });
+                }
+                warn!(url = %self.dest.url, destination = self.dest.index, step, code, description,
+                    "RTMP server refused the stream; this destination is retired, the others go on");
+                self.events.emit(
+                    "rtmp_refused",
+                    serde_json::json!({"destination": self.dest.index, "step": step, "code": code}),
+                );
+                self.link = Link::Refused;
+                Ok(Flow::Continue)
+            }
             Err(e) => {
-                warn!(error = %e, retry_ms = self.backoff.as_millis() as u64, "RTMP connect failed");
+                warn!(error = %e, destination = self.dest.index, retry_ms = self.backoff.as_millis() as u64, "RTMP connect failed");
                 self.wait_backoff();
                 Ok(Flow::Continue)
             }
@@ -150,10 +201,10 @@ impl RtmpSink {
     }
 
     fn disconnected(&mut self, e: SessionError) {
-        warn!(error = %e, "RTMP session ended; reconnecting");
+        warn!(error = %e, destination = self.dest.index, "RTMP session ended; reconnecting");
         self.events.emit(
             "rtmp_disconnected",
-            serde_json::json!({"error": e.to_string()}),
+            serde_json::json!({"error": e.to_string(), "destination": self.dest.index}),
         );
         self.wait_backoff();
     }
@@ -162,18 +213,18 @@ impl RtmpSink {
     /// where the muxer says so).
     fn send(&mut self, au: &AccessUnit) -> Result<(), SessionError> {
         let Link::Connected(session) = &mut self.link else {
-            incr(&self.stats.rtmp_units_dropped);
+            self.stats.add(|c| &c.rtmp_units_dropped, 1);
             return Ok(());
         };
         if !self.mux.accepts(au) {
-            incr(&self.stats.rtmp_units_dropped);
+            self.stats.add(|c| &c.rtmp_units_dropped, 1);
             return Ok(());
         }
         let tags = match self.mux.mux(au) {
             Ok(t) => t,
             Err(e) => {
                 warn!(error = %e, "cannot build FLV tags for this unit; dropped");
-                incr(&self.stats.rtmp_units_dropped);
+                self.stats.add(|c| &c.rtmp_units_dropped, 1);
                 return Ok(());
             }
         };
@@ -185,8 +236,9 @@ impl RtmpSink {
             session.send_video(tags.dts_ms, header)?;
         }
         session.send_video(tags.dts_ms, tags.frame)?;
-        incr(&self.stats.rtmp_units_sent);
-        add(&self.stats.rtmp_bytes_sent, session.bytes_sent - before);
+        self.stats.add(|c| &c.rtmp_units_sent, 1);
+        self.stats
+            .add(|c| &c.rtmp_bytes_sent, session.bytes_sent - before);
         Ok(())
     }
 
@@ -227,7 +279,7 @@ impl Sink for RtmpSink {
         if let Link::Connected(session) = &mut self.link
             && !self.abort.aborted()
         {
-            match session.unpublish(&self.cfg.url.stream) {
+            match session.unpublish(&self.dest.url.stream) {
                 Ok(()) => info!("RTMP stream unpublished"),
                 Err(e) => warn!(error = %e, "RTMP unpublish failed"),
             }

@@ -1,5 +1,6 @@
-//! One RTMP publishing session over a blocking TCP socket: handshake, the
-//! command sequence up to NetStream.Publish.Start, then sending messages
+//! One RTMP publishing session over a blocking TCP socket (or, for
+//! `rtmps://`, the plaintext end of the TLS pump: [`Transport`]): handshake,
+//! the command sequence up to NetStream.Publish.Start, then sending messages
 //! while a reader thread answers pings, acknowledges and watches for close.
 
 use std::io::{ErrorKind, Read, Write};
@@ -10,6 +11,9 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
 use tracing::{debug, warn};
+
+use super::tls::{self, TlsClient, TlsError};
+use super::transport::Transport;
 
 use crate::flv::VideoTagForm;
 use crate::rtmp::command::{self, ConnectParams};
@@ -45,6 +49,11 @@ pub enum SessionError {
         target: String,
         source: std::io::Error,
     },
+    #[error("{0}")]
+    Tls(#[from] TlsError),
+    /// An `rtmps://` URL without TLS settings: never sent in the clear.
+    #[error("{target}: rtmps:// without TLS settings")]
+    NoTls { target: String },
     #[error("connection lost: {0}")]
     Io(#[from] std::io::Error),
     #[error("protocol error: {0}")]
@@ -59,7 +68,7 @@ pub enum SessionError {
 }
 
 pub struct Session {
-    stream: TcpStream,
+    stream: Transport,
     writer: ChunkWriter,
     out: Vec<u8>,
     stream_id: u32,
@@ -70,7 +79,7 @@ pub struct Session {
 }
 
 struct Setup {
-    stream: TcpStream,
+    stream: Transport,
     deadline: Instant,
     reader: ChunkReader,
     writer: ChunkWriter,
@@ -156,7 +165,7 @@ impl Setup {
 /// failed write ends the session, so a peer never sees a partial message
 /// (a partial tag) followed by more data.
 fn send_message(
-    stream: &mut TcpStream,
+    stream: &mut Transport,
     writer: &mut ChunkWriter,
     out: &mut Vec<u8>,
     csid: u32,
@@ -204,13 +213,19 @@ fn server_text(s: &str) -> String {
 
 impl Session {
     /// Connects and runs the publish sequence (RTMP spec §7.2.1.1, §7.2.2.6).
-    pub fn open(url: &RtmpUrl, form: VideoTagForm) -> Result<Self, SessionError> {
-        Self::open_within(url, form, SETUP_DEADLINE)
+    /// `tls` is required for an `rtmps://` URL.
+    pub fn open(
+        url: &RtmpUrl,
+        form: VideoTagForm,
+        tls: Option<&TlsClient>,
+    ) -> Result<Self, SessionError> {
+        Self::open_within(url, form, tls, SETUP_DEADLINE)
     }
 
     fn open_within(
         url: &RtmpUrl,
         form: VideoTagForm,
+        tls: Option<&TlsClient>,
         setup_deadline: Duration,
     ) -> Result<Self, SessionError> {
         let deadline = Instant::now() + setup_deadline;
@@ -224,9 +239,19 @@ impl Session {
             .map_err(connect_err)?
             .next()
             .ok_or_else(|| connect_err(ErrorKind::NotFound.into()))?;
-        let stream = TcpStream::connect_timeout(&addr, SETUP_TIMEOUT).map_err(connect_err)?;
-        stream.set_nodelay(true)?;
-        limit_send_buffer(&stream);
+        let tcp = TcpStream::connect_timeout(&addr, SETUP_TIMEOUT).map_err(connect_err)?;
+        tcp.set_nodelay(true)?;
+        limit_send_buffer(&tcp, SEND_BUFFER);
+        let stream = match (url.tls, tls) {
+            (false, _) => Transport::Tcp(tcp),
+            (true, Some(client)) => {
+                let plain = tls::connect(tcp, &url.host, client, deadline)?;
+                // The pump's socket buffer is latency too (see SEND_BUFFER).
+                limit_send_buffer(&plain, TLS_PLAIN_BUFFER);
+                Transport::Tls(plain)
+            }
+            (true, None) => return Err(SessionError::NoTls { target }),
+        };
         stream.set_read_timeout(Some(SETUP_TIMEOUT))?;
         stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
         let mut s = Setup {
@@ -383,7 +408,7 @@ impl Session {
 
     /// A handle that closes the socket from another thread: a write blocked
     /// on a stalled peer returns at once (the shutdown deadline uses it).
-    pub fn closer(&self) -> std::io::Result<TcpStream> {
+    pub fn closer(&self) -> std::io::Result<Transport> {
         self.stream.try_clone()
     }
 }
@@ -404,16 +429,18 @@ impl Drop for Session {
 /// megabytes of autotuned buffering. 256 KiB still holds a large keyframe and
 /// sustains ~20 Mbit/s at 100 ms RTT.
 const SEND_BUFFER: libc::c_int = 256 * 1024;
+/// Send buffer of the session's end of the TLS pump's socket pair: with the
+/// pump's own bounded buffers, a stalled server blocks our writes soon.
+const TLS_PLAIN_BUFFER: libc::c_int = 64 * 1024;
 
-fn limit_send_buffer(stream: &TcpStream) {
-    use std::os::fd::AsRawFd;
+fn limit_send_buffer(stream: &impl std::os::fd::AsRawFd, bytes: libc::c_int) {
     // SAFETY: setsockopt on a socket we own, with a valid int option value.
     let rc = unsafe {
         libc::setsockopt(
             stream.as_raw_fd(),
             libc::SOL_SOCKET,
             libc::SO_SNDBUF,
-            (&SEND_BUFFER as *const libc::c_int).cast(),
+            (&bytes as *const libc::c_int).cast(),
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         )
     };
@@ -423,7 +450,7 @@ fn limit_send_buffer(stream: &TcpStream) {
 }
 
 fn read_loop(
-    mut stream: TcpStream,
+    mut stream: Transport,
     mut reader: ChunkReader,
     mut ack: Acknowledger,
     mut buf: Vec<u8>,
@@ -507,7 +534,7 @@ mod tests {
         };
         let url = RtmpUrl::parse(&format!("rtmp://127.0.0.1:{port}/live/s")).unwrap();
         let t = Instant::now();
-        let err = Session::open_within(&url, VideoTagForm::Avc, Duration::from_millis(800))
+        let err = Session::open_within(&url, VideoTagForm::Avc, None, Duration::from_millis(800))
             .err()
             .expect("the setup must fail");
         let took = t.elapsed();

@@ -4,8 +4,9 @@
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::tls::Socket;
 
 /// Handshake packet size (C1/S1/C2/S2).
 pub const HANDSHAKE_SIZE: usize = 1536;
@@ -66,9 +67,9 @@ struct ChunkStream {
     buf: Vec<u8>,
 }
 
-/// One accepted TCP connection with a deadline on every read.
+/// One accepted connection (TCP, or TLS on it) with a deadline on every read.
 pub struct Conn {
-    stream: TcpStream,
+    stream: Box<dyn Socket>,
     deadline: Instant,
     /// Bytes read from the socket (handshake included).
     pub bytes_in: u64,
@@ -79,9 +80,14 @@ pub struct Conn {
     streams: HashMap<u32, ChunkStream>,
 }
 
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.stream.finish();
+    }
+}
+
 impl Conn {
-    pub fn new(stream: TcpStream, deadline: Instant) -> Self {
-        let _ = stream.set_nodelay(true);
+    pub fn new(stream: Box<dyn Socket>, deadline: Instant) -> Self {
         Self {
             stream,
             deadline,

@@ -95,6 +95,14 @@ pub struct StubArgs {
     /// a publisher that just disconnects fails.
     #[arg(long)]
     pub until_unpublish: bool,
+    /// Serve RTMP over TLS (RTMPS) with a self-signed certificate made at
+    /// start for localhost and 127.0.0.1.
+    #[arg(long)]
+    pub tls: bool,
+    /// With --tls: write the certificate (PEM) here before listening, for
+    /// the publisher to trust (the streamer's --rtmp-ca).
+    #[arg(long, value_name = "PATH", requires = "tls")]
+    pub tls_cert_out: Option<PathBuf>,
 }
 
 #[cfg(test)]
@@ -143,6 +151,20 @@ mod tests {
         assert!(parse(&[]).unwrap().after_stall_threshold.is_none());
         assert_eq!(
             parse(&["--after-stall-threshold", "5"])
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
+    }
+
+    #[test]
+    fn tls_flags() {
+        let a = parse(&["--tls", "--tls-cert-out", "/tmp/c.pem"]).unwrap();
+        assert!(a.tls);
+        assert_eq!(a.tls_cert_out, Some(PathBuf::from("/tmp/c.pem")));
+        assert!(!parse(&[]).unwrap().tls);
+        assert_eq!(
+            parse(&["--tls-cert-out", "/tmp/c.pem"])
                 .unwrap_err()
                 .exit_code(),
             2

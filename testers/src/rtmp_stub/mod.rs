@@ -10,6 +10,7 @@
 //! - [`server`]: command replies (connect, releaseStream, FCPublish,
 //!   createStream, publish) and the checks, accumulating the JSON report;
 //! - [`stall`]: what arrives after a sink stall (backlog, resume point);
+//! - [`tls`]: `--tls`, RTMP over TLS with a self-signed certificate;
 //! - the flags, in [`cli`].
 //!
 //! Exit codes follow the seed README "Exit codes": 0 threshold met with all
@@ -23,6 +24,7 @@ pub mod cli;
 pub mod flv;
 pub mod server;
 pub mod stall;
+pub mod tls;
 
 use std::io::Write;
 use std::net::TcpListener;
@@ -45,6 +47,29 @@ pub const EXIT_NOTHING: i32 = 124;
 pub fn main_entry() -> i32 {
     let args = StubArgs::parse();
     crate::logging::init();
+    // The certificate exists (and is written) before we listen: a test
+    // that saw `listening` can trust it at once.
+    let tls_config = if args.tls {
+        let (config, pem) = match tls::self_signed() {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("rtmp_stub_tester: error: --tls: cannot make a certificate: {e}");
+                return EXIT_IO;
+            }
+        };
+        if let Some(path) = &args.tls_cert_out
+            && let Err(e) = tls::write_cert(path, &pem)
+        {
+            eprintln!(
+                "rtmp_stub_tester: error: cannot write --tls-cert-out {}: {e}",
+                path.display()
+            );
+            return EXIT_BAD_ARGS;
+        }
+        Some(config)
+    } else {
+        None
+    };
     let listener = match TcpListener::bind((args.listen_host.as_str(), args.listen_port)) {
         Ok(l) => l,
         Err(e) => {
@@ -66,13 +91,18 @@ pub fn main_entry() -> i32 {
     }
     let deadline = Instant::now() + Duration::from_millis(args.timeout_ms);
     let mut server = Server::new(&args, port);
+    if let Some(config) = tls_config {
+        server = server.with_tls(config);
+    }
     let (code, why) = server.run(&listener, deadline, args.accept_reconnects);
     let r = &server.report;
     eprintln!(
-        "rtmp_stub_tester: {} (exit {code}): {why}; mode={} connections={} video_frames={} keyframes={} sequence_headers={} audio={} metadata_ok={} ts_regressions={} bytes={}",
+        "rtmp_stub_tester: {} (exit {code}): {why}; mode={} tls={} connections={} tls_handshake_failures={} video_frames={} keyframes={} sequence_headers={} audio={} metadata_ok={} ts_regressions={} bytes={}",
         r.result,
         r.mode,
+        r.tls,
         r.connections,
+        r.tls_handshake_failures,
         r.video_frames,
         r.keyframes,
         r.sequence_headers,

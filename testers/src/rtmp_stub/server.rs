@@ -2,6 +2,7 @@
 //! NetStream commands (RTMP 1.0 §7.2) and runs the checks on every message.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -11,6 +12,7 @@ use super::chunk::{Conn, ConnError, Message};
 use super::cli::{Mode, StubArgs};
 use super::flv::{self, ConfigSummary, Kind, Signalling};
 use super::stall::AfterStall;
+use super::tls::{self, Socket};
 use super::{EXIT_MISMATCH, EXIT_NOTHING, EXIT_PASS, EXIT_PROTOCOL, EXIT_THRESHOLD};
 
 /// Window acknowledgement size and peer bandwidth we announce.
@@ -99,6 +101,12 @@ pub struct Report {
     pub cts_min: Option<i32>,
     pub cts_max: Option<i32>,
     pub bytes: u64,
+    /// `--tls`: RTMP over TLS.
+    pub tls: bool,
+    /// Connections whose TLS handshake failed (e.g. the publisher did not
+    /// trust our certificate), and the last failure.
+    pub tls_handshake_failures: u64,
+    pub tls_error: Option<String>,
 }
 
 /// How a run or connection stopped early.
@@ -143,6 +151,8 @@ pub struct Server {
     stall_end: Option<Instant>,
     /// When the stub started serving (time origin of the report's `_ms`).
     started: Instant,
+    /// `--tls`: the TLS server settings (set with [`Server::with_tls`]).
+    tls: Option<Arc<rustls::ServerConfig>>,
     pub report: Report,
 }
 
@@ -168,6 +178,7 @@ impl Server {
             until_unpublish: args.until_unpublish,
             stall_end: None,
             started: Instant::now(),
+            tls: None,
             report: Report {
                 after_stall_threshold: args.after_stall_threshold,
                 result: "running",
@@ -180,6 +191,13 @@ impl Server {
                 ..Report::default()
             },
         }
+    }
+
+    /// Serves RTMP over TLS with `config` (`--tls`).
+    pub fn with_tls(mut self, config: Arc<rustls::ServerConfig>) -> Self {
+        self.tls = Some(config);
+        self.report.tls = true;
+        self
     }
 
     /// Accepts publishers one at a time until the threshold, a failed check,
@@ -279,7 +297,26 @@ impl Server {
                 return (super::EXIT_IO, format!("socket: {e}"));
             }
             self.report.connections += 1;
-            let mut conn = Conn::new(stream, deadline);
+            let _ = stream.set_nodelay(true);
+            let socket: Box<dyn Socket> = match &self.tls {
+                None => Box::new(stream),
+                Some(config) => match tls::accept(config, stream, deadline) {
+                    Ok(s) => Box::new(s),
+                    Err(why) => {
+                        tracing::info!("{why}");
+                        self.report.tls_handshake_failures += 1;
+                        self.report.tls_error = Some(why);
+                        if Instant::now() >= deadline {
+                            return self.not_met("timeout");
+                        }
+                        if !accept_reconnects {
+                            return self.not_met("publisher disconnected");
+                        }
+                        continue;
+                    }
+                },
+            };
+            let mut conn = Conn::new(socket, deadline);
             let res = self.serve(&mut conn);
             self.report.bytes += conn.bytes_in;
             match res {

@@ -80,11 +80,52 @@ pub struct RxArgs {
     /// are counted in `latency_warmup_units_skipped` [default: 0]
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub latency_warmup_units: u64,
+    /// Send an RTCP PLI (RFC 4585 §6.3.1) for the stream MS ms after the
+    /// first RTP packet, from the RTCP port to where the sender reports
+    /// come from (so not before the first one); the JSON gets
+    /// `pli_sent_at_ms` and `keyframe_after_pli_ms` (PLI -> first packet
+    /// of the next keyframe unit).
+    #[arg(long, value_name = "MS")]
+    pub send_pli_after_ms: Option<u64>,
+    /// With --send-pli-after-ms: send N PLIs, --pli-interval-ms apart (a
+    /// flood, to see the sender's keyframe limiter) [default: 1].
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..), requires = "send_pli_after_ms")]
+    pub pli_repeat: u64,
+    /// Time between the PLIs of --pli-repeat.
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 100,
+        requires = "send_pli_after_ms"
+    )]
+    pub pli_interval_ms: u64,
+    /// Send an RTCP FIR (RFC 5104 §4.3.1) MS ms after the first RTP packet,
+    /// like --send-pli-after-ms; the JSON gets `fir_sent_at_ms` and
+    /// `keyframe_after_fir_ms`.
+    #[arg(long, value_name = "MS")]
+    pub send_fir_after_ms: Option<u64>,
+    /// Send an RTCP receiver report (RFC 3550 §6.4.2: fraction and
+    /// cumulative lost, extended highest sequence number, jitter, LSR and
+    /// DLSR of the last sender report) every MS ms, the first once a sender
+    /// report has shown where to send it.
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub rr_interval_ms: Option<u64>,
 }
 
 impl RxArgs {
     pub fn timeout(&self) -> Duration {
         Duration::from_millis(self.timeout_ms)
+    }
+
+    /// The RTCP feedback asked for.
+    pub fn feedback(&self) -> super::feedback_plan::PlanArgs {
+        super::feedback_plan::PlanArgs {
+            pli_after_ms: self.send_pli_after_ms,
+            pli_repeat: self.pli_repeat,
+            pli_interval_ms: self.pli_interval_ms,
+            fir_after_ms: self.send_fir_after_ms,
+            rr_interval_ms: self.rr_interval_ms,
+        }
     }
 }
 
@@ -136,6 +177,14 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(a.expect_body, Some(12));
+        assert_eq!(
+            a.feedback(),
+            super::super::feedback_plan::PlanArgs {
+                pli_repeat: 1,
+                pli_interval_ms: 100,
+                ..Default::default()
+            }
+        );
         assert_eq!(a.port, None);
         assert_eq!(a.expect_codec, Some(Codec::H265));
         assert_eq!((a.frame_threshold, a.rtcp_port), (Some(3), Some(7001)));
@@ -156,9 +205,44 @@ mod tests {
             &["--port", "5004", "--rtcp-port", "0"],
             &["--port", "5004", "--expect-body", "-1"],
             &["--port", "5004", "--linger-ms", "0"],
+            &["--port", "5004", "--rr-interval-ms", "0"],
+            &["--port", "5004", "--pli-repeat", "3"],
+            &[
+                "--port",
+                "5004",
+                "--send-pli-after-ms",
+                "1",
+                "--pli-repeat",
+                "0",
+            ],
         ] {
             let e = parse(args).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{args:?}");
         }
+    }
+
+    #[test]
+    fn feedback_flags() {
+        let a = parse(&[
+            "--port",
+            "5004",
+            "--send-pli-after-ms",
+            "1500",
+            "--pli-repeat",
+            "20",
+            "--pli-interval-ms",
+            "10",
+            "--send-fir-after-ms",
+            "3000",
+            "--rr-interval-ms",
+            "500",
+        ])
+        .unwrap();
+        let f = a.feedback();
+        assert_eq!(
+            (f.pli_after_ms, f.pli_repeat, f.pli_interval_ms),
+            (Some(1500), 20, 10)
+        );
+        assert_eq!((f.fir_after_ms, f.rr_interval_ms), (Some(3000), Some(500)));
     }
 }

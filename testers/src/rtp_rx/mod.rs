@@ -12,6 +12,8 @@
 //!   found, validated and matched to the capture time (`--expect-body`);
 //! - [`timing`]: RTP timestamps that go backwards, arrival gaps between
 //!   units and keyframe arrival times (the fault suite's measurements);
+//! - [`feedback`], [`feedback_plan`]: RTCP sent back to the sender
+//!   (receiver reports, PLI, FIR) and the keyframe it brings;
 //! - [`decode`]: optional GStreamer decode of the complete access units;
 //! - [`dump`]: optional dump of the complete access units.
 //!
@@ -29,6 +31,8 @@ pub mod cli;
 pub mod decode;
 pub mod depay;
 pub mod dump;
+pub mod feedback;
+pub mod feedback_plan;
 pub mod header;
 pub mod latency;
 pub mod receiver;
@@ -58,6 +62,15 @@ pub const EXIT_IO: i32 = 1;
 /// Exit code when `--decode` cannot build its pipeline (seed README:
 /// pipeline initialisation error).
 pub const EXIT_PIPELINE: i32 = 5;
+
+/// Our SSRC in the RTCP we send: any value other senders are unlikely to
+/// pick (RFC 3550 §8.1 wants it random; the pid and the clock suffice here).
+fn own_ssrc() -> u32 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    (std::process::id().rotate_left(16) ^ nanos) | 1
+}
 
 fn bind(host: &str, port: u16) -> std::io::Result<UdpSocket> {
     receiver::resolve(host, port).and_then(UdpSocket::bind)
@@ -149,6 +162,7 @@ pub fn main_entry() -> i32 {
 
     let start = Instant::now();
     let mut session = Session::new(settings, decoder, dump);
+    session.feedback = feedback_plan::FeedbackPlan::new(args.feedback(), own_ssrc());
     let outcome = match receiver::receive(
         &sock,
         rtcp_sock.as_ref(),

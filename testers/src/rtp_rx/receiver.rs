@@ -85,6 +85,21 @@ pub fn receive(
             (Some(_), Some(l)) => timeout_deadline.min(last_rtp + l),
             _ => timeout_deadline,
         };
+        // RTCP we owe the sender (PLI, FIR, RR) goes out from the RTCP
+        // socket, to where its sender reports came from.
+        if let Some(sock) = rtcp {
+            let now_ms = start.elapsed().as_secs_f64() * 1000.0;
+            session.feedback.tick(now_ms, |bytes, peer| {
+                sock.send_to(bytes, peer)
+                    .inspect_err(|e| tracing::warn!("RTCP send to {peer}: {e}"))
+                    .is_ok()
+            });
+        }
+        let wake = rtcp
+            .and(session.feedback.next_due_ms())
+            .map_or(deadline, |ms| {
+                deadline.min(start + Duration::from_secs_f64(ms.max(0.0) / 1000.0))
+            });
         if now >= deadline {
             if passed_at.is_some() {
                 return Ok(Outcome::Pass);
@@ -95,14 +110,16 @@ pub fn receive(
                 Outcome::Timeout
             });
         }
-        let (rtp_ready, rtcp_ready) = wait_readable(rtp, rtcp, deadline - now)?;
+        let (rtp_ready, rtcp_ready) =
+            wait_readable(rtp, rtcp, wake.saturating_duration_since(now))?;
         if let (true, Some(sock)) = (rtcp_ready, rtcp) {
-            while let Some(len) = recv_now(sock, &mut buf)? {
+            while let Some((len, peer)) = recv_now(sock, &mut buf)? {
                 any_datagram = true;
-                session.on_rtcp(&buf[..len]);
+                let at_ms = start.elapsed().as_secs_f64() * 1000.0;
+                session.on_rtcp_from(&buf[..len], Some(peer), at_ms);
             }
         }
-        if rtp_ready && let Some(len) = recv_now(rtp, &mut buf)? {
+        if rtp_ready && let Some((len, _)) = recv_now(rtp, &mut buf)? {
             any_datagram = true;
             let arrival = SystemTime::now();
             let at_ms = start.elapsed().as_secs_f64() * 1000.0;
@@ -118,10 +135,10 @@ pub fn receive(
     }
 }
 
-/// One datagram if one is queued; `None` when none is.
-fn recv_now(sock: &UdpSocket, buf: &mut [u8]) -> io::Result<Option<usize>> {
+/// One datagram and its source if one is queued; `None` when none is.
+fn recv_now(sock: &UdpSocket, buf: &mut [u8]) -> io::Result<Option<(usize, SocketAddr)>> {
     match sock.recv_from(buf) {
-        Ok((len, _peer)) => Ok(Some(len)),
+        Ok((len, peer)) => Ok(Some((len, peer))),
         Err(e)
             if matches!(
                 e.kind(),

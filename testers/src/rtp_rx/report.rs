@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::body_sei::BodySeiReport;
 use super::decode::DecodeReport;
 use super::depay::Codec;
+use super::feedback_plan::FeedbackReport;
 use super::latency::LatencySummary;
 use super::session::Session;
 use super::settings::RtcpPort;
@@ -76,6 +77,10 @@ pub struct Report {
     /// `--latency-warmup-units`, and how many units it left out.
     pub latency_warmup_units: u64,
     pub latency_warmup_units_skipped: u64,
+    /// RTCP feedback we sent (`--send-pli-after-ms`, `--send-fir-after-ms`,
+    /// `--rr-interval-ms`) and the keyframes that answered it.
+    #[serde(flatten)]
+    pub feedback: FeedbackReport,
 }
 
 impl Report {
@@ -168,6 +173,7 @@ impl Report {
             linger_ms: s.linger_ms,
             latency_warmup_units: s.latency_warmup_units,
             latency_warmup_units_skipped: session.latency_warmup_skipped,
+            feedback: session.feedback.finish(),
         }
     }
 }

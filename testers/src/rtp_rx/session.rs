@@ -3,6 +3,7 @@
 //! reports and latency, and the optional decoder and unit dump.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::time::SystemTime;
 
 use super::body_sei::BodySeiStats;
@@ -10,6 +11,7 @@ use super::checks::KeyframeChecks;
 use super::decode::Decoder;
 use super::depay::{AccessUnit, Assembler, Packet};
 use super::dump::UnitDump;
+use super::feedback_plan::{FeedbackPlan, PlanArgs};
 use super::header;
 use super::latency::{self, LatencySamples};
 use super::rtcp::{self, RtcpPacket, SenderReport};
@@ -53,6 +55,9 @@ pub struct Session {
     pub keyframe_indices: Vec<u64>,
     /// Timestamps, arrival gaps and keyframe arrivals of the complete units.
     pub timing: UnitTiming,
+    /// RTCP we send back (PLI, FIR, RR) and what it measures; idle unless
+    /// set up with its flags.
+    pub feedback: FeedbackPlan,
     scratch: Vec<AccessUnit>,
 }
 
@@ -86,6 +91,7 @@ impl Session {
             complete_units: 0,
             keyframe_indices: Vec::new(),
             timing: UnitTiming::default(),
+            feedback: FeedbackPlan::new(PlanArgs::default(), 0),
             scratch: Vec::new(),
         }
     }
@@ -106,6 +112,7 @@ impl Session {
         if h.payload_type != self.settings.expect_pt {
             return Some(Outcome::PtMismatch);
         }
+        self.feedback.on_rtp(h.ssrc, h.sequence, h.timestamp, at_ms);
         let payload = &datagram[h.payload_offset..h.payload_offset + h.payload_len];
         let mut units = std::mem::take(&mut self.scratch);
         self.assembler.push(
@@ -164,6 +171,9 @@ impl Session {
         let keyframe = au.has_keyframe(self.settings.codec);
         self.timing
             .observe(au.timestamp, unix_ns(au.arrival), keyframe);
+        if keyframe {
+            self.feedback.on_keyframe(au.timestamp);
+        }
         if keyframe && self.keyframe_indices.len() < KEYFRAME_INDICES {
             self.keyframe_indices.push(self.complete_units);
         }
@@ -182,6 +192,13 @@ impl Session {
 
     /// One datagram from the RTCP port.
     pub fn on_rtcp(&mut self, datagram: &[u8]) {
+        self.on_rtcp_from(datagram, None, 0.0);
+    }
+
+    /// One datagram from the RTCP port, from `peer`, `at_ms` after the
+    /// start: a sender report also tells the feedback plan where the
+    /// sender's RTCP socket is and what to echo as LSR.
+    pub fn on_rtcp_from(&mut self, datagram: &[u8], peer: Option<SocketAddr>, at_ms: f64) {
         match rtcp::parse_compound(datagram) {
             Ok(packets) => {
                 self.rtcp.packets += 1;
@@ -191,6 +208,9 @@ impl Session {
                             self.rtcp.sender_reports += 1;
                             tracing::debug!("RTCP SR {sr:?}");
                             self.rtcp.latest_sr.insert(sr.ssrc, sr);
+                            if let Some(peer) = peer {
+                                self.feedback.on_sr(&sr, peer, at_ms);
+                            }
                         }
                         RtcpPacket::Bye { .. } => self.rtcp.byes += 1,
                         _ => {}
