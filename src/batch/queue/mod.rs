@@ -212,6 +212,27 @@ struct Queue {
     results: stream::Stream,
 }
 
+/// The stream, created if missing. A worker and a batch starting together
+/// both find it missing and both create it; the server then refuses the
+/// second creation ("subjects overlap with an existing stream", nats-server
+/// 2.9) instead of returning the stream, so a failed creation is retried
+/// once: by then the stream exists and is simply fetched.
+async fn ensure_stream(
+    js: &jetstream::Context,
+    config: stream::Config,
+) -> Result<stream::Stream, QueueError> {
+    let what = format!("stream {}", config.name);
+    match js.get_or_create_stream(config.clone()).await {
+        Ok(s) => Ok(s),
+        Err(first) => {
+            debug!(error = %first, stream = %config.name, "creating the stream raced; fetching it");
+            js.get_or_create_stream(config)
+                .await
+                .map_err(|e| js_err(&what, e))
+        }
+    }
+}
+
 async fn connect(cfg: &QueueConfig, name: &str) -> Result<Queue, QueueError> {
     let client = async_nats::ConnectOptions::new()
         .name(name)
@@ -223,18 +244,20 @@ async fn connect(cfg: &QueueConfig, name: &str) -> Result<Queue, QueueError> {
             reason: e.to_string(),
         })?;
     let js = jetstream::new(client.clone());
-    let jobs = js
-        .get_or_create_stream(stream::Config {
+    let jobs = ensure_stream(
+        &js,
+        stream::Config {
             name: cfg.jobs_stream.clone(),
             subjects: vec![JOBS_SUBJECTS.into()],
             retention: RetentionPolicy::WorkQueue,
             storage: StorageType::File,
             ..Default::default()
-        })
-        .await
-        .map_err(|e| js_err(&format!("stream {}", cfg.jobs_stream), e))?;
-    let results = js
-        .get_or_create_stream(stream::Config {
+        },
+    )
+    .await?;
+    let results = ensure_stream(
+        &js,
+        stream::Config {
             name: cfg.results_stream.clone(),
             subjects: vec![RESULTS_SUBJECTS.into()],
             retention: RetentionPolicy::Limits,
@@ -242,9 +265,9 @@ async fn connect(cfg: &QueueConfig, name: &str) -> Result<Queue, QueueError> {
             duplicate_window: RESULTS_DUPLICATE_WINDOW,
             max_age: RESULTS_MAX_AGE,
             ..Default::default()
-        })
-        .await
-        .map_err(|e| js_err(&format!("stream {}", cfg.results_stream), e))?;
+        },
+    )
+    .await?;
     Ok(Queue {
         client,
         js,
