@@ -23,7 +23,7 @@ fuzz_target!(|data: &[u8]| {
     let stream = input.rest();
     let (client, server) = loopback::pair();
     let feeder = loopback::feed(client, stream.to_vec());
-    let mut conn = Conn::new(server, Instant::now() + Duration::from_secs(10));
+    let mut conn = Conn::new(Box::new(server), Instant::now() + Duration::from_secs(10));
     if choice != 0 {
         conn.in_chunk_size = 1 << (choice % 17);
     }
