@@ -107,8 +107,12 @@ pub fn parse_feedback(
     our_ssrc: u32,
     mut each: impl FnMut(Feedback),
 ) -> Result<(), FeedbackError> {
-    // First pass: structure only, so a bad tail discards the whole datagram.
-    walk(datagram, |_, _, _| Ok(()))?;
+    // First pass: every packet checked (structure and each packet's own
+    // layout) with nothing delivered, so a bad tail discards the whole
+    // datagram (found by fuzzing: a truncated FIR after a valid PLI).
+    walk(datagram, |packet_type, count, p| {
+        packet_feedback(packet_type, count, p, our_ssrc, &mut |_| {})
+    })?;
     walk(datagram, |packet_type, count, p| {
         packet_feedback(packet_type, count, p, our_ssrc, &mut each)
     })
