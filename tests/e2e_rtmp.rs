@@ -336,9 +336,25 @@ fn e2e_rtmp_stalled_server_bounded_memory_and_resume_on_a_keyframe() {
     let port = free_tcp_port();
     let mut rx = stub(&s, "stub", "h264", port, &STALL_2S_FOR_5S);
     let mut st = rtmp_streamer(&s, &n, "h264", None, port, &["--bitrate-kbps", "8000"]);
+    let r = stalled_stub_scenario(&s, &n, &mut rx, &mut st, "RTMP");
+    assert_eq!(r["stalls"], 1, "{r}");
+}
+
+/// The stall scenario over a streamer publishing to a stub that stops
+/// reading after 2 s for 5 s (`STALL_2S_FOR_5S`): 330 frames of 720p at
+/// 8 Mbit/s; the stream resumes on a keyframe with no timestamp going back,
+/// units were dropped, RSS grew < 32 MiB from the stall's start to the peak.
+/// Returns the stub's report.
+fn stalled_stub_scenario(
+    s: &Scratch,
+    n: &Names,
+    rx: &mut Proc,
+    st: &mut Proc,
+    what: &str,
+) -> serde_json::Value {
     let mut sm = sim(
-        &s,
-        &n,
+        s,
+        n,
         &[
             "--frames", "330", "--fps", "30", "--width", "1280", "--height", "720",
         ],
@@ -346,17 +362,16 @@ fn e2e_rtmp_stalled_server_bounded_memory_and_resume_on_a_keyframe() {
     // Memory when the stall begins (the stub says so on stdout), then the
     // peak once the stream has resumed and the stub passed.
     assert!(
-        common::wait_for_log(&rx, "stalling", Duration::from_secs(20)),
+        common::wait_for_log(rx, "stalling", Duration::from_secs(20)),
         "{}",
         rx.output()
     );
     let (before, _) = memory_kib(st.pid());
-    assert_exit(&mut rx, T, 0);
+    assert_exit(rx, T, 0);
     let (_, peak) = memory_kib(st.pid());
     assert_exit(&mut sm, T, 0);
-    assert_exit(&mut st, T, 0);
-    let r = json(&s, "stub");
-    assert_eq!(r["stalls"], 1, "{r}");
+    assert_exit(st, T, 0);
+    let r = json(s, "stub");
     assert!(
         r["dts_gaps"].as_u64().unwrap() >= 1,
         "the stall caused no drop: {r}"
@@ -367,16 +382,19 @@ fn e2e_rtmp_stalled_server_bounded_memory_and_resume_on_a_keyframe() {
     );
     assert_eq!(r["timestamp_regressions"], 0, "{r}");
     let growth_mib = peak.saturating_sub(before) as f64 / 1024.0;
-    eprintln!("RSS before the stall {before} KiB, peak {peak} KiB, growth {growth_mib:.1} MiB");
+    eprintln!(
+        "{what}: RSS before the stall {before} KiB, peak {peak} KiB, growth {growth_mib:.1} MiB"
+    );
     assert!(
         growth_mib < 32.0,
         "memory grew {growth_mib:.1} MiB during the stall"
     );
-    let summary = summary(&s);
+    let summary = summary(s);
     assert!(
         summary["stats"]["rtmp_units_dropped"].as_u64().unwrap() > 0,
         "{summary}"
     );
+    r
 }
 
 /// One sink stalls, the other keeps every frame: RTP and RTMP from one
@@ -1093,45 +1111,10 @@ fn e2e_rtmps_stalled_server_bounded_memory_and_resume_on_a_keyframe() {
     let port = free_tcp_port();
     let mut rx = tls_stub(&s, "stub", port, 30_000, &STALL_2S_FOR_5S);
     let mut st = rtmps_streamer(&s, &n, port, "stub", &["--bitrate-kbps", "8000"]);
-    let mut sm = sim(
-        &s,
-        &n,
-        &[
-            "--frames", "330", "--fps", "30", "--width", "1280", "--height", "720",
-        ],
-    );
-    assert!(
-        common::wait_for_log(&rx, "stalling", Duration::from_secs(20)),
-        "{}",
-        rx.output()
-    );
-    let (before, _) = memory_kib(st.pid());
-    assert_exit(&mut rx, T, 0);
-    let (_, peak) = memory_kib(st.pid());
-    assert_exit(&mut sm, T, 0);
-    assert_exit(&mut st, T, 0);
-    let r = json(&s, "stub");
+    let r = stalled_stub_scenario(&s, &n, &mut rx, &mut st, "RTMPS");
     assert_eq!(
         (r["tls"].clone(), r["stalls"].clone()),
         (true.into(), 1.into()),
         "{r}"
     );
-    assert!(
-        r["dts_gaps"].as_u64().unwrap() >= 1,
-        "the stall caused no drop: {r}"
-    );
-    assert_eq!(
-        r["dts_gaps_not_on_keyframe"], 0,
-        "resumed off a keyframe: {r}"
-    );
-    assert_eq!(r["timestamp_regressions"], 0, "{r}");
-    let growth_mib = peak.saturating_sub(before) as f64 / 1024.0;
-    eprintln!(
-        "RTMPS: RSS before the stall {before} KiB, peak {peak} KiB, growth {growth_mib:.1} MiB"
-    );
-    assert!(
-        growth_mib < 32.0,
-        "memory grew {growth_mib:.1} MiB during the stall"
-    );
-    assert!(summary(&s)["stats"]["rtmp_units_dropped"].as_u64().unwrap() > 0);
 }
