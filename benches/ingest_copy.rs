@@ -17,7 +17,14 @@
 //!   into a pooled buffer, the sample re-reads, metadata again;
 //! - `snapshot_take_i420`: the same, converting to I420 in place from the
 //!   guarded mapping (issue 14: what a software encoder gets), to compare
-//!   with `snapshot_take` plus the conversion (`benches/convert.rs`).
+//!   with `snapshot_take` plus the conversion (`benches/convert.rs`);
+//! - `snapshot_take_i420_2threads`: the same with the conversion split in
+//!   two bands of rows, the second on a helper thread (`ingest::bands`,
+//!   the default on two cores): wall time per frame is the latency the
+//!   frame spends here;
+//! - `..._after_write`: both, each take right after the frame was written
+//!   anew through a writable mapping (untimed), as a producer does: the
+//!   bytes are not all in the reading core's caches, as in a live run.
 //!
 //! Throughput counts plane bytes. The segment is a v1 BGR frame in
 //! /dev/shm written once at start-up (contract §2 offsets, by hand).
@@ -29,7 +36,7 @@ use std::path::PathBuf;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use cvmmap_streamer::ingest::FramePool;
-use cvmmap_streamer::ingest::bench_hooks::{Segment, Snapshot, Want, take_announced};
+use cvmmap_streamer::ingest::bench_hooks::{Bands, Segment, Snapshot, Want, take_announced};
 
 const METADATA: usize = 256;
 
@@ -58,7 +65,9 @@ fn segment(width: u16, height: u16) -> PathBuf {
 }
 
 fn benches(c: &mut Criterion) {
-    for (width, height) in [(640u16, 360u16), (1920, 1080)] {
+    let single = Bands::single();
+    let two = Bands::new(2);
+    for (width, height) in [(640u16, 360u16), (1280, 720), (1920, 1080)] {
         let path = segment(width, height);
         let plane = usize::from(width) * usize::from(height) * 3;
         let file = File::open(&path).unwrap();
@@ -66,7 +75,7 @@ fn benches(c: &mut Criterion) {
         let map = unsafe { memmap2::Mmap::map(&file) }.unwrap();
         let seg = Segment::open(&path).unwrap();
         let pool = FramePool::new();
-        match take_announced(&seg, None, None, None, &pool, Want::default()) {
+        match take_announced(&seg, None, None, None, &pool, &single, Want::default()) {
             Snapshot::Frame(f) => assert_eq!(&f.data[..], &map[METADATA..METADATA + plane]),
             other => panic!("the segment does not give a frame: {other:?}"),
         }
@@ -98,26 +107,53 @@ fn benches(c: &mut Criterion) {
                     None,
                     None,
                     &pool,
+                    &single,
                     Want::default(),
                 ))
             })
         });
-        group.bench_function("snapshot_take_i420", |b| {
-            b.iter(|| {
-                black_box(take_announced(
-                    &seg,
-                    None,
-                    None,
-                    None,
-                    &pool,
-                    Want {
-                        i420: true,
-                        stamps: false,
-                        aux: false,
+        let i420 = Want {
+            i420: true,
+            stamps: false,
+            aux: false,
+        };
+        for (name, bands) in [
+            ("snapshot_take_i420", &single),
+            ("snapshot_take_i420_2threads", &two),
+        ] {
+            group.bench_function(name, |b| {
+                b.iter(|| black_box(take_announced(&seg, None, None, None, &pool, bands, i420)))
+            });
+        }
+        // As in a live run: the producer has just written the frame (here
+        // from this thread, untimed), so the take reads bytes that are
+        // not all in this core's caches.
+        let writable = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        // SAFETY: our own file, written only here.
+        let mut producer = unsafe { memmap2::MmapMut::map_mut(&writable) }.unwrap();
+        let frames: Vec<Vec<u8>> = (0..2u8)
+            .map(|k| (0..plane).map(|i| (i * 7 % 251) as u8 ^ k).collect())
+            .collect();
+        let mut n = 0usize;
+        for (name, bands) in [
+            ("snapshot_take_i420_after_write", &single),
+            ("snapshot_take_i420_2threads_after_write", &two),
+        ] {
+            group.bench_function(name, |b| {
+                b.iter_batched(
+                    || {
+                        n += 1;
+                        producer[METADATA..METADATA + plane].copy_from_slice(&frames[n % 2]);
                     },
-                ))
-            })
-        });
+                    |()| black_box(take_announced(&seg, None, None, None, &pool, bands, i420)),
+                    criterion::BatchSize::PerIteration,
+                )
+            });
+        }
         group.finish();
         std::fs::remove_file(&path).ok();
     }

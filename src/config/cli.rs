@@ -222,6 +222,12 @@ pub struct Cli {
     /// Ingest queue capacity (1 = latest frame only).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub queue_size: u32,
+    /// Threads that convert one frame of 1280x720 or more out of shared
+    /// memory to I420, in bands of rows (0 = auto: 2 where the host has two
+    /// cores or more; 1 = the ingest thread alone). Cuts capture-to-encoder
+    /// latency at 1080p; the CPU spent stays the same.
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=4))]
+    pub convert_threads: u32,
 
     // --- codec -------------------------------------------------------------
     #[command(flatten)]
@@ -540,6 +546,7 @@ impl Cli {
                     verify_stamps: self.verify_stamps,
                     // The streamer publishes video only.
                     aux_planes: false,
+                    convert_threads: crate::ingest::bands::threads_or_auto(self.convert_threads),
                     passthrough: self.encoder.passthrough.then_some(match codec {
                         Codec::H264 => EncodedCodec::H264,
                         Codec::H265 => EncodedCodec::H265,

@@ -202,6 +202,7 @@ impl RecordCli {
                     poll_interval: Duration::from_millis(10),
                     verify_stamps: false,
                     aux_planes: true,
+                    convert_threads: crate::ingest::bands::threads_or_auto(0),
                     passthrough: self.encoder.passthrough.then_some(match codec {
                         Codec::H264 => EncodedCodec::H264,
                         Codec::H265 => EncodedCodec::H265,

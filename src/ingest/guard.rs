@@ -18,16 +18,25 @@
 //! The range is per thread (SIGBUS is delivered to the faulting thread), in
 //! const-initialised thread-locals: no allocation or lock in the handler,
 //! which calls only `mmap` and `sysconf`-free arithmetic.
+//!
+//! The thread-locals are atomics with compiler fences around the guarded
+//! call: the handler runs between two instructions of this thread, which
+//! the compiler cannot see. With plain `Cell`s an optimised build removed
+//! the store of the range as dead (it is overwritten by the clearing store
+//! with no read in between) and folded the fault flag to its initial
+//! `false`, so release binaries died of the very SIGBUS this absorbs (found
+//! running the unit tests in release; `std::sync::atomic::compiler_fence`
+//! documents this use).
 
-use std::cell::Cell;
 use std::sync::Once;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, compiler_fence};
 
 thread_local! {
-    /// The guarded range of this thread: (start, end), end == 0 when none.
-    static RANGE: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+    /// The guarded range of this thread: start and end, end == 0 when none.
+    static START: AtomicUsize = const { AtomicUsize::new(0) };
+    static END: AtomicUsize = const { AtomicUsize::new(0) };
     /// Whether a fault was absorbed during the current guarded read.
-    static FAULTED: Cell<bool> = const { Cell::new(false) };
+    static FAULTED: AtomicBool = const { AtomicBool::new(false) };
 }
 
 /// The previous SIGBUS action, as a raw `sigaction` (boxed once, leaked).
@@ -43,7 +52,8 @@ pub struct Faulted;
 extern "C" fn on_sigbus(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
     let addr = unsafe { (*info).si_addr() } as usize;
-    let (start, end) = RANGE.with(Cell::get);
+    let start = START.with(|s| s.load(Ordering::Relaxed));
+    let end = END.with(|e| e.load(Ordering::Relaxed));
     if end != 0 && (start..end).contains(&addr) {
         let page = PAGE.load(Ordering::Relaxed);
         let at = addr & !(page - 1);
@@ -61,7 +71,7 @@ extern "C" fn on_sigbus(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut 
             )
         };
         if mapped != libc::MAP_FAILED {
-            FAULTED.with(|f| f.set(true));
+            FAULTED.with(|f| f.store(true, Ordering::Relaxed));
             return;
         }
     }
@@ -123,22 +133,34 @@ pub fn read<R>(bytes: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<R, Faulted> {
     struct Unguard;
     impl Drop for Unguard {
         fn drop(&mut self) {
-            RANGE.with(|r| r.set((0, 0)));
+            compiler_fence(Ordering::SeqCst);
+            END.with(|e| e.store(0, Ordering::Relaxed));
         }
     }
     install();
     let start = bytes.as_ptr() as usize;
-    RANGE.with(|r| r.set((start, start + bytes.len())));
-    FAULTED.with(|f| f.set(false));
+    // End last: the handler treats end == 0 as "no range".
+    START.with(|s| s.store(start, Ordering::Relaxed));
+    FAULTED.with(|f| f.store(false, Ordering::Relaxed));
+    END.with(|e| e.store(start + bytes.len(), Ordering::Relaxed));
+    // The range and the flag are in place before the first read of `bytes`,
+    // and the flag is read only after the last one.
+    compiler_fence(Ordering::SeqCst);
     let out = {
         let _unguard = Unguard;
         f(bytes)
     };
-    if FAULTED.with(Cell::get) {
+    if FAULTED.with(|f| f.load(Ordering::Relaxed)) {
         Err(Faulted)
     } else {
         Ok(out)
     }
+}
+
+/// Reports the current guarded read on this thread as faulted: another
+/// thread absorbed a SIGBUS in bytes this read handed it (`ingest::bands`).
+pub fn mark_faulted() {
+    FAULTED.with(|f| f.store(true, Ordering::Relaxed));
 }
 
 #[cfg(test)]

@@ -4,11 +4,13 @@
 //! - [`shm`]: the read-only mapping, remapped when the producer resizes or
 //!   re-creates the segment.
 //! - [`snapshot`]: the coherent, bounds-checked copy of one frame.
+//! - [`bands`]: that copy's conversion, shared with helper threads.
 //! - [`sync`]: the ZeroMQ sync listener (a hint, not the truth).
 //! - [`runtime`]: the loop that ties them together.
 //! - the latest-frame queue is [`crate::queue::LatestQueue`].
 //! - [`dummy`]: the in-process test-pattern source (`--input-mode dummy`).
 
+pub mod bands;
 pub mod dummy;
 mod frame;
 mod guard;
@@ -29,6 +31,7 @@ pub use crate::queue::{LatestQueue, Pop};
 /// in the dev profile's `--all-targets` build.)
 #[doc(hidden)]
 pub mod bench_hooks {
+    pub use super::bands::Bands;
     pub use super::shm::Segment;
     pub use super::snapshot::{Snapshot, Want, take_announced};
 }

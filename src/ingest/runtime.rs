@@ -14,12 +14,13 @@ use std::time::{Duration, Instant};
 
 use tracing::{debug, info, warn};
 
+use super::bands::Bands;
 use super::shm::{Identity, Segment, shm_path};
 use super::snapshot::{self, FrameId, SharedRegion, Snapshot};
 use super::sync::SyncListener;
 use super::{Form, Frame, FramePool, IngestError, LatestQueue, WantI420};
 use crate::contract::EncodedCodec;
-use crate::telemetry::{Events, IngestCounters, add, incr};
+use crate::telemetry::{Events, IngestCounters, StageLatency, add, incr};
 
 /// Ingest settings, from the command line.
 #[derive(Debug, Clone)]
@@ -43,6 +44,9 @@ pub struct IngestConfig {
     pub verify_stamps: bool,
     /// Copy the DEPTH and CONFIDENCE planes with each frame (the recorder).
     pub aux_planes: bool,
+    /// Threads that convert one large frame out of shared memory
+    /// (`--convert-threads`; [`super::bands`]).
+    pub convert_threads: usize,
 }
 
 /// Why ingest ended normally.
@@ -155,6 +159,8 @@ struct Ingest<'a> {
     cfg: &'a IngestConfig,
     queue: &'a LatestQueue<Frame>,
     stats: &'a IngestCounters,
+    /// Capture -> sync received, -> frame queued.
+    latency: &'a StageLatency,
     events: &'a Events,
     att: Attachment,
     admission: Admission,
@@ -174,6 +180,8 @@ struct Ingest<'a> {
     pool: Arc<FramePool>,
     /// Whether to convert to I420 on the way out (the encoder's wish).
     want_i420: &'a WantI420,
+    /// The conversion's helper threads.
+    bands: Bands,
 }
 
 /// Runs until `stop`, `max_frames`, or the idle timeout. Pushes every coherent
@@ -182,6 +190,7 @@ pub fn run_ingest(
     cfg: &IngestConfig,
     queue: &LatestQueue<Frame>,
     stats: &IngestCounters,
+    latency: &StageLatency,
     events: &Events,
     stop: &AtomicBool,
     want_i420: &WantI420,
@@ -198,6 +207,7 @@ pub fn run_ingest(
         cfg,
         queue,
         stats,
+        latency,
         events,
         att: Attachment {
             path,
@@ -215,6 +225,7 @@ pub fn run_ingest(
         last_invalid: None,
         pool: FramePool::new(),
         want_i420,
+        bands: Bands::new(cfg.convert_threads),
     };
     loop {
         if stop.load(Ordering::Relaxed) {
@@ -244,6 +255,7 @@ impl Ingest<'_> {
         add(&self.stats.syncs_skipped, received.skipped);
         self.att.refresh(self.stats, self.events, self.force_check);
         if let Some(sync) = &received.latest {
+            StageLatency::since_capture(&self.latency.synced, sync.timestamp_ns);
             // The metadata is read only to judge distrusted syncs.
             let meta = match self.admission {
                 Admission::Distrusted { .. } => {
@@ -284,6 +296,7 @@ impl Ingest<'_> {
             self.cfg.passthrough,
             announced,
             &self.pool,
+            &self.bands,
             snapshot::Want {
                 i420: self.want_i420.get(),
                 stamps: self.cfg.verify_stamps,
@@ -293,6 +306,9 @@ impl Ingest<'_> {
         if !matches!(taken, Snapshot::Unannounced { .. }) {
             self.unannounced_since = None;
         }
+        let (posted, stolen) = self.bands.stolen();
+        self.stats.convert_bands_posted.store(posted, Ordering::Relaxed);
+        self.stats.convert_bands_stolen.store(stolen, Ordering::Relaxed);
         Ok(match taken {
             Snapshot::Unannounced {
                 meta_count,
@@ -405,6 +421,7 @@ impl Ingest<'_> {
         if self.cfg.verify_stamps && frame.encoded.is_none() {
             verify_stamps(&frame, self.stats, self.events);
         }
+        StageLatency::since_capture(&self.latency.ingested, frame.capture_ts_ns);
         if self.queue.push(frame).is_some() {
             incr(&self.stats.frames_dropped_queue);
         }

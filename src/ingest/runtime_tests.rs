@@ -39,6 +39,7 @@ impl Running {
                     &cfg,
                     &queue,
                     &stats,
+                    &StageLatency::default(),
                     &Events::none(),
                     &stop,
                     &WantI420::default(),
@@ -98,6 +99,7 @@ fn config(shm: &str, endpoint: &str) -> IngestConfig {
         passthrough: None,
         verify_stamps: false,
         aux_planes: false,
+        convert_threads: 1,
     }
 }
 

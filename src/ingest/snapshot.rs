@@ -10,13 +10,14 @@
 
 use std::sync::Arc;
 
+use super::bands::Bands;
 use super::frame::{AuxPlane, AuxPlanes, EncodedPayload, Form, Frame, VideoGeometry};
 use super::pool::{FrameBuf, FramePool};
 use crate::contract::{
     self, Depth, EncodedCodec, FrameLayout, METADATA_SIZE, MetadataError, PAYLOAD_OFFSET,
     PixelFormat, Plane,
 };
-use crate::pixels::{self, I420Layout, Matrix};
+use crate::pixels::{I420Layout, Matrix};
 
 /// A read outside the region was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -111,6 +112,7 @@ pub fn take(
         passthrough,
         None,
         &FramePool::new(),
+        &Bands::single(),
         Want::default(),
     )
 }
@@ -124,6 +126,7 @@ pub fn take_announced(
     passthrough: Option<EncodedCodec>,
     announced: Option<u32>,
     pool: &Arc<FramePool>,
+    bands: &Bands,
     want: Want,
 ) -> Snapshot {
     let mut meta = [0u8; METADATA_SIZE];
@@ -181,7 +184,7 @@ pub fn take_announced(
             ),
             Err(e) => return Snapshot::OutOfBounds(e),
         },
-        None => match take_plane(region, plane, &geometry, pool, want) {
+        None => match take_plane(region, plane, &geometry, pool, bands, want) {
             Ok(taken) => (taken, None),
             Err(e) => return Snapshot::OutOfBounds(e),
         },
@@ -353,6 +356,7 @@ fn take_plane(
     plane: &Plane,
     geometry: &VideoGeometry,
     pool: &Arc<FramePool>,
+    bands: &Bands,
     want: Want,
 ) -> Result<Taken, OutOfBounds> {
     let len = geometry.plane_bytes();
@@ -369,7 +373,7 @@ fn take_plane(
             // ends: when a raw copy would have read them.
             let first = want.stamps.then(|| stamp_at(bytes, 0)).flatten();
             converted = match layout.planes(&mut out) {
-                Some(planes) => pixels::to_i420(bytes, geometry, planes, matrix),
+                Some(planes) => bands.to_i420(bytes, geometry, planes, matrix),
                 None => Ok(()),
             };
             if want.stamps {

@@ -51,6 +51,7 @@ fn only_the_announced_frame_is_copied_while_syncs_flow() {
             None,
             Some(7),
             &FramePool::new(),
+            &super::Bands::single(),
             Want::default()
         ),
         Snapshot::Unannounced {
@@ -64,6 +65,7 @@ fn only_the_announced_frame_is_copied_while_syncs_flow() {
         None,
         Some(8),
         &FramePool::new(),
+        &super::Bands::single(),
         Want::default(),
     ) else {
         panic!("expected the announced frame")
@@ -77,6 +79,7 @@ fn only_the_announced_frame_is_copied_while_syncs_flow() {
             None,
             None,
             &FramePool::new(),
+            &super::Bands::single(),
             Want::default()
         ),
         Snapshot::Frame(_)
@@ -287,6 +290,7 @@ fn a_frame_wanted_in_i420_is_converted_in_place() {
         None,
         None,
         &pool,
+        &super::Bands::single(),
         Want {
             i420: true,
             stamps: false,
@@ -330,6 +334,7 @@ fn a_shrunk_segment_refuses_the_in_place_conversion() {
         None,
         None,
         &FramePool::new(),
+        &super::Bands::single(),
         Want {
             i420: true,
             stamps: false,

@@ -376,9 +376,10 @@ fn spawn_source(
     stop: &Arc<AtomicBool>,
     want_i420: &Arc<WantI420>,
 ) -> JoinHandle<Result<IngestEnd, IngestError>> {
-    let (queue, stats, events, stop, source, want_i420) = (
+    let (queue, stats, latency, events, stop, source, want_i420) = (
         queue.clone(),
         counters.ingest.clone(),
+        counters.latency.clone(),
         events.clone(),
         stop.clone(),
         config.source.clone(),
@@ -388,7 +389,9 @@ fn spawn_source(
         .name("ingest".into())
         .spawn(move || {
             let end = match &source {
-                Source::Cvmmap(cfg) => run_ingest(cfg, &queue, &stats, &events, &stop, &want_i420),
+                Source::Cvmmap(cfg) => {
+                    run_ingest(cfg, &queue, &stats, &latency, &events, &stop, &want_i420)
+                }
                 Source::Dummy(cfg) => {
                     events.emit("ingest_started", json!({"source": "dummy"}));
                     run_dummy(cfg, &queue, &stats, &stop);

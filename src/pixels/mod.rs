@@ -132,7 +132,7 @@ fn chroma(n: u32) -> usize {
 }
 
 /// Checks both sides' sizes: after this, no index below can go out of range.
-fn check(src: &[u8], g: &VideoGeometry, dst: &I420) -> Result<(), ConvertError> {
+pub fn check(src: &[u8], g: &VideoGeometry, dst: &I420) -> Result<(), ConvertError> {
     let (w, h) = (g.width as usize, g.height as usize);
     // The whole plane, last row's padding included, as the contract sizes
     // it (stride x height): yuvutils-rs walks the rows in pairs of strides

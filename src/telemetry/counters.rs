@@ -66,6 +66,12 @@ counter_group! {
         reads_refused,
         /// Producer resets seen (frame counter went backwards).
         producer_resets,
+        /// Bands of large frames sent to a conversion helper thread
+        /// (`--convert-threads`).
+        convert_bands_posted,
+        /// Of those, bands the ingest thread converted itself because the
+        /// helper had not started by the time its own band was done.
+        convert_bands_stolen,
     }
 }
 

@@ -94,13 +94,19 @@ const EPOCH_DOMAIN_FROM_NS: u64 = 978_307_200 * 1_000_000_000;
 
 /// Where a frame's time goes on its way through the streamer: the encoder's
 /// own time (frame pushed -> unit out, on a monotonic clock), and capture
-/// stamp -> leaving each stage (into the encoder, out of it, sent by each
-/// output) on the wall clock the producer stamps with. The differences
+/// stamp -> leaving each stage (sync received, frame taken, into the
+/// encoder, out of it, sent by each output) on the wall clock the producer stamps with. The differences
 /// between consecutive stages are the hand-offs: what the streamer adds
 /// around the encoder.
 #[derive(Debug, Default)]
 pub struct StageLatency {
     pub encode: LatencyHistogram,
+    /// Capture -> the producer's sync received by the ingest (the
+    /// producer's own copy and ZeroMQ).
+    pub synced: LatencyHistogram,
+    /// Capture -> the coherent frame queued for the encoder (adds the
+    /// ingest's copy or conversion out of shared memory).
+    pub ingested: LatencyHistogram,
     pub to_encoder: LatencyHistogram,
     pub encoded: LatencyHistogram,
     pub rtp_sent: LatencyHistogram,
@@ -111,6 +117,10 @@ pub struct StageLatency {
 /// a stage nothing passed, or when the stamps are not wall-clock time).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StageSummary {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub synced: Option<LatencySummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ingested: Option<LatencySummary>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub to_encoder: Option<LatencySummary>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -138,6 +148,8 @@ impl StageLatency {
 
     pub fn stages(&self) -> StageSummary {
         StageSummary {
+            synced: self.synced.summary(),
+            ingested: self.ingested.summary(),
             to_encoder: self.to_encoder.summary(),
             encoded: self.encoded.summary(),
             rtp_sent: self.rtp_sent.summary(),

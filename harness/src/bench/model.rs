@@ -246,6 +246,11 @@ pub struct ConfigResult {
 /// Capture -> leaving each stage of the streamer, in ms.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Stages {
+    /// Absent in summaries of streamers older than these two stages.
+    #[serde(default)]
+    pub synced: Option<Latency>,
+    #[serde(default)]
+    pub ingested: Option<Latency>,
     pub to_encoder: Option<Latency>,
     pub encoded: Option<Latency>,
     pub rtp_sent: Option<Latency>,
