@@ -95,7 +95,7 @@ fn small_frames_stay_on_the_calling_thread_and_bad_sizes_are_errors() {
     ));
     // A destination too small for the frame.
     let src = noise(g.plane_bytes(), 9);
-    let mut out = vec![0u8; 16];
+    let mut out = [0u8; 16];
     let planes = I420 {
         y: &mut out[..],
         y_stride: 1920,

@@ -307,8 +307,12 @@ impl Ingest<'_> {
             self.unannounced_since = None;
         }
         let (posted, stolen) = self.bands.stolen();
-        self.stats.convert_bands_posted.store(posted, Ordering::Relaxed);
-        self.stats.convert_bands_stolen.store(stolen, Ordering::Relaxed);
+        self.stats
+            .convert_bands_posted
+            .store(posted, Ordering::Relaxed);
+        self.stats
+            .convert_bands_stolen
+            .store(stolen, Ordering::Relaxed);
         Ok(match taken {
             Snapshot::Unannounced {
                 meta_count,
