@@ -76,6 +76,10 @@ pub struct Session {
     control: Receiver<Message>,
     broken: Arc<AtomicBool>,
     pub bytes_sent: u64,
+    /// `rtmps://`: the TLS pump's end, awaited after the unpublish so that
+    /// it and `close_notify` leave before the process may exit (the pump
+    /// died with the process before it had sent them: a CI failure).
+    pump: Option<tls::PumpDone>,
 }
 
 struct Setup {
@@ -242,10 +246,12 @@ impl Session {
         let tcp = TcpStream::connect_timeout(&addr, SETUP_TIMEOUT).map_err(connect_err)?;
         tcp.set_nodelay(true)?;
         limit_send_buffer(&tcp, SEND_BUFFER);
+        let mut pump = None;
         let stream = match (url.tls, tls) {
             (false, _) => Transport::Tcp(tcp),
             (true, Some(client)) => {
-                let plain = tls::connect(tcp, &url.host, client, deadline)?;
+                let (plain, done) = tls::connect(tcp, &url.host, client, deadline)?;
+                pump = Some(done);
                 // The pump's socket buffer is latency too (see SEND_BUFFER).
                 limit_send_buffer(&plain, TLS_PLAIN_BUFFER);
                 Transport::Tls(plain)
@@ -354,6 +360,7 @@ impl Session {
             control,
             broken,
             bytes_sent: 0,
+            pump,
         })
     }
 
@@ -403,7 +410,17 @@ impl Session {
     pub fn unpublish(&mut self, stream_name: &str) -> Result<(), SessionError> {
         self.stream.set_write_timeout(Some(UNPUBLISH_TIMEOUT))?;
         self.write(csid::COMMAND, &command::fc_unpublish(6.0, stream_name))?;
-        self.write(csid::COMMAND, &command::delete_stream(7.0, self.stream_id))
+        self.write(csid::COMMAND, &command::delete_stream(7.0, self.stream_id))?;
+        // Over TLS the bytes are only with the pump thread yet: shut our
+        // write side (the pump sends the rest, then close_notify) and wait
+        // for it, bounded like the writes above.
+        if let Some(done) = &self.pump {
+            self.stream.shutdown(Shutdown::Write)?;
+            if !done.wait(UNPUBLISH_TIMEOUT + Duration::from_millis(100)) {
+                return Err(SessionError::Io(ErrorKind::TimedOut.into()));
+            }
+        }
+        Ok(())
     }
 
     /// A handle that closes the socket from another thread: a write blocked

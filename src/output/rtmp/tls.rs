@@ -134,15 +134,33 @@ fn system_roots() -> Result<RootCertStore, TrustError> {
     Ok(roots)
 }
 
+/// Tells when the pump thread has ended. It ends by itself within
+/// [`pump::CLOSE_FLUSH`] of the session shutting its end's write side
+/// (after sending what the session wrote, then `close_notify`), so waiting
+/// for it after the unpublish is how those bytes are known to have left
+/// before the process exits: a pump thread dies with the process.
+#[derive(Debug)]
+pub struct PumpDone(std::sync::mpsc::Receiver<()>);
+
+impl PumpDone {
+    /// Waits for the pump's end, at most `max`; whether it ended.
+    pub fn wait(&self, max: std::time::Duration) -> bool {
+        matches!(
+            self.0.recv_timeout(max),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) | Ok(())
+        )
+    }
+}
+
 /// Runs the TLS handshake on `tcp` (server name and SNI from `host`, done by
 /// `deadline`), then hands the connection to a pump thread and returns the
-/// session's plaintext end.
+/// session's plaintext end and the pump's [`PumpDone`].
 pub fn connect(
     mut tcp: TcpStream,
     host: &str,
     client: &TlsClient,
     deadline: Instant,
-) -> Result<UnixStream, TlsError> {
+) -> Result<(UnixStream, PumpDone), TlsError> {
     let name = ServerName::try_from(host.to_owned())
         .map_err(|_| TlsError::ServerName { host: host.into() })?;
     let mut tls = ClientConnection::new(client.config.clone(), name).map_err(|source| {
@@ -158,8 +176,9 @@ pub fn connect(
         source,
     };
     let (session_end, pump_end) = UnixStream::pair().map_err(io)?;
-    pump::spawn(tls, tcp, pump_end).map_err(io)?;
-    Ok(session_end)
+    let (ended, done) = std::sync::mpsc::sync_channel(0);
+    pump::spawn(tls, tcp, pump_end, ended).map_err(io)?;
+    Ok((session_end, PumpDone(done)))
 }
 
 /// The handshake on the blocking socket, each read and write bounded by what

@@ -29,13 +29,15 @@ const CHUNK: usize = 16 * 1024;
 const TLS_BUFFER_LIMIT: usize = 64 * 1024;
 /// After the session closed: how long its last bytes and `close_notify` may
 /// take to leave (the plain session's unpublish gets 1 s too).
-const CLOSE_FLUSH: Duration = Duration::from_secs(1);
+pub(super) const CLOSE_FLUSH: Duration = Duration::from_secs(1);
 
-/// Starts the pump thread; it ends when either side closes.
+/// Starts the pump thread; it ends when either side closes, dropping
+/// `ended` as it does.
 pub(super) fn spawn(
     mut tls: ClientConnection,
     tcp: TcpStream,
     plain: UnixStream,
+    ended: std::sync::mpsc::SyncSender<()>,
 ) -> io::Result<()> {
     tcp.set_nonblocking(true)?;
     plain.set_nonblocking(true)?;
@@ -64,6 +66,7 @@ pub(super) fn spawn(
             }
             let _ = pump.plain.shutdown(Shutdown::Both);
             let _ = pump.tcp.shutdown(Shutdown::Both);
+            drop(ended);
         })?;
     Ok(())
 }

@@ -63,6 +63,7 @@ fn open(port: u16, client: &TlsClient) -> Result<UnixStream, TlsError> {
         client,
         Instant::now() + Duration::from_secs(5),
     )
+    .map(|(plain, _pump)| plain)
 }
 
 #[test]
@@ -88,6 +89,34 @@ fn bytes_cross_both_ways_and_closing_sends_close_notify() {
     let (got, end) = srv.join().unwrap().unwrap();
     assert_eq!(&got, b"hello");
     assert_eq!(end, Ok(0), "no close_notify");
+}
+
+/// The last bytes a session writes before it shuts its write side (the
+/// unpublish) are with the pump thread only: `PumpDone` says when they and
+/// close_notify have left, so the process does not exit before.
+#[test]
+fn the_pump_ends_after_sending_the_last_bytes_and_says_so() {
+    let (config, pem) = certificate();
+    let client = TlsClient::new(Some(&ca_file("done", &pem))).unwrap();
+    let (port, srv) = server(config, |tls| {
+        let mut all = Vec::new();
+        let end = tls.read_to_end(&mut all).map_err(|e| e.kind());
+        (all, end)
+    });
+    let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (mut plain, done) = connect(
+        tcp,
+        "127.0.0.1",
+        &client,
+        Instant::now() + Duration::from_secs(5),
+    )
+    .unwrap();
+    plain.write_all(&[7u8; 100_000]).unwrap();
+    plain.shutdown(Shutdown::Write).unwrap();
+    assert!(done.wait(Duration::from_secs(5)), "the pump did not end");
+    let (all, end) = srv.join().unwrap().unwrap();
+    assert_eq!(all.len(), 100_000);
+    assert_eq!(end, Ok(100_000), "ended by close_notify");
 }
 
 #[test]
