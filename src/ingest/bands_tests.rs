@@ -134,13 +134,7 @@ fn a_band_past_a_shrunk_file_reports_the_frame_faulted_not_sigbus() {
         ("every band", 4096),
     ] {
         let path = format!("/dev/shm/cvmst_bands_{}_{}", std::process::id(), keep);
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)
-            .unwrap();
+        let f = guard::scratch_file(&path);
         f.set_len(len as u64).unwrap();
         f.write_at(&noise(len, 3), 0).unwrap();
         // SAFETY: our own file; the test shrinks it on purpose.

@@ -163,6 +163,18 @@ pub fn mark_faulted() {
     FAULTED.with(|f| f.store(true, Ordering::Relaxed));
 }
 
+/// A new, empty read-write file for a test to map and shrink.
+#[cfg(test)]
+pub(super) fn scratch_file(path: &str) -> std::fs::File {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
+        .unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,13 +183,7 @@ mod tests {
     #[test]
     fn a_file_shrunk_under_a_guarded_read_reads_as_faulted_not_sigbus() {
         let path = format!("/dev/shm/cvmst_guard_{}", std::process::id());
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)
-            .unwrap();
+        let f = scratch_file(&path);
         f.set_len(1 << 20).unwrap();
         f.write_at(&[9u8; 8], 0).unwrap();
         // SAFETY: our own file; the test shrinks it on purpose.
